@@ -1,0 +1,25 @@
+#pragma once
+/// @file
+/// A captured frame as the capture layer hands it to the engine.
+
+#include <cstdint>
+#include <span>
+
+#include "fedscope/base/time.hpp"
+
+namespace fedscope {
+
+/// One link-layer frame. @c data is borrowed: it stays valid only until the next frame is
+/// read from the same source; consumers copy what they keep.
+struct Frame {
+  Timestamp time;
+  std::uint64_t number = 0;   ///< 1-based per file, as Wireshark counts.
+  std::uint16_t file = 0;     ///< index of the input file (0-based).
+  int linktype = 0;           ///< DLT_* value as libpcap reports it for the file.
+  std::uint32_t wire_length = 0;
+  std::span<const std::uint8_t> data;  ///< captured bytes (caplen = data.size()).
+
+  bool truncated() const { return data.size() < wire_length; }
+};
+
+}  // namespace fedscope

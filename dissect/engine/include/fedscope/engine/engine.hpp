@@ -1,0 +1,117 @@
+#pragma once
+/// @file
+/// The incremental analysis engine: frames in (from a file, a live capture or a TUI), packet
+/// decode -> TCP flow table (NAT pairing, reassembly) -> DNS transactions -> DNS/TCP
+/// correlation. Driven by packet time only: timers fire as packets advance the clock, and
+/// finish() closes what is still open with "capture ended" as its own outcome. Closed records
+/// go to an observer; the engine keeps no packets.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fedscope/base/anomaly.hpp"
+#include "fedscope/base/frame.hpp"
+#include "fedscope/dns/message.hpp"
+#include "fedscope/flow/flow_table.hpp"
+
+namespace fedscope::engine {
+
+enum class DnsOutcome { kAnswered, kNoResponse, kCaptureEnded };
+std::string_view to_string(DnsOutcome o);
+
+/// One DNS question and what came of it. Copies of the same query seen at several vantage
+/// points (e.g. both sides of a NAT) are one transaction.
+struct DnsTransaction {
+  std::uint64_t id = 0;
+  std::uint16_t txid = 0;
+  std::string qname;
+  std::uint16_t qtype = 0;
+  Endpoint client, server;
+  bool tcp = false;
+  flow::PacketRef query;
+  std::uint32_t queries = 1;  ///< the same query sent again (resolver retries)
+  DnsOutcome outcome = DnsOutcome::kNoResponse;
+  std::optional<flow::PacketRef> response;
+  std::uint8_t rcode = 0;
+  bool tc = false, aa = false;
+  std::vector<dns::ResourceRecord> answers;  ///< answer section (bounded)
+  bool soa_in_authority = false;             ///< negative answer with SOA (NXDOMAIN/NODATA)
+  std::optional<flow::IcmpEvent> icmp;       ///< an ICMP error answered the query
+  std::uint32_t copies = 0;                  ///< extra copies seen at other vantages
+
+  bool answered() const { return outcome == DnsOutcome::kAnswered; }
+  /// NOERROR with no answer record of the asked type (after following names).
+  bool nodata() const;
+};
+
+/// How a TCP connection was found through DNS.
+struct DnsLink {
+  std::string domain;    ///< the XMPP domain (from _xmpp-server._tcp.D, or D itself)
+  std::string via;       ///< "srv", "a-fallback" or "address"
+  std::string service;   ///< the SRV owner name, when via == "srv"
+  std::string target;    ///< the name that resolved to the address
+  std::uint16_t port = 0;
+  IpAddress address;
+  std::uint64_t srv_transaction = 0, address_transaction = 0;
+};
+
+struct ConnectionRecord {
+  flow::Connection conn;
+  std::vector<DnsLink> dns;  ///< empty: DNS not observed
+};
+
+class Observer {
+ public:
+  virtual ~Observer() = default;
+  virtual void on_connection(ConnectionRecord&& c) = 0;
+  virtual void on_dns(DnsTransaction&& t) = 0;
+};
+
+struct EngineConfig {
+  flow::FlowTableConfig flows;
+  double dns_timeout_seconds = 5.0;
+  std::size_t max_pending_dns = 100000;
+  std::size_t max_answers_kept = 32;
+};
+
+/// Counts of what was read, for the report's capture section.
+struct EngineStats {
+  std::uint64_t frames = 0;
+  std::uint64_t ip_packets = 0;
+  std::uint64_t not_ip = 0;
+  std::uint64_t undecodable = 0;
+  std::uint64_t fragments_held = 0;
+  std::uint64_t reassembled_datagrams = 0;
+  std::uint64_t tcp = 0, udp = 0, icmp = 0, other = 0;
+  std::uint64_t dns_messages = 0;
+  std::uint64_t nat_copies = 0;  ///< packets that were a second sighting of a paired leg
+  std::uint64_t icmp_errors_unmatched = 0;
+  Timestamp first, last;
+};
+
+class Engine {
+ public:
+  Engine(EngineConfig config, Observer& observer);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  /// One frame; its bytes are borrowed for the call only.
+  void on_frame(const Frame& frame);
+  /// End of input: closes everything still open.
+  void finish();
+
+  AnomalyCounters& anomalies() { return anomalies_; }
+  const EngineStats& stats() const { return stats_; }
+
+ private:
+  struct Impl;
+  AnomalyCounters anomalies_;
+  EngineStats stats_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fedscope::engine

@@ -1,0 +1,441 @@
+#include "fedscope/engine/engine.hpp"
+
+#include <algorithm>
+#include <map>
+#include <tuple>
+#include <unordered_map>
+
+#include "fedscope/packet/packet.hpp"
+
+namespace fedscope::engine {
+
+using packet::Packet;
+
+std::string_view to_string(DnsOutcome o) {
+  switch (o) {
+    case DnsOutcome::kAnswered: return "answered";
+    case DnsOutcome::kNoResponse: return "no-response";
+    case DnsOutcome::kCaptureEnded: return "capture-ended";
+  }
+  return "?";
+}
+
+bool DnsTransaction::nodata() const {
+  if (!answered() || rcode != dns::kNoError) return false;
+  for (const auto& rr : answers)
+    if (rr.type == qtype) return false;
+  return true;
+}
+
+namespace {
+
+struct DnsKey {
+  Endpoint client, server;
+  std::uint16_t txid;
+  bool operator==(const DnsKey&) const = default;
+};
+struct DnsKeyHash {
+  std::size_t operator()(const DnsKey& k) const noexcept {
+    return EndpointHash{}(k.client) * 31u ^ EndpointHash{}(k.server) * 7u ^ k.txid;
+  }
+};
+
+struct NameSeen {
+  Timestamp time;
+  std::string name;
+  std::uint64_t txn;
+};
+struct SrvSeen {
+  Timestamp time;
+  std::string service;  // _xmpp-server._tcp.D
+  std::uint16_t port;
+  std::uint64_t txn;
+};
+
+constexpr std::size_t kMaxNamesPerKey = 8;
+constexpr std::size_t kMaxResolutionKeys = 100000;
+
+std::string domain_of_service(const std::string& service) {
+  for (std::string_view prefix : {"_xmpp-server._tcp.", "_xmpps-server._tcp."}) {
+    if (service.size() > prefix.size() && service.compare(0, prefix.size(), prefix) == 0)
+      return service.substr(prefix.size());
+  }
+  return "";
+}
+
+}  // namespace
+
+struct Engine::Impl : flow::StreamSinkFactory {
+  Impl(Engine& e, EngineConfig c, Observer& o)
+      : engine(e),
+        config(c),
+        observer(o),
+        decoder(e.anomalies_),
+        flows(e.anomalies_, c.flows, [this](flow::Connection&& conn) { on_closed(std::move(conn)); }) {
+    flows.set_sink_factory(this);
+  }
+
+  Engine& engine;
+  EngineConfig config;
+  Observer& observer;
+  packet::Decoder decoder;
+  flow::FlowTable flows;
+
+  struct Pending {
+    DnsTransaction t;
+    packet::Vantage vantage;
+    Timestamp last;
+    std::vector<DnsKey> keys;
+    // A response per key and vantage; more on the same pair is a duplicate, on another a copy.
+    std::vector<std::pair<DnsKey, packet::Vantage>> answered_at;
+  };
+  std::unordered_map<std::uint64_t, Pending> pending;
+  std::unordered_map<DnsKey, std::uint64_t, DnsKeyHash> by_key;
+  std::multimap<std::uint16_t, std::uint64_t> by_txid;
+  std::uint64_t next_txn = 1;
+  std::unordered_map<IpAddress, std::vector<NameSeen>, IpAddressHash> names_of_addr;
+  std::unordered_map<std::string, std::vector<SrvSeen>> srv_of_target;
+  Timestamp now, last_sweep;
+
+  // DNS over TCP: one framer per direction of port-53 connections.
+  struct DnsTcpSink : flow::StreamSink {
+    Impl* impl = nullptr;
+    dns::TcpFramer framer;
+    Endpoint from, to;
+    packet::Vantage vantage;
+    void on_data(std::uint64_t, std::span<const std::uint8_t> d) override {
+      framer.feed(d, [this](std::span<const std::uint8_t> msg) {
+        impl->on_dns_message(msg, from, to, vantage, impl->current, true);
+      });
+    }
+    void on_gap(std::uint64_t, std::uint64_t) override { framer.gap(impl->engine.anomalies_); }
+    void on_end() override { framer.end(impl->engine.anomalies_); }
+  };
+  std::unordered_map<std::uint32_t, std::pair<std::unique_ptr<DnsTcpSink>,
+                                              std::unique_ptr<DnsTcpSink>>> dns_tcp;
+  const Packet* current_packet = nullptr;
+  flow::PacketRef current;
+
+  flow::StreamSink* sink_for(const flow::Connection& c, bool from_orig) override {
+    const auto& leg = c.legs.front();
+    if (leg.resp.port != 53 && leg.orig.port != 53) return nullptr;
+    auto& slot = dns_tcp[c.id];
+    auto s = std::make_unique<DnsTcpSink>();
+    s->impl = this;
+    s->from = from_orig ? leg.orig : leg.resp;
+    s->to = from_orig ? leg.resp : leg.orig;
+    s->vantage = leg.vantage;
+    auto* raw = s.get();
+    (from_orig ? slot.first : slot.second) = std::move(s);
+    return raw;
+  }
+  void release(const flow::Connection& c) override { dns_tcp.erase(c.id); }
+
+  // ---- DNS ---------------------------------------------------------------------------------
+
+  void on_dns_message(std::span<const std::uint8_t> wire, const Endpoint& from,
+                      const Endpoint& to, const packet::Vantage& vantage,
+                      const flow::PacketRef& ref, bool tcp) {
+    ++engine.stats_.dns_messages;
+    dns::Message m;
+    auto st = dns::decode_message(wire, m, engine.anomalies_);
+    if (st == dns::DecodeStatus::kMalformed || m.questions.empty()) {
+      if (st != dns::DecodeStatus::kMalformed) engine.anomalies_.add("dns.no_question");
+      return;
+    }
+    if (!m.qr) on_query(m, from, to, vantage, ref, tcp);
+    else on_response(m, from, to, vantage, ref);
+  }
+
+  void on_query(const dns::Message& m, const Endpoint& client, const Endpoint& server,
+                const packet::Vantage& vantage, const flow::PacketRef& ref, bool tcp) {
+    const auto& q = m.questions.front();
+    DnsKey key{client, server, m.id};
+    if (auto it = by_key.find(key); it != by_key.end()) {
+      auto& p = pending[it->second];
+      if (p.vantage == vantage) ++p.t.queries;  // resolver retry
+      else ++p.t.copies;
+      p.last = ref.time;
+      return;
+    }
+    // The same question seen at another vantage point (other side of a NAT) within a second.
+    auto [lo, hi] = by_txid.equal_range(m.id);
+    for (auto it = lo; it != hi; ++it) {
+      auto pit = pending.find(it->second);
+      if (pit == pending.end()) continue;
+      auto& p = pit->second;
+      if (p.vantage == vantage || p.t.qname != q.name || p.t.qtype != q.type) continue;
+      if ((ref.time - p.t.query.time).seconds() > 1.0) continue;
+      ++p.t.copies;
+      p.keys.push_back(key);
+      by_key[key] = p.t.id;
+      return;
+    }
+    if (pending.size() >= config.max_pending_dns) {
+      engine.anomalies_.add("dns.pending_limit");
+      return;
+    }
+    std::uint64_t id = next_txn++;
+    Pending p;
+    p.t.id = id;
+    p.t.txid = m.id;
+    p.t.qname = q.name;
+    p.t.qtype = q.type;
+    p.t.client = client;
+    p.t.server = server;
+    p.t.tcp = tcp;
+    p.t.query = ref;
+    p.vantage = vantage;
+    p.last = ref.time;
+    p.keys.push_back(key);
+    by_key[key] = id;
+    by_txid.emplace(m.id, id);
+    pending.emplace(id, std::move(p));
+  }
+
+  void on_response(const dns::Message& m, const Endpoint& server, const Endpoint& client,
+                   const packet::Vantage& vantage, const flow::PacketRef& ref) {
+    auto it = by_key.find(DnsKey{client, server, m.id});
+    if (it == by_key.end()) {
+      engine.anomalies_.add("dns.unmatched_response");
+      return;
+    }
+    auto& p = pending[it->second];
+    const auto& q = m.questions.front();
+    if (q.name != p.t.qname || q.type != p.t.qtype) {
+      engine.anomalies_.add("dns.response_question_mismatch");
+      return;
+    }
+    p.last = ref.time;
+    std::pair<DnsKey, packet::Vantage> at{DnsKey{client, server, m.id}, vantage};
+    bool key_answered = std::find(p.answered_at.begin(), p.answered_at.end(), at) !=
+                        p.answered_at.end();
+    if (!key_answered) p.answered_at.push_back(at);
+    if (p.t.answered()) {
+      // The same response seen on the other side of a NAT is a copy; on the same key, a repeat.
+      if (key_answered) engine.anomalies_.add("dns.duplicate_response");
+      else ++p.t.copies;
+      return;
+    }
+    p.t.outcome = DnsOutcome::kAnswered;
+    p.t.response = ref;
+    p.t.rcode = m.rcode;
+    p.t.tc = m.tc;
+    p.t.aa = m.aa;
+    for (const auto& rr : m.answers) {
+      if (p.t.answers.size() >= config.max_answers_kept) {
+        engine.anomalies_.add("dns.answers_not_kept");
+        break;
+      }
+      p.t.answers.push_back(rr);
+    }
+    for (const auto& rr : m.authority)
+      if (rr.type == dns::kSoa) p.t.soa_in_authority = true;
+    learn(p.t, ref.time);
+  }
+
+  void remember_name(const IpAddress& a, const std::string& name, Timestamp t, std::uint64_t txn) {
+    if (names_of_addr.size() >= kMaxResolutionKeys && !names_of_addr.count(a)) {
+      engine.anomalies_.add("dns.resolution_table_full");
+      return;
+    }
+    auto& v = names_of_addr[a];
+    for (const auto& n : v)
+      if (n.name == name) return;
+    if (v.size() >= kMaxNamesPerKey) v.erase(v.begin());
+    v.push_back(NameSeen{t, name, txn});
+  }
+
+  // Learns address and SRV facts from an answer for the later DNS -> TCP correlation.
+  void learn(const DnsTransaction& t, Timestamp time) {
+    for (const auto& rr : t.answers) {
+      if (const auto* a = std::get_if<IpAddress>(&rr.data)) {
+        remember_name(*a, rr.name, time, t.id);
+        if (rr.name != t.qname) remember_name(*a, t.qname, time, t.id);  // CNAME chains
+      } else if (const auto* srv = std::get_if<dns::SrvData>(&rr.data)) {
+        if (srv->target == ".") continue;
+        if (srv_of_target.size() >= kMaxResolutionKeys && !srv_of_target.count(srv->target)) {
+          engine.anomalies_.add("dns.resolution_table_full");
+          continue;
+        }
+        auto& v = srv_of_target[srv->target];
+        if (v.size() >= kMaxNamesPerKey) v.erase(v.begin());
+        v.push_back(SrvSeen{time, rr.name, srv->port, t.id});
+      }
+    }
+  }
+
+  void finalize(std::uint64_t id, DnsOutcome unanswered) {
+    auto it = pending.find(id);
+    if (it == pending.end()) return;
+    auto& p = it->second;
+    if (!p.t.answered()) p.t.outcome = unanswered;
+    for (const auto& k : p.keys) by_key.erase(k);
+    auto [lo, hi] = by_txid.equal_range(p.t.txid);
+    for (auto bt = lo; bt != hi; ++bt) {
+      if (bt->second == id) {
+        by_txid.erase(bt);
+        break;
+      }
+    }
+    DnsTransaction t = std::move(p.t);
+    pending.erase(it);
+    observer.on_dns(std::move(t));
+  }
+
+  void on_icmp(const Packet& p) {
+    if (flows.on_icmp_error(p)) return;
+    if (p.icmp.inner_protocol == 17) {
+      // An ICMP error answering a UDP DNS query (e.g. port unreachable: nothing listens).
+      for (auto& [id, pend] : pending) {
+        if (pend.t.client == p.icmp.inner_src && pend.t.server == p.icmp.inner_dst) {
+          if (!pend.t.icmp)
+            pend.t.icmp = flow::IcmpEvent{flow::ref_of(p), p.src, p.icmp.type, p.icmp.code,
+                                          p.icmp.unreachable, p.vantage.ifindex};
+          return;
+        }
+      }
+    }
+    ++engine.stats_.icmp_errors_unmatched;
+  }
+
+  void sweep() {
+    std::vector<std::uint64_t> done;
+    for (auto& [id, p] : pending) {
+      double idle = (now - p.last).seconds();
+      // Answered transactions linger a second to absorb copies from other vantages.
+      if (p.t.answered() ? idle > 1.0 : (now - p.t.query.time).seconds() > config.dns_timeout_seconds)
+        done.push_back(id);
+    }
+    std::sort(done.begin(), done.end());
+    for (auto id : done) finalize(id, DnsOutcome::kNoResponse);
+  }
+
+  // ---- DNS -> TCP correlation ----------------------------------------------------------------
+
+  void on_closed(flow::Connection&& conn) {
+    ConnectionRecord rec;
+    rec.conn = std::move(conn);
+    correlate(rec);
+    observer.on_connection(std::move(rec));
+  }
+
+  void correlate(ConnectionRecord& rec) {
+    Timestamp start = rec.conn.primary().start;
+    std::vector<Endpoint> servers;
+    for (const auto& leg : rec.conn.legs)
+      if (std::find(servers.begin(), servers.end(), leg.resp) == servers.end())
+        servers.push_back(leg.resp);
+    for (const auto& server : servers) {
+      auto nit = names_of_addr.find(server.addr);
+      if (nit == names_of_addr.end()) continue;
+      for (const auto& n : nit->second) {
+        if (n.time > start) continue;
+        bool linked = false;
+        if (auto sit = srv_of_target.find(n.name); sit != srv_of_target.end()) {
+          for (const auto& s : sit->second) {
+            if (s.time > start || s.port != server.port) continue;
+            std::string domain = domain_of_service(s.service);
+            rec.dns.push_back(DnsLink{domain.empty() ? s.service : domain, "srv", s.service,
+                                      n.name, s.port, server.addr, s.txn, n.txn});
+            linked = true;
+          }
+        }
+        if (!linked) {
+          bool fallback = server.port == 5269 && !n.name.empty() && n.name[0] != '_';
+          rec.dns.push_back(DnsLink{n.name, fallback ? "a-fallback" : "address", "", n.name,
+                                    server.port, server.addr, 0, n.txn});
+        }
+      }
+    }
+    // Prefer SRV links when both exist for the same domain.
+    if (std::any_of(rec.dns.begin(), rec.dns.end(), [](const DnsLink& l) { return l.via == "srv"; })) {
+      rec.dns.erase(std::remove_if(rec.dns.begin(), rec.dns.end(),
+                                   [](const DnsLink& l) { return l.via != "srv"; }),
+                    rec.dns.end());
+    }
+  }
+};
+
+Engine::Engine(EngineConfig config, Observer& observer)
+    : impl_(std::make_unique<Impl>(*this, config, observer)) {}
+
+Engine::~Engine() = default;
+
+void Engine::on_frame(const Frame& frame) {
+  ++stats_.frames;
+  if (stats_.frames == 1) stats_.first = frame.time;
+  if (frame.time > stats_.last) stats_.last = frame.time;
+  auto& im = *impl_;
+  // Timers run on packet time, before the packet that moved the clock is processed.
+  if (frame.time > im.now) {
+    im.now = frame.time;
+    im.flows.advance(frame.time);
+    if ((frame.time - im.last_sweep).seconds() >= 0.5) {
+      im.last_sweep = frame.time;
+      im.sweep();
+      im.decoder.expire(frame.time);
+    }
+  }
+  Packet p;
+  switch (im.decoder.decode(frame, p)) {
+    case packet::Decoder::Result::kPacket: break;
+    case packet::Decoder::Result::kHeld: ++stats_.fragments_held; return;
+    case packet::Decoder::Result::kNotIp: ++stats_.not_ip; return;
+    case packet::Decoder::Result::kUndecodable: ++stats_.undecodable; return;
+  }
+  ++stats_.ip_packets;
+  if (p.reassembled) ++stats_.reassembled_datagrams;
+  im.current = flow::ref_of(p);
+  switch (p.transport) {
+    case packet::Transport::kTcp: {
+      ++stats_.tcp;
+      std::uint64_t before = im.flows.duplicate_copies();
+      im.flows.on_tcp(p);
+      stats_.nat_copies += im.flows.duplicate_copies() - before;
+      break;
+    }
+    case packet::Transport::kUdp:
+      ++stats_.udp;
+      if (p.sport == 53 || p.dport == 53) {
+        if (p.truncated && p.payload.size() < p.payload_length) {
+          anomalies_.add("dns.snaplen_cut");
+          break;
+        }
+        im.on_dns_message(p.payload, Endpoint{p.src, p.sport}, Endpoint{p.dst, p.dport},
+                          p.vantage, im.current, false);
+      }
+      break;
+    case packet::Transport::kIcmp:
+      ++stats_.icmp;
+      if (p.icmp.present) im.on_icmp(p);
+      break;
+    default: ++stats_.other; break;
+  }
+}
+
+void Engine::finish() {
+  auto& im = *impl_;
+  im.decoder.finish();
+  im.flows.finish();
+  // Unanswered at the end: a real no-response if the timeout had run out, or if the client
+  // itself asked again (it gave up waiting); otherwise the capture ended too early to tell.
+  std::map<std::tuple<IpAddress, std::string, std::uint16_t>, Timestamp> latest;
+  for (auto& [id, p] : im.pending) {
+    auto& l = latest[{p.t.client.addr, p.t.qname, p.t.qtype}];
+    l = std::max(l, p.t.query.time);
+  }
+  std::vector<std::uint64_t> ids;
+  for (auto& [id, p] : im.pending) ids.push_back(id);
+  std::sort(ids.begin(), ids.end());
+  for (auto id : ids) {
+    auto it = im.pending.find(id);
+    if (it == im.pending.end()) continue;
+    const auto& t = it->second.t;
+    bool timed_out = (im.now - t.query.time).seconds() > im.config.dns_timeout_seconds;
+    bool retried = t.queries > 1 || latest[{t.client.addr, t.qname, t.qtype}] > t.query.time;
+    im.finalize(id, timed_out || retried ? DnsOutcome::kNoResponse : DnsOutcome::kCaptureEnded);
+  }
+}
+
+}  // namespace fedscope::engine

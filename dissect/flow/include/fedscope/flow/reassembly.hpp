@@ -1,0 +1,69 @@
+#pragma once
+/// @file
+/// TCP stream reassembly for one direction: segments in any order, ordered bytes out.
+/// Retransmissions and overlaps are trimmed, out-of-order data is held (bounded), and holes
+/// that never fill are reported as explicit gaps, never papered over.
+
+#include <cstdint>
+#include <map>
+#include <span>
+#include <vector>
+
+#include "fedscope/base/anomaly.hpp"
+
+namespace fedscope::flow {
+
+/// Receives one direction's ordered bytes. Spans are borrowed for the call only.
+class StreamSink {
+ public:
+  virtual ~StreamSink() = default;
+  /// In-order bytes; @p offset is the stream offset of data[0] (0 = first byte after SYN).
+  virtual void on_data(std::uint64_t offset, std::span<const std::uint8_t> data) = 0;
+  /// @p length bytes at @p offset were never seen (lost, not captured, or over a limit).
+  virtual void on_gap(std::uint64_t offset, std::uint64_t length) = 0;
+  /// No more bytes will come in this direction (FIN, RST, expiry or end of capture).
+  virtual void on_end() = 0;
+};
+
+class Reassembler {
+ public:
+  /// Bytes held out of order per direction before the oldest hole is declared a gap.
+  static constexpr std::size_t kDefaultMaxBuffered = 1 << 20;
+
+  explicit Reassembler(AnomalyCounters& anomalies, std::size_t max_buffered = kDefaultMaxBuffered)
+      : anomalies_(&anomalies), max_buffered_(max_buffered) {}
+
+  /// The SYN's sequence number: the stream starts at isn + 1.
+  void set_isn(std::uint32_t isn);
+  /// One segment's payload (as captured) at sequence number @p seq; @p wire_length may exceed
+  /// data.size() when the frame was cut by the snapshot length (the rest is a gap).
+  /// Returns true when the segment carried only bytes already delivered or held.
+  bool segment(std::uint32_t seq, std::span<const std::uint8_t> data, std::uint32_t wire_length,
+               StreamSink& sink);
+  /// Declares every hole up to the data held as gaps, delivers what is held, then on_end().
+  void finish(StreamSink& sink);
+
+  std::uint64_t delivered() const { return next_offset_; }
+  std::uint64_t gaps() const { return gap_bytes_; }
+  std::size_t buffered() const { return buffered_; }
+  bool started_midstream() const { return midstream_; }
+
+ private:
+  void deliver(std::uint64_t offset, std::span<const std::uint8_t> data, StreamSink& sink);
+  void drain(StreamSink& sink);
+  void force_gap(StreamSink& sink);
+
+  AnomalyCounters* anomalies_;
+  std::size_t max_buffered_;
+  bool have_base_ = false;
+  bool midstream_ = false;
+  bool ended_ = false;
+  std::uint32_t base_seq_ = 0;        ///< sequence number of stream offset 0
+  std::uint64_t next_offset_ = 0;     ///< next stream offset to deliver
+  std::uint64_t highest_offset_ = 0;  ///< last byte seen + 1 (for seq unwrapping)
+  std::uint64_t gap_bytes_ = 0;
+  std::size_t buffered_ = 0;
+  std::map<std::uint64_t, std::vector<std::uint8_t>> held_;  ///< offset -> bytes, out of order
+};
+
+}  // namespace fedscope::flow

@@ -1,0 +1,473 @@
+#include "fedscope/flow/flow_table.hpp"
+
+#include <algorithm>
+#include <unordered_map>
+
+namespace fedscope::flow {
+
+using packet::Packet;
+namespace tf = packet::tcp_flags;
+
+namespace {
+
+bool seq_le(std::uint32_t a, std::uint32_t b) { return static_cast<std::int32_t>(a - b) <= 0; }
+
+bool is_service_port(std::uint16_t p) {
+  return p < 1024 || p == 5269 || p == 5270 || p == 5369 || p == 5222 || p == 5223;
+}
+
+struct LegKey {
+  packet::Vantage vantage;
+  Endpoint a, b;  // canonical order: a <= b
+  bool operator==(const LegKey&) const = default;
+};
+
+struct LegKeyHash {
+  std::size_t operator()(const LegKey& k) const noexcept {
+    std::size_t h = EndpointHash{}(k.a) * 1000003u ^ EndpointHash{}(k.b);
+    return h ^ (std::size_t{k.vantage.file} << 40) ^ static_cast<std::size_t>(k.vantage.ifindex);
+  }
+};
+
+LegKey make_key(const packet::Vantage& v, const Endpoint& x, const Endpoint& y) {
+  return x < y ? LegKey{v, x, y} : LegKey{v, y, x};
+}
+
+// Zeek repeats some history letters at 1, 10, 100, ... occurrences.
+bool repeat_threshold(std::uint32_t n) {
+  while (n >= 10 && n % 10 == 0) n /= 10;
+  return n == 1;
+}
+
+bool side_done(EndpointState s) {
+  return s == EndpointState::kClosed || s == EndpointState::kReset;
+}
+
+}  // namespace
+
+std::string conn_state(const Leg& leg) {
+  using S = EndpointState;
+  S os = leg.o.state, rs = leg.r.state;
+  bool o_inactive = os == S::kInactive || os == S::kPartial;
+  bool r_inactive = rs == S::kInactive || rs == S::kPartial;
+  if (rs == S::kReset) {
+    if (os == S::kSynSent || os == S::kSynAckSent ||
+        (os == S::kReset && leg.o.payload_bytes == 0 && leg.r.payload_bytes == 0))
+      return "REJ";
+    return o_inactive ? "RSTRH" : "RSTR";
+  }
+  if (os == S::kReset) return r_inactive ? "RSTOS0" : "RSTO";
+  if (rs == S::kClosed && os == S::kClosed) return "SF";
+  if (os == S::kClosed) return r_inactive ? "SH" : "S2";
+  if (rs == S::kClosed) return o_inactive ? "SHR" : "S3";
+  if (os == S::kSynSent && rs == S::kInactive) return "S0";
+  if (os == S::kEstablished && rs == S::kEstablished) return "S1";
+  return "OTH";
+}
+
+struct FlowTable::Impl {
+  struct LiveLeg {
+    Leg leg;
+    std::uint32_t t_count = 0, tr_count = 0, w_count = 0, wr_count = 0, g_count = 0,
+                  gr_count = 0;
+    bool done = false;
+  };
+  struct LiveConn;
+
+  // Wraps a consumer's sink to record gaps in the history ('G'/'g').
+  struct GapSink : StreamSink {
+    StreamSink* inner = nullptr;
+    LiveConn* conn = nullptr;
+    bool orig = true;
+    void on_data(std::uint64_t off, std::span<const std::uint8_t> d) override {
+      if (inner) inner->on_data(off, d);
+    }
+    void on_gap(std::uint64_t off, std::uint64_t len) override;
+    void on_end() override {
+      if (inner) inner->on_end();
+    }
+  };
+
+  struct LiveConn {
+    Connection conn;
+    std::vector<std::uint32_t> live_legs;
+    std::uint32_t primary_leg = 0;
+    Impl* impl = nullptr;
+    std::unique_ptr<Reassembler> ro, rr;
+    GapSink so, sr;
+  };
+
+  struct RecentSyn {
+    std::uint32_t leg_id;
+    std::uint32_t isn;
+    std::uint16_t ip_id;
+    Timestamp time;
+    packet::Vantage vantage;
+    Endpoint orig, resp;
+  };
+
+  Impl(AnomalyCounters& a, FlowTableConfig c, ClosedCallback cb)
+      : anomalies(a), config(c), on_closed(std::move(cb)) {}
+
+  AnomalyCounters& anomalies;
+  FlowTableConfig config;
+  ClosedCallback on_closed;
+  StreamSinkFactory* sinks = nullptr;
+
+  std::unordered_map<LegKey, std::uint32_t, LegKeyHash> index;
+  std::unordered_map<std::uint32_t, LiveLeg> legs;
+  std::unordered_map<std::uint32_t, LiveConn> conns;
+  std::deque<RecentSyn> recent_syns;
+  std::vector<packet::Vantage> vantages;
+  std::uint32_t next_leg = 1, next_conn = 1;
+  Timestamp now;
+  Timestamp last_sweep;
+  std::uint64_t* duplicate_copies = nullptr;
+
+  void add_history(LiveLeg& l, char c, bool orig) {
+    char ch = orig ? static_cast<char>(c - 'a' + 'A') : c;
+    if (l.leg.history.find(ch) == std::string::npos) l.leg.history.push_back(ch);
+  }
+  void add_repeat(LiveLeg& l, char c, bool orig, std::uint32_t& counter) {
+    ++counter;
+    if (repeat_threshold(counter)) l.leg.history.push_back(orig ? static_cast<char>(c - 'a' + 'A') : c);
+  }
+
+  LiveConn& new_conn(std::uint32_t leg_id) {
+    std::uint32_t id = next_conn++;
+    auto& c = conns[id];
+    c.conn.id = id;
+    c.primary_leg = leg_id;
+    c.impl = this;
+    return c;
+  }
+
+  void attach_sinks(LiveConn& c, const Leg& first) {
+    if (!sinks) return;
+    c.conn.legs.push_back(first);  // the factory sees endpoints through the primary leg
+    StreamSink* so = sinks->sink_for(c.conn, true);
+    StreamSink* sr = sinks->sink_for(c.conn, false);
+    c.conn.legs.clear();
+    if (so) {
+      c.so = GapSink{};
+      c.so.inner = so;
+      c.so.conn = &c;
+      c.so.orig = true;
+      c.ro = std::make_unique<Reassembler>(anomalies, config.max_buffered_per_direction);
+    }
+    if (sr) {
+      c.sr = GapSink{};
+      c.sr.inner = sr;
+      c.sr.conn = &c;
+      c.sr.orig = false;
+      c.rr = std::make_unique<Reassembler>(anomalies, config.max_buffered_per_direction);
+    }
+  }
+
+  std::optional<std::uint32_t> find_pair(const Packet& p, const Endpoint& orig,
+                                         const Endpoint& resp) {
+    // Purge old entries.
+    while (!recent_syns.empty() &&
+           (p.time - recent_syns.front().time).seconds() > config.nat_pair_window_seconds)
+      recent_syns.pop_front();
+    for (auto it = recent_syns.rbegin(); it != recent_syns.rend(); ++it) {
+      if (it->vantage == p.vantage && it->orig == orig && it->resp == resp) continue;
+      if (!legs.count(it->leg_id)) continue;
+      if (it->isn == p.tcp.seq) return it->leg_id;
+    }
+    // Sequence-randomising firewalls (e.g. Cisco ASA) change the ISN: fall back to the same
+    // IP ID and one unchanged endpoint within half a second.
+    for (auto it = recent_syns.rbegin(); it != recent_syns.rend(); ++it) {
+      if (it->vantage == p.vantage) continue;
+      if (!legs.count(it->leg_id)) continue;
+      if ((p.time - it->time).seconds() > 0.5) break;
+      if (p.ip_version == 4 && it->ip_id == p.ip_id && it->ip_id != 0 &&
+          (it->orig == orig || it->resp == resp))
+        return it->leg_id;
+    }
+    return std::nullopt;
+  }
+
+  LiveLeg& create_leg(const Packet& p, const LegKey& key) {
+    std::uint32_t id = next_leg++;
+    auto& l = legs[id];
+    l.leg.id = id;
+    l.leg.vantage = p.vantage;
+    Endpoint src{p.src, p.sport}, dst{p.dst, p.dport};
+    bool syn = p.tcp.flags & tf::kSyn, ack = p.tcp.flags & tf::kAck;
+    bool flip = false;
+    if (syn && ack) flip = true;
+    else if (!syn && is_service_port(p.sport) && !is_service_port(p.dport)) flip = true;
+    l.leg.orig = flip ? dst : src;
+    l.leg.resp = flip ? src : dst;
+    l.leg.flipped = flip;
+    if (flip) l.leg.history.push_back('^');
+    l.leg.start = p.time;
+    l.leg.first_direction = flip ? packet::Direction::kUnknown : p.direction;
+    index[key] = id;
+    if (std::find(vantages.begin(), vantages.end(), p.vantage) == vantages.end())
+      vantages.push_back(p.vantage);
+
+    std::optional<std::uint32_t> pair;
+    if (syn && !ack) pair = find_pair(p, l.leg.orig, l.leg.resp);
+    if (pair) {
+      auto& other = legs[*pair];
+      l.leg.connection = other.leg.connection;
+      conns[l.leg.connection].live_legs.push_back(id);
+    } else {
+      auto& c = new_conn(id);
+      l.leg.connection = c.conn.id;
+      c.live_legs.push_back(id);
+      attach_sinks(c, l.leg);
+    }
+    if (syn && !ack)
+      recent_syns.push_back(RecentSyn{id, p.tcp.seq, p.ip_id, p.time, p.vantage, l.leg.orig,
+                                      l.leg.resp});
+    if (legs.size() > config.max_live_legs) evict_oldest();
+    return legs[id];
+  }
+
+  void update(LiveLeg& l, const Packet& p) {
+    Leg& leg = l.leg;
+    bool from_orig = Endpoint{p.src, p.sport} == leg.orig;
+    SideStats& me = from_orig ? leg.o : leg.r;
+    SideStats& peer = from_orig ? leg.r : leg.o;
+    leg.last = p.time;
+    ++me.packets;
+    if (me.packets == 1) me.ttl = p.ttl;
+    std::uint8_t f = p.tcp.flags;
+    bool syn = f & tf::kSyn, ack = f & tf::kAck, fin = f & tf::kFin, rst = f & tf::kRst;
+    using S = EndpointState;
+
+    // History letters.
+    if (syn && !ack) add_history(l, 's', from_orig);
+    if (syn && ack) add_history(l, 'h', from_orig);
+    if (rst) add_history(l, 'r', from_orig);
+    if (fin) add_history(l, 'f', from_orig);
+    if (p.payload_length > 0) add_history(l, 'd', from_orig);
+    if (ack && !syn && !fin && !rst && p.payload_length == 0) add_history(l, 'a', from_orig);
+    if (p.tcp.window == 0 && !rst && !syn)
+      add_repeat(l, 'w', from_orig, from_orig ? l.w_count : l.wr_count);
+
+    // Sequence space: SYN retransmissions, data retransmissions, keep-alives.
+    std::uint32_t seg_len = p.payload_length + (syn ? 1u : 0u) + (fin ? 1u : 0u);
+    bool retrans = false;
+    if (syn) {
+      ++me.syns;
+      if (me.syn_times.size() < kMaxSynTimes) me.syn_times.push_back(p.time);
+      if (!me.first_syn) me.first_syn = ref_of(p);
+      if (!me.seq_known) {
+        me.seq_known = true;
+        me.isn = p.tcp.seq;
+        me.next_seq = p.tcp.seq + seg_len;
+      } else {
+        retrans = true;
+      }
+    } else if (!rst && seg_len > 0) {
+      if (!me.seq_known) {
+        me.seq_known = true;
+        me.next_seq = p.tcp.seq + seg_len;
+      } else if (seq_le(p.tcp.seq + seg_len, me.next_seq)) {
+        // A keep-alive (1 byte or none, one below the next sequence number) isn't a retransmission.
+        bool keepalive = p.payload_length == 1 && !fin && p.tcp.seq + 1 == me.next_seq;
+        if (!keepalive) retrans = true;
+      } else {
+        me.next_seq = p.tcp.seq + seg_len;
+      }
+    }
+    if (retrans) {
+      ++me.retransmissions;
+      if (p.payload_length > 0 || fin)
+        add_repeat(l, 't', from_orig, from_orig ? l.t_count : l.tr_count);
+    } else {
+      me.payload_bytes += p.payload_length;
+    }
+    if (p.payload_length > 0 && !me.first_data) me.first_data = ref_of(p);
+    if (fin && !me.first_fin) me.first_fin = ref_of(p);
+    if (rst && !me.first_rst) me.first_rst = ref_of(p);
+
+    // Endpoint states (Zeek's vocabulary).
+    if (rst) {
+      me.state = S::kReset;
+    } else if (syn && !ack) {
+      if (me.state == S::kInactive) me.state = S::kSynSent;
+    } else if (syn && ack) {
+      if (me.state == S::kInactive || me.state == S::kPartial) me.state = S::kSynAckSent;
+    } else {
+      if (me.state == S::kSynSent && peer.state == S::kSynAckSent) {
+        me.state = S::kEstablished;
+        peer.state = S::kEstablished;
+      } else if (me.state == S::kSynAckSent && peer.state == S::kEstablished) {
+        me.state = S::kEstablished;
+      } else if (me.state == S::kInactive) {
+        me.state = S::kPartial;
+      }
+      if (fin && me.state != S::kReset) me.state = S::kClosed;
+    }
+    if (fin && syn && me.state != S::kReset) me.state = S::kClosed;
+
+    l.done = side_done(leg.o.state) && side_done(leg.r.state);
+    if (rst) l.done = true;
+
+    // Reassembly on the primary leg only: the other legs carry copies of the same bytes.
+    auto cit = conns.find(leg.connection);
+    if (cit == conns.end()) return;
+    LiveConn& c = cit->second;
+    if (c.primary_leg != leg.id) {
+      ++*duplicate_copies;
+      return;
+    }
+    Reassembler* r = from_orig ? c.ro.get() : c.rr.get();
+    StreamSink* s = from_orig ? static_cast<StreamSink*>(&c.so) : static_cast<StreamSink*>(&c.sr);
+    if (!r) return;
+    if (syn) r->set_isn(p.tcp.seq);
+    if (p.payload_length > 0 && !rst) {
+      r->segment(syn ? p.tcp.seq + 1 : p.tcp.seq, p.payload, p.payload_length, *s);
+    }
+    if (fin || rst) r->finish(*s);
+  }
+
+  void close_leg(std::uint32_t id, bool capture_ended, bool idle) {
+    auto it = legs.find(id);
+    if (it == legs.end()) return;
+    Leg leg = std::move(it->second.leg);
+    legs.erase(it);
+    index.erase(make_key(leg.vantage, leg.orig, leg.resp));
+    auto cit = conns.find(leg.connection);
+    if (cit == conns.end()) return;
+    LiveConn& c = cit->second;
+    c.live_legs.erase(std::remove(c.live_legs.begin(), c.live_legs.end(), id), c.live_legs.end());
+    if (capture_ended) c.conn.capture_ended = true;
+    if (idle && id == c.primary_leg) c.conn.expired_idle = true;
+    c.conn.legs.push_back(std::move(leg));
+    if (!c.live_legs.empty()) return;
+    // Last leg gone: finish the streams and hand the connection over.
+    if (c.ro) {
+      c.ro->finish(c.so);
+      c.conn.gap_bytes += c.ro->gaps();
+      c.conn.midstream = c.conn.midstream || c.ro->started_midstream();
+    }
+    if (c.rr) {
+      c.rr->finish(c.sr);
+      c.conn.gap_bytes += c.rr->gaps();
+    }
+    std::sort(c.conn.legs.begin(), c.conn.legs.end(),
+              [](const Leg& a, const Leg& b) { return a.id < b.id; });
+    c.conn.conn_state = conn_state(c.conn.legs.front());
+    if (!c.conn.legs.front().o.first_syn && !c.conn.legs.front().r.first_syn)
+      c.conn.midstream = true;
+    if (sinks && (c.ro || c.rr)) sinks->release(c.conn);
+    Connection done = std::move(c.conn);
+    conns.erase(cit);
+    on_closed(std::move(done));
+  }
+
+  void evict_oldest() {
+    anomalies.add("flow.table_full");
+    std::vector<std::pair<Timestamp, std::uint32_t>> v;
+    v.reserve(legs.size());
+    for (auto& [id, l] : legs) v.emplace_back(l.leg.last, id);
+    std::size_t n = v.size() / 10 + 1;
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(n - 1), v.end());
+    for (std::size_t i = 0; i < n; ++i) close_leg(v[i].second, false, true);
+  }
+
+  void sweep() {
+    std::vector<std::pair<std::uint32_t, bool>> expired;
+    for (auto& [id, l] : legs) {
+      double idle = (now - l.leg.last).seconds();
+      bool only_syns = l.leg.r.packets == 0 && l.leg.o.payload_bytes == 0;
+      if (l.done && idle > config.closed_linger_seconds) expired.emplace_back(id, false);
+      else if (only_syns && idle > config.attempt_timeout_seconds) expired.emplace_back(id, false);
+      else if (idle > config.idle_timeout_seconds) expired.emplace_back(id, true);
+    }
+    std::sort(expired.begin(), expired.end());
+    for (auto [id, idle] : expired) close_leg(id, false, idle);
+  }
+};
+
+void FlowTable::Impl::GapSink::on_gap(std::uint64_t off, std::uint64_t len) {
+  if (inner) inner->on_gap(off, len);
+  if (!conn) return;
+  auto it = conn->impl->legs.find(conn->primary_leg);
+  if (it == conn->impl->legs.end()) return;
+  conn->impl->add_repeat(it->second, 'g', orig, orig ? it->second.g_count : it->second.gr_count);
+}
+
+FlowTable::FlowTable(AnomalyCounters& anomalies, FlowTableConfig config, ClosedCallback on_closed)
+    : impl_(std::make_unique<Impl>(anomalies, config, std::move(on_closed))) {
+  impl_->duplicate_copies = &duplicate_copies_;
+}
+
+FlowTable::~FlowTable() = default;
+
+void FlowTable::on_tcp(const Packet& p) {
+  impl_->sinks = sinks_;
+  Endpoint src{p.src, p.sport}, dst{p.dst, p.dport};
+  LegKey key = make_key(p.vantage, src, dst);
+  auto it = impl_->index.find(key);
+  bool syn_only = (p.tcp.flags & tf::kSyn) && !(p.tcp.flags & tf::kAck);
+  if (it != impl_->index.end() && syn_only) {
+    // A SYN with a new ISN on a finished (or never answered) leg is a new connection that
+    // reuses the port pair.
+    auto& l = impl_->legs[it->second];
+    bool from_orig = src == l.leg.orig;
+    if (l.leg.o.seq_known && from_orig && l.leg.o.first_syn && p.tcp.seq != l.leg.o.isn &&
+        (l.done || l.leg.r.packets == 0)) {
+      impl_->close_leg(it->second, false, false);
+      it = impl_->index.end();
+    }
+  }
+  Impl::LiveLeg* l;
+  if (it == impl_->index.end()) {
+    l = &impl_->create_leg(p, key);
+  } else {
+    l = &impl_->legs[it->second];
+  }
+  impl_->update(*l, p);
+}
+
+bool FlowTable::on_icmp_error(const Packet& p) {
+  if (!p.icmp.present || p.icmp.inner_protocol != 6) return false;
+  const Endpoint& s = p.icmp.inner_src;
+  const Endpoint& d = p.icmp.inner_dst;
+  // Prefer the leg at the ICMP's own vantage, then any other vantage.
+  std::vector<packet::Vantage> order{p.vantage};
+  for (const auto& v : impl_->vantages)
+    if (!(v == p.vantage)) order.push_back(v);
+  for (const auto& v : order) {
+    auto it = impl_->index.find(make_key(v, s, d));
+    if (it == impl_->index.end()) continue;
+    auto& leg = impl_->legs[it->second].leg;
+    if (leg.icmp.size() < 16)
+      leg.icmp.push_back(IcmpEvent{ref_of(p), p.src, p.icmp.type, p.icmp.code,
+                                   p.icmp.unreachable, p.vantage.ifindex});
+    leg.last = p.time;
+    return true;
+  }
+  return false;
+}
+
+void FlowTable::advance(Timestamp now) {
+  impl_->now = now;
+  if ((now - impl_->last_sweep).seconds() >= 1.0) {
+    impl_->last_sweep = now;
+    impl_->sweep();
+  }
+}
+
+void FlowTable::finish() {
+  std::vector<std::uint32_t> ids;
+  for (auto& [id, l] : impl_->legs) ids.push_back(id);
+  std::sort(ids.begin(), ids.end());
+  for (auto id : ids) {
+    auto it = impl_->legs.find(id);
+    if (it == impl_->legs.end()) continue;
+    bool open = !it->second.done;
+    impl_->close_leg(id, open, false);
+  }
+}
+
+std::size_t FlowTable::live_legs() const { return impl_->legs.size(); }
+
+}  // namespace fedscope::flow

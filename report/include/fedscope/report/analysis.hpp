@@ -1,0 +1,65 @@
+#pragma once
+/// @file
+/// The capture -> engine -> findings pipeline that `fedscope report` runs (and the live view
+/// will run): reads files, feeds the engine, keeps the closed records, judges them.
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "fedscope/base/address.hpp"
+#include "fedscope/capture/reader.hpp"
+#include "fedscope/engine/engine.hpp"
+#include "fedscope/report/findings.hpp"
+
+namespace fedscope::report {
+
+struct Options {
+  std::vector<std::string> files;
+  std::vector<Cidr> inside_nets;    ///< --inside-net
+  std::vector<std::string> domains;  ///< --domain: "ours"
+  engine::EngineConfig engine;
+  /// Called now and then with the fraction of input read (0..1), when set.
+  std::function<void(double)> progress;
+};
+
+/// A federation attempt: one target (a domain, or a server endpoint when no DNS was seen)
+/// with its DNS lookups and connections, for the story.
+struct Attempt {
+  std::string domain;      ///< "" when not known
+  std::string originator;  ///< client address, when known
+  std::string target;      ///< domain or "ip:port"
+  std::vector<std::size_t> dns;          ///< indexes into Result::dns
+  std::vector<std::size_t> connections;  ///< indexes into Result::connections
+  std::string outcome;  ///< "connected", "failed", "capture-ended", "dns-only"
+};
+
+struct Result {
+  std::vector<capture::FileInfo> files;
+  engine::EngineStats stats;
+  AnomalyCounters anomalies;
+  std::vector<engine::DnsTransaction> dns;
+  std::vector<engine::ConnectionRecord> connections;
+  std::vector<Finding> findings;
+  std::vector<Attempt> attempts;
+  std::vector<std::string> our_domains;
+  std::vector<Cidr> inside_nets;
+  bool forwarding_vantage = false;  ///< evidence the capture was taken on a forwarding box
+  std::size_t vantage_count = 0;
+
+  std::size_t errors() const;
+  std::size_t warnings() const;
+};
+
+/// Runs the whole pipeline. Returns false (with @p error) only when an input cannot be read
+/// at all; damaged records are anomalies in the result.
+bool analyze(const Options& options, Result& result, std::string& error);
+
+/// The judges alone, over records already collected (used by analyze(), and by tests).
+void judge(Result& result);
+
+/// Renderers. Each writes the whole report.
+std::string render_text(const Result& r);
+std::string render_json(const Result& r);
+
+}  // namespace fedscope::report

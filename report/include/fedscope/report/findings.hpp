@@ -1,0 +1,62 @@
+#pragma once
+/// @file
+/// The findings catalogue: one table of stable codes, severities, titles and remedies that the
+/// judges, the renderers, docs/findings.md and the tests all read.
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fedscope/base/time.hpp"
+
+namespace fedscope::report {
+
+enum class Severity { kInfo, kWarning, kError };
+std::string_view to_string(Severity s);
+
+struct CatalogueEntry {
+  std::string_view code;      ///< stable, e.g. "dns-srv-missing"
+  std::string_view layer;     ///< "dns", "tcp", "nat/firewall"
+  Severity severity;          ///< default severity (a judge may raise it, as documented)
+  std::string_view title;     ///< one line
+  std::string_view meaning;   ///< what the evidence shows
+  std::string_view remedy;    ///< what to change, for a firewall/DNS admin
+  std::string_view severity_note;  ///< when the severity differs from the default, or ""
+};
+
+/// Every code, in documentation order.
+std::span<const CatalogueEntry> catalogue();
+/// nullptr for an unknown code.
+const CatalogueEntry* find_entry(std::string_view code);
+/// docs/findings.md, generated from the table (a test keeps the file identical).
+std::string catalogue_markdown();
+
+/// A packet a person can find in Wireshark.
+struct Evidence {
+  std::uint16_t file = 0;
+  std::uint64_t packet = 0;  ///< 1-based frame number in that file
+  Timestamp time;
+};
+
+inline constexpr std::size_t kMaxEvidence = 5;
+
+/// One finding instance.
+struct Finding {
+  std::string code;
+  Severity severity = Severity::kWarning;
+  std::string summary;  ///< this instance, in one sentence with its addresses and names
+  std::string remedy;   ///< the catalogue remedy, tailored (ours / the peer's)
+  std::optional<std::uint32_t> flow;  ///< connection id
+  std::string domain;
+  std::string detail;
+  std::uint64_t count = 1;
+  std::vector<Evidence> evidence;  ///< first kMaxEvidence packets
+  std::uint64_t evidence_total = 0;
+
+  void add_evidence(std::uint16_t file, std::uint64_t packet, Timestamp time);
+};
+
+}  // namespace fedscope::report

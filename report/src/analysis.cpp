@@ -1,0 +1,67 @@
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "fedscope/report/analysis.hpp"
+
+namespace fedscope::report {
+
+std::size_t Result::errors() const {
+  return static_cast<std::size_t>(std::count_if(findings.begin(), findings.end(), [](const Finding& f) {
+    return f.severity == Severity::kError;
+  }));
+}
+
+std::size_t Result::warnings() const {
+  return static_cast<std::size_t>(std::count_if(findings.begin(), findings.end(), [](const Finding& f) {
+    return f.severity == Severity::kWarning;
+  }));
+}
+
+namespace {
+
+class Collector : public engine::Observer {
+ public:
+  explicit Collector(Result& r) : r_(r) {}
+  void on_connection(engine::ConnectionRecord&& c) override { r_.connections.push_back(std::move(c)); }
+  void on_dns(engine::DnsTransaction&& t) override { r_.dns.push_back(std::move(t)); }
+
+ private:
+  Result& r_;
+};
+
+}  // namespace
+
+bool analyze(const Options& options, Result& result, std::string& error) {
+  capture::MergedReader reader;
+  if (!reader.open(options.files, error)) return false;
+  Collector collector(result);
+  engine::Engine eng(options.engine, collector);
+  Frame frame;
+  std::uint64_t n = 0;
+  while (reader.next(frame)) {
+    eng.on_frame(frame);
+    if (options.progress && (++n & 0xffff) == 0) options.progress(reader.progress());
+  }
+  eng.finish();
+  if (options.progress) options.progress(1.0);
+  result.files = reader.files();
+  result.stats = eng.stats();
+  result.anomalies = reader.anomalies();
+  result.anomalies.merge(eng.anomalies());
+  result.inside_nets = options.inside_nets;
+  result.our_domains = options.domains;
+  // Records come out in closing order; the report reads best in start order.
+  std::stable_sort(result.connections.begin(), result.connections.end(),
+                   [](const engine::ConnectionRecord& a, const engine::ConnectionRecord& b) {
+                     return a.conn.primary().start < b.conn.primary().start;
+                   });
+  std::stable_sort(result.dns.begin(), result.dns.end(),
+                   [](const engine::DnsTransaction& a, const engine::DnsTransaction& b) {
+                     return a.query.time < b.query.time;
+                   });
+  judge(result);
+  return true;
+}
+
+}  // namespace fedscope::report

@@ -1,0 +1,619 @@
+// The judges: turn the collected DNS transactions and connections into findings, and group
+// them into federation attempts for the story.
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "fedscope/report/analysis.hpp"
+
+namespace fedscope::report {
+namespace {
+
+using engine::ConnectionRecord;
+using engine::DnsTransaction;
+using flow::PacketRef;
+
+constexpr std::string_view kSrvPrefix = "_xmpp-server._tcp.";
+constexpr std::string_view kSrvsPrefix = "_xmpps-server._tcp.";
+
+bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+
+std::string srv_domain(const std::string& qname) {
+  if (starts_with(qname, kSrvPrefix)) return qname.substr(kSrvPrefix.size());
+  return "";
+}
+
+// A name that looks like a mistyped XMPP service label.
+bool suspicious_service(const std::string& qname) {
+  for (std::string_view ok : {kSrvPrefix, kSrvsPrefix, std::string_view("_xmpp-client._tcp."),
+                              std::string_view("_xmpps-client._tcp.")})
+    if (starts_with(qname, ok)) return false;
+  if (starts_with(qname, "_jabber._tcp.")) return true;
+  auto dot1 = qname.find('.');
+  auto dot2 = dot1 == std::string::npos ? std::string::npos : qname.find('.', dot1 + 1);
+  std::string head = qname.substr(0, dot2);
+  bool xmppish = head.find("xmpp") != std::string::npos || head.find("jabber") != std::string::npos;
+  return xmppish && head.find('_') != std::string::npos;
+}
+
+bool has_address(const DnsTransaction& t) {
+  return std::any_of(t.answers.begin(), t.answers.end(),
+                     [](const dns::ResourceRecord& rr) { return std::holds_alternative<IpAddress>(rr.data); });
+}
+
+bool is_error_rcode(std::uint8_t rc) {
+  return rc == dns::kServFail || rc == dns::kRefused || rc == dns::kFormErr || rc == dns::kNotImp;
+}
+
+bool is_negative(const DnsTransaction& t) {
+  return t.answered() && (t.rcode == dns::kNxDomain || t.nodata());
+}
+
+std::string negative_text(const DnsTransaction& t) {
+  return t.rcode == dns::kNxDomain ? "NXDOMAIN" : "NODATA (no records of that type)";
+}
+
+bool established(const flow::Leg& l) {
+  return l.r.syns > 0 && (l.history.find('A') != std::string::npos ||
+                          l.history.find('D') != std::string::npos);
+}
+
+bool admin_prohibited(const flow::IcmpEvent& e, bool v6) {
+  if (!e.unreachable) return false;
+  if (v6) return e.code == 1 || e.code == 4;  // administratively prohibited; port unreachable
+  // Port unreachable for TCP comes from firewalls (hosts answer with RST), and 9/10/13 are the
+  // "administratively prohibited" codes.
+  return e.code == 3 || e.code == 9 || e.code == 10 || e.code == 13;
+}
+
+std::string icmp_text(const flow::IcmpEvent& e, bool v6) {
+  std::string kind = e.unreachable ? "destination unreachable" : "time exceeded";
+  return "ICMP" + std::string(v6 ? "v6 " : " ") + kind + " (type " + std::to_string(e.type) +
+         ", code " + std::to_string(e.code) + ") from " + e.reporter.to_string();
+}
+
+class Judge {
+ public:
+  explicit Judge(Result& r) : r_(r) {
+    ours_.insert(r.our_domains.begin(), r.our_domains.end());
+  }
+
+  void run() {
+    learn_vantages();
+    judge_dns();
+    for (std::size_t i = 0; i < r_.connections.size(); ++i) judge_connection(i);
+    build_attempts();
+    // Errors first, then warnings; stable within a severity (time order).
+    std::stable_sort(r_.findings.begin(), r_.findings.end(), [](const Finding& a, const Finding& b) {
+      return static_cast<int>(a.severity) > static_cast<int>(b.severity);
+    });
+  }
+
+ private:
+  Result& r_;
+  std::set<std::string> ours_;
+  std::map<std::string, std::vector<std::size_t>> by_name_;  // qname -> dns indexes
+  bool sll_ = false;
+
+  bool is_ours(const std::string& d) const { return ours_.count(d) > 0; }
+  bool inside(const IpAddress& a) const {
+    return std::any_of(r_.inside_nets.begin(), r_.inside_nets.end(),
+                       [&](const Cidr& c) { return c.contains(a); });
+  }
+  bool not_public(const IpAddress& a) const {
+    return classify(a) != AddressScope::kPublic || inside(a);
+  }
+  std::string whose(const std::string& domain) const {
+    if (domain.empty()) return "the";
+    return is_ours(domain) ? "your" : "the peer's";
+  }
+
+  Finding& add(std::string_view code, Severity sev, std::string summary, std::string domain) {
+    const CatalogueEntry* e = find_entry(code);
+    Finding f;
+    f.code = std::string(code);
+    f.severity = sev;
+    f.summary = std::move(summary);
+    f.domain = std::move(domain);
+    f.remedy = e ? std::string(e->remedy) : "";
+    // Whose zone to fix matters only for findings about a domain's DNS records.
+    static constexpr std::string_view kZoneCodes[] = {
+        "dns-srv-missing", "dns-srv-disabled", "dns-srv-port-nonstandard",
+        "dns-target-unresolved", "dns-address-not-public"};
+    bool zone = std::find(std::begin(kZoneCodes), std::end(kZoneCodes), code) != std::end(kZoneCodes);
+    if (!f.domain.empty() && zone) {
+      std::string who = is_ours(f.domain) ? "This is your domain: " : "";
+      if (!is_ours(f.domain) && !ours_.empty())
+        who = "This is the peer's domain: tell its administrator. ";
+      std::string remedy = f.remedy;
+      for (auto pos = remedy.find("DOMAIN"); pos != std::string::npos; pos = remedy.find("DOMAIN"))
+        remedy.replace(pos, 6, f.domain);
+      f.remedy = who + remedy;
+    }
+    r_.findings.push_back(std::move(f));
+    return r_.findings.back();
+  }
+  Finding& add(std::string_view code, std::string summary, std::string domain = "") {
+    const CatalogueEntry* e = find_entry(code);
+    return add(code, e ? e->severity : Severity::kWarning, std::move(summary), std::move(domain));
+  }
+
+  static void evidence(Finding& f, const PacketRef& p) { f.add_evidence(p.file, p.number, p.time); }
+  static void evidence(Finding& f, const DnsTransaction& t) {
+    evidence(f, t.query);
+    if (t.response) evidence(f, *t.response);
+  }
+
+  void learn_vantages() {
+    std::set<std::pair<std::uint16_t, std::int32_t>> v;
+    bool paired = false;
+    for (const auto& c : r_.connections) {
+      for (const auto& l : c.conn.legs) {
+        v.insert({l.vantage.file, l.vantage.ifindex});
+        if (l.first_direction != packet::Direction::kUnknown) sll_ = true;
+      }
+      if (c.conn.legs.size() > 1) paired = true;
+    }
+    for (const auto& t : r_.dns)
+      if (t.copies > 0) paired = true;
+    r_.vantage_count = v.size();
+    r_.forwarding_vantage = paired || r_.files.size() > 1;
+  }
+
+  // ---- DNS ----------------------------------------------------------------------------------
+
+  std::vector<const DnsTransaction*> lookups(const std::string& name, bool addresses) {
+    std::vector<const DnsTransaction*> v;
+    auto it = by_name_.find(name);
+    if (it == by_name_.end()) return v;
+    for (auto i : it->second) {
+      const auto& t = r_.dns[i];
+      bool addr = t.qtype == dns::kA || t.qtype == dns::kAaaa;
+      if (addresses == addr) v.push_back(&t);
+    }
+    return v;
+  }
+
+  // Errors and silence for one federation-related name.
+  void judge_failures(const std::string& name, const std::vector<const DnsTransaction*>& ts,
+                      const std::string& domain) {
+    const DnsTransaction* err = nullptr;
+    std::uint64_t errs = 0, silent = 0;
+    const DnsTransaction* first_silent = nullptr;
+    bool answered = false;
+    for (const auto* t : ts) {
+      if (t->answered() && is_error_rcode(t->rcode)) {
+        if (!err) err = t;
+        ++errs;
+      }
+      if (t->answered() && !is_error_rcode(t->rcode)) answered = true;
+      if (t->outcome == engine::DnsOutcome::kNoResponse) {
+        if (!first_silent) first_silent = t;
+        ++silent;
+      }
+    }
+    if (err) {
+      auto& f = add("dns-error",
+                    "DNS server " + err->server.addr.to_string() + " answered " +
+                        std::string(dns::rcode_name(err->rcode)) + " for " + name + " " +
+                        std::string(dns::type_name(err->qtype)) + ".",
+                    domain);
+      f.detail = std::string(dns::rcode_name(err->rcode));
+      f.count = errs;
+      for (const auto* t : ts)
+        if (t->answered() && is_error_rcode(t->rcode)) evidence(f, *t);
+    }
+    if (first_silent && !answered) {
+      std::uint32_t sent = 0;
+      for (const auto* t : ts)
+        if (t->outcome == engine::DnsOutcome::kNoResponse) sent += t->queries;
+      std::string extra;
+      if (first_silent->icmp) extra = " (" + icmp_text(*first_silent->icmp, first_silent->server.addr.is_v6()) + ")";
+      auto& f = add("dns-no-response",
+                    "No answer from " + first_silent->server.to_string() + " to " +
+                        std::to_string(sent) + " " + std::string(dns::type_name(first_silent->qtype)) +
+                        " quer" + (sent == 1 ? "y" : "ies") + " for " + name + extra + ".",
+                    domain);
+      f.count = silent;
+      for (const auto* t : ts)
+        if (t->outcome == engine::DnsOutcome::kNoResponse) evidence(f, t->query);
+    }
+  }
+
+  void judge_dns() {
+    for (std::size_t i = 0; i < r_.dns.size(); ++i) by_name_[r_.dns[i].qname].push_back(i);
+
+    std::set<std::string> reported_suspicious;
+    for (const auto& [name, idx] : by_name_) {
+      if (!suspicious_service(name)) continue;
+      auto& f = add("dns-srv-name-suspicious",
+                    "Lookup of a malformed XMPP service name: " + name +
+                        (starts_with(name, "_jabber._tcp.") ? " (legacy _jabber._tcp)" : "") +
+                        "; servers only look up _xmpp-server._tcp.<domain>.",
+                    "");
+      f.detail = name;
+      f.count = idx.size();
+      for (auto i : idx) evidence(f, r_.dns[i].query);
+    }
+
+    for (const auto& [name, idx] : by_name_) {
+      std::string domain = srv_domain(name);
+      if (domain.empty()) continue;
+      std::vector<const DnsTransaction*> srv;
+      for (auto i : idx)
+        if (r_.dns[i].qtype == dns::kSrv) srv.push_back(&r_.dns[i]);
+      if (srv.empty()) continue;
+      judge_failures(name, srv, domain);
+
+      bool positive = false;
+      const DnsTransaction* negative = nullptr;
+      std::set<std::string> targets;
+      for (const auto* t : srv) {
+        if (is_negative(*t) && !negative) negative = t;
+        for (const auto& rr : t->answers) {
+          const auto* s = std::get_if<dns::SrvData>(&rr.data);
+          if (!s) continue;
+          positive = true;
+          if (s->target == ".") {
+            auto& f = add("dns-srv-disabled",
+                          "The SRV record " + rr.name + " has target \".\": " + whose(domain) +
+                              " domain " + domain + " declares that it offers no federation.",
+                          domain);
+            evidence(f, *t);
+            continue;
+          }
+          if (s->port != 5269 && targets.insert(s->target + ":" + std::to_string(s->port)).second) {
+            auto& f = add("dns-srv-port-nonstandard",
+                          "The SRV record " + rr.name + " points at " + s->target + " port " +
+                              std::to_string(s->port) + ", not 5269.",
+                          domain);
+            f.detail = std::to_string(s->port);
+            evidence(f, *t);
+          }
+          targets.insert(s->target);
+        }
+      }
+      if (!positive && negative) judge_srv_missing(name, domain, *negative, srv);
+      for (const auto& target : targets) {
+        if (target.find(':') != std::string::npos) continue;
+        judge_target(target, domain, true);
+      }
+    }
+  }
+
+  void judge_srv_missing(const std::string& name, const std::string& domain,
+                         const DnsTransaction& negative, const std::vector<const DnsTransaction*>& srv) {
+    // RFC 6120 §3.2.2: without SRV, servers connect to the domain's own A/AAAA on 5269.
+    auto addr = lookups(domain, true);
+    bool any_address = false, any_lookup_done = false;
+    for (const auto* t : addr) {
+      if (t->answered()) any_lookup_done = true;
+      if (has_address(*t)) any_address = true;
+    }
+    int conns = 0, ok = 0;
+    for (const auto& c : r_.connections) {
+      for (const auto& l : c.dns) {
+        if (l.domain == domain && l.via == "a-fallback") {
+          ++conns;
+          if (established(c.conn.primary())) ++ok;
+          break;
+        }
+      }
+    }
+    Severity sev = Severity::kWarning;
+    std::string fallback;
+    if (conns > 0) {
+      sev = ok > 0 ? Severity::kWarning : Severity::kError;
+      fallback = ok > 0 ? "the fallback connection to " + domain + " on 5269 worked"
+                        : "the fallback connection to " + domain + " on 5269 failed too";
+    } else if (any_address) {
+      fallback = domain + " has an address record, so servers fall back to it on port 5269";
+    } else if (any_lookup_done) {
+      sev = Severity::kError;
+      fallback = domain + " has no A/AAAA record either, so the fallback fails too";
+    } else {
+      fallback = "the A/AAAA fallback lookup for " + domain + " was not observed";
+    }
+    auto& f = add("dns-srv-missing", sev,
+                  "No SRV record " + name + " (" + negative_text(negative) + "); " + fallback + ".",
+                  domain);
+    f.detail = negative_text(negative);
+    for (const auto* t : srv)
+      if (is_negative(*t)) evidence(f, *t);
+    for (const auto* t : addr) evidence(f, *t);
+  }
+
+  void judge_target(const std::string& target, const std::string& domain, bool from_srv) {
+    auto addr = lookups(target, true);
+    if (addr.empty()) return;
+    judge_failures(target, addr, domain);
+    bool any_address = false, negative = false;
+    for (const auto* t : addr) {
+      if (has_address(*t)) any_address = true;
+      if (is_negative(*t)) negative = true;
+    }
+    if (from_srv && !any_address && negative) {
+      auto& f = add("dns-target-unresolved",
+                    "The SRV target " + target + " of " + domain +
+                        " has no A/AAAA record (" + negative_text(**addr.begin()) + ").",
+                    domain);
+      for (const auto* t : addr) evidence(f, *t);
+    }
+    std::set<IpAddress> seen;
+    for (const auto* t : addr) {
+      for (const auto& rr : t->answers) {
+        const auto* a = std::get_if<IpAddress>(&rr.data);
+        if (!a || !not_public(*a) || !seen.insert(*a).second) continue;
+        std::string why = inside(*a) ? "inside your --inside-net range"
+                                     : std::string(to_string(classify(*a)));
+        auto& f = add("dns-address-not-public",
+                      "The federation target " + target + " (for " + domain + ") resolves to " +
+                          a->to_string() + ", " + why + ": peers on the internet cannot reach it.",
+                      domain);
+        f.detail = a->to_string();
+        evidence(f, *t);
+      }
+    }
+  }
+
+  // ---- TCP, NAT and firewall ------------------------------------------------------------------
+
+  bool federation(const ConnectionRecord& c) const {
+    for (const auto& l : c.conn.legs) {
+      if (l.resp.port == 53 || l.orig.port == 53) return false;
+      if (l.resp.port == 5269 || l.resp.port == 5270) return true;
+    }
+    return std::any_of(c.dns.begin(), c.dns.end(), [](const engine::DnsLink& l) {
+      return l.via == "srv" ? starts_with(l.service, "_xmpp") : l.via == "a-fallback";
+    });
+  }
+
+  std::string domain_of(const ConnectionRecord& c) const {
+    return c.dns.empty() ? "" : c.dns.front().domain;
+  }
+
+  static std::string leg_text(const flow::Leg& l) {
+    return l.orig.to_string() + " → " + l.resp.to_string();
+  }
+
+  void judge_connection(std::size_t index) {
+    auto& rec = r_.connections[index];
+    if (!federation(rec)) return;
+    const auto& conn = rec.conn;
+    const auto& P = conn.primary();
+    const std::string cs = conn.conn_state;
+    const std::string domain = domain_of(rec);
+    const bool v6 = P.orig.addr.is_v6();
+    bool specific = false;
+    auto at = [&](Finding& f) -> Finding& {
+      f.flow = conn.id;
+      return f;
+    };
+
+    bool ports_differ = std::any_of(conn.legs.begin(), conn.legs.end(),
+                                    [&](const flow::Leg& l) { return l.resp.port != P.resp.port; });
+    bool any_established = std::any_of(conn.legs.begin(), conn.legs.end(), established);
+
+    // NAT sends the public port to another inside port.
+    if (conn.legs.size() > 1 && ports_differ && !any_established) {
+      const flow::Leg* out = &P;
+      const flow::Leg* in = &conn.legs.back();
+      for (const auto& l : conn.legs)
+        if (l.resp.port != P.resp.port) in = &l;
+      std::string answer = in->r.first_rst ? "refused it (RST)" : "did not answer";
+      auto& f = at(add("nat-port-mismatch",
+                       "NAT translated " + out->resp.to_string() + " to " + in->resp.to_string() +
+                           " and the inside host " + answer + ".",
+                       domain));
+      f.detail = std::to_string(out->resp.port) + "->" + std::to_string(in->resp.port);
+      for (const auto& l : conn.legs) {
+        if (l.o.first_syn) evidence(f, *l.o.first_syn);
+        if (l.r.first_rst) evidence(f, *l.r.first_rst);
+      }
+      specific = true;
+    }
+
+    // Outbound federation that crossed the firewall with its inside source address.
+    if (conn.legs.size() > 1 && !specific) {
+      bool same_src = std::all_of(conn.legs.begin(), conn.legs.end(),
+                                  [&](const flow::Leg& l) { return l.orig.addr == P.orig.addr; });
+      if (same_src && not_public(P.orig.addr) && !not_public(P.resp.addr)) {
+        auto& f = at(add("nat-missing",
+                         "Outbound connection " + leg_text(P) + " left the firewall with source " +
+                             P.orig.addr.to_string() + " untranslated (" +
+                             (inside(P.orig.addr) ? "an --inside-net address"
+                                                  : std::string(to_string(classify(P.orig.addr)))) +
+                             "); replies cannot come back.",
+                         domain));
+        for (const auto& l : conn.legs)
+          if (l.o.first_syn) evidence(f, *l.o.first_syn);
+        specific = true;
+      }
+    }
+
+    // ICMP errors: firewall rejects vs. routers/hosts reporting unreachability.
+    for (const auto& l : conn.legs) {
+      for (const auto& e : l.icmp) {
+        bool fw = admin_prohibited(e, v6);
+        auto& f = at(add(fw ? "fw-blocked" : "tcp-unreachable",
+                         (fw ? "A firewall rejected " : "The connection ") + leg_text(l) +
+                             (fw ? " with " : " was answered by ") + icmp_text(e, v6) + ".",
+                         domain));
+        f.detail = "icmp " + std::to_string(e.type) + "/" + std::to_string(e.code);
+        if (l.o.first_syn) evidence(f, *l.o.first_syn);
+        evidence(f, e.ref);
+        specific = true;
+        break;
+      }
+      if (specific) break;
+    }
+
+    // One leg only, on a box that forwards: the firewall stopped it.
+    if (!specific && conn.legs.size() == 1) {
+      bool syn_in = P.first_direction == packet::Direction::kIn;
+      bool s0 = cs == "S0" && (conn.syn_retries() > 0 || !conn.capture_ended);
+      if (s0 && (r_.forwarding_vantage || syn_in)) {
+        auto& f = at(add("fw-blocked",
+                         std::to_string(P.o.syns) + " SYN" + (P.o.syns == 1 ? "" : "s") + " " +
+                             leg_text(P) + (syn_in ? " reached the capturing box" : " were seen on one side") +
+                             " but never left it: the firewall dropped them.",
+                         domain));
+        f.count = P.o.syns;
+        add_syn_evidence(f, P);
+        specific = true;
+      } else if (cs == "REJ" && P.r.first_rst) {
+        bool rst_local = syn_in && !r_.inside_nets.empty() && !inside(P.resp.addr);
+        if (r_.forwarding_vantage || rst_local) {
+          auto& f = at(add("fw-blocked",
+                           "The firewall answered " + leg_text(P) +
+                               " with a RST itself; the SYN never reached the inside server.",
+                           domain));
+          if (P.o.first_syn) evidence(f, *P.o.first_syn);
+          evidence(f, *P.r.first_rst);
+          specific = true;
+        }
+      }
+    }
+
+    if (!specific) {
+      if (cs == "S0" && (conn.syn_retries() > 0 || !conn.capture_ended)) {
+        auto& f = at(add("tcp-no-answer",
+                         leg_text(P) + ": " + std::to_string(P.o.syns) + " SYN" +
+                             (P.o.syns == 1 ? "" : "s") + syn_timing(P) + ", no answer.",
+                         domain));
+        f.count = P.o.syns;
+        add_syn_evidence(f, P);
+      } else if (cs == "REJ") {
+        auto& f = at(add("tcp-refused",
+                         leg_text(P) + " was refused: " + P.resp.addr.to_string() +
+                             " answered the SYN with RST (nothing listens on port " +
+                             std::to_string(P.resp.port) + ").",
+                         domain));
+        if (P.o.first_syn) evidence(f, *P.o.first_syn);
+        if (P.r.first_rst) evidence(f, *P.r.first_rst);
+      }
+    }
+
+    for (const auto& l : conn.legs) {
+      bool orig_acked = l.history.find('A') != std::string::npos ||
+                        l.history.find('D') != std::string::npos ||
+                        l.history.find('F') != std::string::npos;
+      bool reset = l.history.find('R') != std::string::npos || l.history.find('r') != std::string::npos;
+      if (l.o.syns > 0 && l.r.syns > 0 && !orig_acked && !reset) {
+        auto& f = at(add("tcp-handshake-incomplete",
+                         leg_text(l) + ": SYN-ACK sent " + std::to_string(l.r.syns) +
+                             " time" + (l.r.syns == 1 ? "" : "s") +
+                             ", the originator's ACK never arrived here.",
+                         domain));
+        if (l.o.first_syn) evidence(f, *l.o.first_syn);
+        if (l.r.first_syn) evidence(f, *l.r.first_syn);
+        break;
+      }
+    }
+
+    if ((cs == "RSTO" || cs == "RSTR") && established(P)) {
+      bool by_orig = cs == "RSTO";
+      const auto& rst = by_orig ? P.o.first_rst : P.r.first_rst;
+      auto& f = at(add("tcp-reset",
+                       leg_text(P) + " was reset by the " + (by_orig ? "originator " : "responder ") +
+                           (by_orig ? P.orig : P.resp).addr.to_string() + " after " +
+                           std::to_string(P.o.payload_bytes + P.r.payload_bytes) + " bytes.",
+                       domain));
+      if (rst) evidence(f, *rst);
+    }
+
+    for (const auto& link : rec.dns) {
+      if (link.via == "srv" && link.port != 5269 && link.port != 5270) {
+        auto& f = at(add("tcp-port-nonstandard",
+                         "Federation with " + link.domain + " used port " + std::to_string(link.port) +
+                             " (from its SRV record): " + leg_text(P) + ".",
+                         link.domain));
+        f.detail = std::to_string(link.port);
+        if (P.o.first_syn) evidence(f, *P.o.first_syn);
+        break;
+      }
+    }
+  }
+
+  static std::string syn_timing(const flow::Leg& l) {
+    if (l.o.syn_times.size() < 2) return "";
+    std::string s = " at +";
+    for (std::size_t i = 0; i < l.o.syn_times.size() && i < 10; ++i) {
+      if (i) s += ", +";
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.1f", (l.o.syn_times[i] - l.o.syn_times[0]).seconds());
+      s += buf;
+    }
+    return s + " s";
+  }
+
+  static void add_syn_evidence(Finding& f, const flow::Leg& l) {
+    if (l.o.first_syn) evidence(f, *l.o.first_syn);
+    f.evidence_total = l.o.syns;  // every SYN is evidence; the first is named
+  }
+
+  // ---- Attempts -------------------------------------------------------------------------------
+
+  void build_attempts() {
+    std::map<std::string, std::size_t> index;  // key -> attempt
+    auto attempt_for = [&](const std::string& key, const std::string& domain) -> Attempt& {
+      auto it = index.find(key);
+      if (it != index.end()) return r_.attempts[it->second];
+      index[key] = r_.attempts.size();
+      r_.attempts.push_back(Attempt{});
+      auto& a = r_.attempts.back();
+      a.domain = domain;
+      a.target = domain;
+      return a;
+    };
+    // Names that belong to a domain: its SRV names and SRV targets.
+    std::map<std::string, std::string> domain_of_name;
+    for (const auto& t : r_.dns) {
+      std::string d = srv_domain(t.qname);
+      if (d.empty() && starts_with(t.qname, kSrvsPrefix)) d = t.qname.substr(kSrvsPrefix.size());
+      if (d.empty()) continue;
+      domain_of_name[t.qname] = d;
+      for (const auto& rr : t.answers)
+        if (const auto* s = std::get_if<dns::SrvData>(&rr.data)) domain_of_name[s->target] = d;
+    }
+    for (const auto& [name, d] : std::map<std::string, std::string>(domain_of_name))
+      domain_of_name.emplace(d, d);
+    for (std::size_t i = 0; i < r_.dns.size(); ++i) {
+      auto it = domain_of_name.find(r_.dns[i].qname);
+      std::string d = it != domain_of_name.end() ? it->second : "";
+      if (d.empty() && !suspicious_service(r_.dns[i].qname)) continue;
+      if (d.empty()) d = r_.dns[i].qname;
+      attempt_for("d:" + d, d).dns.push_back(i);
+    }
+    for (std::size_t i = 0; i < r_.connections.size(); ++i) {
+      const auto& c = r_.connections[i];
+      if (!federation(c)) continue;
+      std::string d = domain_of(c);
+      Attempt& a = d.empty() ? attempt_for("e:" + c.conn.primary().resp.to_string(), "")
+                             : attempt_for("d:" + d, d);
+      if (d.empty()) a.target = c.conn.primary().resp.to_string();
+      if (a.originator.empty()) a.originator = c.conn.primary().orig.addr.to_string();
+      a.connections.push_back(i);
+    }
+    for (auto& a : r_.attempts) {
+      if (a.connections.empty()) {
+        a.outcome = "dns-only";
+        continue;
+      }
+      bool ok = false, ended = false;
+      for (auto i : a.connections) {
+        const auto& c = r_.connections[i].conn;
+        if (established(c.primary())) ok = true;
+        if (c.capture_ended && c.conn_state == "S0" && c.syn_retries() == 0) ended = true;
+      }
+      a.outcome = ok ? "connected" : ended ? "capture-ended" : "failed";
+    }
+  }
+};
+
+}  // namespace
+
+void judge(Result& result) { Judge(result).run(); }
+
+}  // namespace fedscope::report

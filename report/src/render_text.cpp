@@ -1,0 +1,170 @@
+#include <cstdio>
+
+#include "fedscope/report/analysis.hpp"
+
+namespace fedscope::report {
+namespace {
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+std::string human_bytes(std::uint64_t b) {
+  if (b < 1024) return std::to_string(b) + " B";
+  if (b < 1024 * 1024) return fmt("%.1f KiB", static_cast<double>(b) / 1024);
+  return fmt("%.1f MiB", static_cast<double>(b) / (1024 * 1024));
+}
+
+std::string file_name(const Result& r, std::uint16_t f) {
+  if (f >= r.files.size()) return "?";
+  const auto& p = r.files[f].path;
+  auto slash = p.rfind('/');
+  return slash == std::string::npos ? p : p.substr(slash + 1);
+}
+
+std::string ref_text(const Result& r, std::uint16_t file, std::uint64_t packet) {
+  std::string s = "#" + std::to_string(packet);
+  if (r.files.size() > 1) s = file_name(r, file) + s;
+  return s;
+}
+
+std::string dns_outcome(const engine::DnsTransaction& t) {
+  if (!t.answered()) {
+    std::string s = t.outcome == engine::DnsOutcome::kCaptureEnded
+                        ? "no answer before the capture ended"
+                        : "NO ANSWER";
+    if (t.queries > 1) s += " (" + std::to_string(t.queries) + " queries)";
+    return s;
+  }
+  if (t.rcode != dns::kNoError) return std::string(dns::rcode_name(t.rcode));
+  std::string s;
+  for (const auto& rr : t.answers) {
+    std::string v;
+    if (const auto* a = std::get_if<IpAddress>(&rr.data)) v = a->to_string();
+    else if (const auto* srv = std::get_if<dns::SrvData>(&rr.data))
+      v = srv->target + ":" + std::to_string(srv->port);
+    else if (const auto* n = std::get_if<std::string>(&rr.data)) v = "CNAME " + *n;
+    else continue;
+    if (!s.empty()) s += ", ";
+    s += v;
+  }
+  return s.empty() ? "NODATA" : s;
+}
+
+std::string conn_story(const Result& r, const engine::ConnectionRecord& rec) {
+  const auto& c = rec.conn;
+  const auto& P = c.primary();
+  std::string s = "TCP  flow " + std::to_string(c.id) + "  " + P.orig.to_string() + " → " +
+                  P.resp.to_string() + "  " + c.conn_state + " " + P.history;
+  if (c.syn_retries() > 0) s += "  " + std::to_string(P.o.syns) + " SYNs";
+  if (P.r.syns > 0 && P.o.payload_bytes + P.r.payload_bytes > 0)
+    s += "  " + human_bytes(P.o.payload_bytes) + " → / ← " + human_bytes(P.r.payload_bytes);
+  s += "  " + fmt("%.3f s", (P.last - P.start).seconds());
+  if (c.capture_ended) s += "  (still open when the capture ended)";
+  for (std::size_t i = 1; i < c.legs.size(); ++i) {
+    const auto& l = c.legs[i];
+    s += "\n                    also seen as " + l.orig.to_string() + " → " + l.resp.to_string() +
+         " (" + flow::conn_state(l) + " " + l.history + ")";
+    if (r.files.size() > 1 || l.vantage.ifindex >= 0) {
+      s += " at " + file_name(r, l.vantage.file);
+      if (l.vantage.ifindex >= 0) s += " if" + std::to_string(l.vantage.ifindex);
+    }
+    if (!(l.resp == P.resp) || !(l.orig == P.orig)) s += ": NAT";
+  }
+  for (const auto& l : c.legs)
+    for (const auto& e : l.icmp)
+      s += "\n                    ICMP type " + std::to_string(e.type) + " code " +
+           std::to_string(e.code) + " from " + e.reporter.to_string() + " (" +
+           ref_text(r, e.ref.file, e.ref.number) + ")";
+  if (rec.dns.empty()) s += "\n                    DNS: not observed in this capture";
+  return s;
+}
+
+}  // namespace
+
+std::string render_text(const Result& r) {
+  std::string out;
+  std::uint64_t packets = 0;
+  for (const auto& f : r.files) packets += f.packets;
+  out += "fedscope report: " + std::to_string(r.files.size()) + " file" +
+         (r.files.size() == 1 ? "" : "s") + ", " + std::to_string(packets) + " packets";
+  if (packets)
+    out += ", " + format_iso8601(r.stats.first) + " to " + format_time_of_day(r.stats.last) + " (" +
+           fmt("%.1f s", (r.stats.last - r.stats.first).seconds()) + ")";
+  out += "\n";
+  for (const auto& f : r.files) {
+    out += "  " + f.path + ": " + f.linktype_name + ", " + std::to_string(f.packets) + " packets";
+    if (f.truncated) out += ", " + std::to_string(f.truncated) + " cut by snaplen " + std::to_string(f.snaplen);
+    if (!f.complete) out += ", READING STOPPED EARLY: " + f.error;
+    out += "\n";
+  }
+
+  out += "\nFederation attempts\n";
+  if (r.attempts.empty()) out += "  none seen (no TCP 5269/5270 and no XMPP SRV lookups)\n";
+  int n = 0;
+  for (const auto& a : r.attempts) {
+    out += "\n  [" + std::to_string(++n) + "] " + (a.originator.empty() ? "" : a.originator + " → ") +
+           a.target + "  (" + a.outcome + ")\n";
+    // A ladder merged by time: DNS lookups and connections.
+    std::vector<std::pair<Timestamp, std::string>> lines;
+    for (auto i : a.dns) {
+      const auto& t = r.dns[i];
+      lines.emplace_back(t.query.time, "DNS  " + t.qname + " " + std::string(dns::type_name(t.qtype)) +
+                                           " → " + dns_outcome(t) + "  (" +
+                                           ref_text(r, t.query.file, t.query.number) + ")");
+    }
+    for (auto i : a.connections) {
+      const auto& c = r.connections[i];
+      lines.emplace_back(c.conn.primary().start, conn_story(r, c));
+    }
+    std::stable_sort(lines.begin(), lines.end(),
+                     [](const auto& x, const auto& y) { return x.first < y.first; });
+    for (const auto& [t, line] : lines) out += "      " + format_time_of_day(t) + "  " + line + "\n";
+  }
+
+  out += "\nFindings\n";
+  if (r.findings.empty()) out += "  none\n";
+  for (const auto& f : r.findings) {
+    std::string sev = std::string(to_string(f.severity));
+    for (auto& ch : sev) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    out += "\n  " + sev + "  " + f.code + (f.domain.empty() ? "" : "  [" + f.domain + "]") + "\n";
+    out += "    " + f.summary + "\n";
+    if (!f.evidence.empty()) {
+      out += "    evidence: ";
+      for (std::size_t i = 0; i < f.evidence.size(); ++i) {
+        if (i) out += ", ";
+        out += ref_text(r, f.evidence[i].file, f.evidence[i].packet) + " " +
+               format_time_of_day(f.evidence[i].time);
+      }
+      if (f.evidence_total > f.evidence.size())
+        out += " (" + std::to_string(f.evidence_total) + " packets in all)";
+      out += "\n";
+    }
+    out += "    remedy: " + f.remedy + "\n";
+  }
+
+  out += "\nCounts\n";
+  out += "  packets: " + std::to_string(r.stats.frames) + " read, " + std::to_string(r.stats.tcp) +
+         " TCP, " + std::to_string(r.stats.udp) + " UDP, " + std::to_string(r.stats.icmp) +
+         " ICMP, " + std::to_string(r.stats.not_ip) + " not IP, " +
+         std::to_string(r.stats.undecodable) + " undecodable\n";
+  if (r.stats.nat_copies)
+    out += "  second sightings of the same packets (other side of a NAT / other interface): " +
+           std::to_string(r.stats.nat_copies) + "\n";
+  out += "  connections: " + std::to_string(r.connections.size()) + ", DNS transactions: " +
+         std::to_string(r.dns.size()) + "\n";
+  out += "  findings: " + std::to_string(r.errors()) + " error(s), " + std::to_string(r.warnings()) +
+         " warning(s)\n";
+  if (r.anomalies.all().empty()) {
+    out += "  anomalies: none\n";
+  } else {
+    out += "  anomalies:";
+    for (const auto& [name, count] : r.anomalies.all()) out += " " + name + "=" + std::to_string(count);
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace fedscope::report

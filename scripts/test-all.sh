@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Quick start (b): install what is missing, build (release and ASan+UBSan), run every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install-deps.sh --test
+./scripts/build.sh release
+echo "== release build: every test"
+ctest --test-dir build --output-on-failure -j2
+./scripts/build.sh asan
+echo "== ASan+UBSan build: every test"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j2
