@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "fedscope/report/analysis.hpp"
+#include "fedscope/packet/packet.hpp"
 #include "fedscope/report/findings.hpp"
 
 namespace po = boost::program_options;
@@ -104,10 +105,15 @@ int cmd_report(const std::vector<std::string>& args) {
     std::cerr << "fedscope report: " << error << "\n";
     return kExitUsage;
   }
-  for (const auto& f : result.files)
+  for (const auto& f : result.files) {
+    if (f.packets > 0 && packet::linktype_supported(f.linktype).empty())
+      std::cerr << "fedscope report: warning: " << f.path << ": link type " << f.linktype_name
+                << " (" << f.linktype << ") is not decoded; its " << f.packets
+                << " packets are counted as link.unsupported_linktype\n";
     if (!f.complete)
       std::cerr << "fedscope report: warning: " << f.path << ": read stopped at a damaged record after "
                 << f.packets << " packets (" << f.error << ")\n";
+  }
   std::string text = format == "json" ? report::render_json(result) : report::render_text(result);
   if (output.empty() || output == "-") {
     std::cout << text;

@@ -47,7 +47,8 @@ bool is_error_rcode(std::uint8_t rc) {
 }
 
 bool is_negative(const DnsTransaction& t) {
-  return t.answered() && (t.rcode == dns::kNxDomain || t.nodata());
+  // A damaged response proves nothing by what it lacks.
+  return t.answered() && (t.rcode == dns::kNxDomain || (t.nodata() && !t.response_damaged));
 }
 
 std::string negative_text(const DnsTransaction& t) {
@@ -84,6 +85,9 @@ class Judge {
     judge_dns();
     for (std::size_t i = 0; i < r_.connections.size(); ++i) judge_connection(i);
     build_attempts();
+    for (auto& f : r_.findings)
+      std::stable_sort(f.evidence.begin(), f.evidence.end(),
+                       [](const Evidence& a, const Evidence& b) { return a.time < b.time; });
     // Errors first, then warnings; stable within a severity (time order).
     std::stable_sort(r_.findings.begin(), r_.findings.end(), [](const Finding& a, const Finding& b) {
       return static_cast<int>(a.severity) > static_cast<int>(b.severity);

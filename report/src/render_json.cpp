@@ -108,6 +108,7 @@ std::string render_json(const Result& r) {
         {"rtt_ms", t.response ? ordered_json((t.response->time - t.query.time).seconds() * 1000.0)
                               : ordered_json(nullptr)},
         {"tc", t.tc},
+        {"response_damaged", t.response_damaged},
         {"answers", answers},
         {"icmp", t.icmp ? ordered_json{{"type", t.icmp->type}, {"code", t.icmp->code},
                                        {"from", t.icmp->reporter.to_string()}}

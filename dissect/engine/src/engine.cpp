@@ -144,7 +144,7 @@ struct Engine::Impl : flow::StreamSinkFactory {
       return;
     }
     if (!m.qr) on_query(m, from, to, vantage, ref, tcp);
-    else on_response(m, from, to, vantage, ref);
+    else on_response(m, st != dns::DecodeStatus::kOk, from, to, vantage, ref);
   }
 
   void on_query(const dns::Message& m, const Endpoint& client, const Endpoint& server,
@@ -193,7 +193,7 @@ struct Engine::Impl : flow::StreamSinkFactory {
     pending.emplace(id, std::move(p));
   }
 
-  void on_response(const dns::Message& m, const Endpoint& server, const Endpoint& client,
+  void on_response(const dns::Message& m, bool damaged, const Endpoint& server, const Endpoint& client,
                    const packet::Vantage& vantage, const flow::PacketRef& ref) {
     auto it = by_key.find(DnsKey{client, server, m.id});
     if (it == by_key.end()) {
@@ -222,6 +222,7 @@ struct Engine::Impl : flow::StreamSinkFactory {
     p.t.rcode = m.rcode;
     p.t.tc = m.tc;
     p.t.aa = m.aa;
+    p.t.response_damaged = damaged;
     for (const auto& rr : m.answers) {
       if (p.t.answers.size() >= config.max_answers_kept) {
         engine.anomalies_.add("dns.answers_not_kept");

@@ -41,6 +41,7 @@ struct DnsTransaction {
   bool soa_in_authority = false;             ///< negative answer with SOA (NXDOMAIN/NODATA)
   std::optional<flow::IcmpEvent> icmp;       ///< an ICMP error answered the query
   std::uint32_t copies = 0;                  ///< extra copies seen at other vantages
+  bool response_damaged = false;  ///< the response did not decode whole: absence proves nothing
 
   bool answered() const { return outcome == DnsOutcome::kAnswered; }
   /// NOERROR with no answer record of the asked type (after following names).

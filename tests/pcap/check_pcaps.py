@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""pcap tests: run the real `fedscope report` on the committed captures and check
+ - expectations: pcaps/**/expected.json (codes that must / must not appear, exit status),
+ - golden output: <capture>.golden.json beside each capture (UPDATE_GOLDEN=1 rewrites them),
+ - corner cases: pcaps/corner/ files with the behaviour MANIFEST.tsv describes,
+ - the JSON contract: every report validates against docs/report.schema.json.
+Prints 'N passed, N failed' and exits non-zero on any failure."""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+
+ROOT = Path(__file__).resolve().parents[2]
+passed, failed = 0, 0
+
+
+def check(ok, what):
+    global passed, failed
+    if ok:
+        passed += 1
+    else:
+        failed += 1
+        print(f"FAIL: {what}")
+
+
+def run(fedscope, files, options, fmt="json"):
+    cmd = [fedscope, "report", *files, *options, "--format", fmt]
+    p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    return p.returncode, p.stdout, p.stderr
+
+
+def codes(report):
+    return {f["code"] for f in report["findings"]}
+
+
+def expectation_tests(fedscope, schema):
+    for exp_path in sorted(ROOT.glob("pcaps/**/expected.json")):
+        exp = json.loads(exp_path.read_text())
+        d = exp_path.parent
+        sets = exp.get("file_sets") or [[f] for f in exp.get("files", [])]
+        for fs in sets:
+            files = [str((d / f).relative_to(ROOT)) for f in fs]
+            name = f"{d.relative_to(ROOT)}:{'+'.join(fs)}"
+            rc, out, err = run(fedscope, files, exp.get("options", []))
+            try:
+                rep = json.loads(out)
+            except json.JSONDecodeError:
+                check(False, f"{name}: no JSON (rc={rc}) {err.strip()}")
+                continue
+            try:
+                jsonschema.validate(rep, schema)
+                check(True, "")
+            except jsonschema.ValidationError as e:
+                check(False, f"{name}: schema: {e.message} at {list(e.absolute_path)}")
+            got = codes(rep)
+            for c in exp.get("must", []):
+                check(c in got, f"{name}: expected finding {c}, got {sorted(got)}")
+            for c in exp.get("must_not", []):
+                check(c not in got, f"{name}: unexpected finding {c}")
+            has_error = any(f["severity"] == "error" for f in rep["findings"])
+            check(rc == (1 if has_error else 0), f"{name}: exit status {rc}, errors={has_error}")
+            golden = d / (("+".join(Path(f).stem for f in fs)) + ".golden.json")
+            golden_test(golden, out, name)
+
+
+def golden_test(golden, out, name):
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        golden.write_text(out)
+        print(f"updated {golden.relative_to(ROOT)}")
+        return
+    if not golden.exists():
+        check(False, f"{name}: golden file {golden.relative_to(ROOT)} missing (UPDATE_GOLDEN=1)")
+        return
+    want = golden.read_text()
+    if want != out:
+        import difflib
+        diff = "".join(list(difflib.unified_diff(want.splitlines(True), out.splitlines(True),
+                                                 "golden", "now"))[:40])
+        check(False, f"{name}: output differs from {golden.relative_to(ROOT)}\n{diff}")
+    else:
+        check(True, "")
+
+
+# Corner captures (hand-made, see pcaps/corner/MANIFEST.tsv): what a careful reader must do.
+CORNER = {
+    "empty.pcap": dict(rc=0, packets=0, flows=0),
+    "header-only-cut.pcap": dict(rc=2, stderr="not a readable pcap"),
+    "not-a-capture.pcap": dict(rc=2, stderr="not a readable pcap"),
+    "truncated-last-record.pcap": dict(rc=0, packets=19, anomalies={"capture.damaged_record": 1},
+                                       stderr="damaged record"),
+    "unknown-linktype.pcap": dict(rc=0, packets=3, flows=0,
+                                  anomalies={"link.unsupported_linktype": 3},
+                                  stderr="is not decoded"),
+    "snaplen64.pcap": dict(rc=0, flows=1, conn_state="SF",
+                           anomalies={"capture.snaplen_truncated": 10}),
+    "tcp-bad-header-len.pcap": dict(rc=0, anomalies={"tcp.bad_header_len": 2,
+                                                     "capture.snaplen_truncated": 1}),
+    "ip-bad-header.pcap": dict(rc=0, flows=1, conn_state="SF",
+                               anomalies={"ip.bad_header_len": 1, "ip.bad_total_length": 1,
+                                          "ip.bad_version": 1}),
+    "ip-options.pcap": dict(rc=0, flows=1, conn_state="SF", anomalies={}),
+    "dns-compression-loop.pcap": dict(rc=0, anomalies={"dns.bad_pointer": 3}, no_codes=True),
+    "dns-bad-lengths.pcap": dict(rc=0, anomalies={"dns.bad_rdata": 1, "dns.truncated": 2}),
+    "ipv4-fragments.pcap": dict(rc=0, reassembled=1, anomalies={"ip.fragments_incomplete": 1},
+                                dns_answers={"_xmpp-server._tcp.example.net": 25}),
+    "dns-tcp-split.pcap": dict(rc=0, dns_answers={"_xmpp-server._tcp.example.net": 2}),
+    "ipv6-healthy.pcap": dict(rc=0, flows=1, conn_state="SF", domains=["example.net"]),
+    "sll1-healthy.pcap": dict(rc=0, flows=1, conn_state="SF", anomalies={}),
+    "sll2-healthy.pcap": dict(rc=0, flows=1, legs=2, conn_state="SF", anomalies={}),
+    "raw-ip.pcap": dict(rc=0, flows=1, conn_state="SF", anomalies={}),
+    "null-loopback.pcap": dict(rc=0, flows=1, conn_state="SF", anomalies={}),
+    "vlan.pcap": dict(rc=0, flows=1, conn_state="SF", anomalies={}),
+    "qinq.pcap": dict(rc=0, flows=1, conn_state="SF", anomalies={}),
+    "nanosecond.pcap": dict(rc=0, flows=1, first="2026-11-25T10:00:00.123456Z"),
+    "pcapng-single.pcapng": dict(rc=0, flows=1, conn_state="SF", domains=["example.com"]),
+    "pcapng-two-if.pcapng": dict(rc=0, flows=1, conn_state="SF"),
+    "icmp-unreachable.pcap": dict(rc=1, must=["fw-blocked", "tcp-unreachable"]),
+    "tcp-out-of-order.pcap": dict(rc=0, flows=1),
+}
+
+
+def corner_tests(fedscope, schema):
+    for name, exp in CORNER.items():
+        path = ROOT / "pcaps" / "corner" / name
+        if not path.exists():
+            check(False, f"corner {name}: missing")
+            continue
+        rc, out, err = run(fedscope, [str(path.relative_to(ROOT))], [])
+        check(rc == exp["rc"], f"corner {name}: exit {rc}, want {exp['rc']} ({err.strip()})")
+        if "stderr" in exp:
+            check(exp["stderr"] in err, f"corner {name}: stderr lacks '{exp['stderr']}': {err!r}")
+        if exp["rc"] == 2:
+            continue
+        try:
+            rep = json.loads(out)
+        except json.JSONDecodeError:
+            check(False, f"corner {name}: no JSON")
+            continue
+        try:
+            jsonschema.validate(rep, schema)
+            check(True, "")
+        except jsonschema.ValidationError as e:
+            check(False, f"corner {name}: schema: {e.message} at {list(e.absolute_path)}")
+        if "packets" in exp:
+            check(rep["capture"]["packets"] == exp["packets"], f"corner {name}: packets {rep['capture']['packets']}")
+        if "flows" in exp:
+            check(len(rep["flows"]) == exp["flows"], f"corner {name}: flows {len(rep['flows'])}")
+        if "legs" in exp:
+            check(len(rep["flows"][0]["legs"]) == exp["legs"], f"corner {name}: legs")
+        if "conn_state" in exp and rep["flows"]:
+            check(rep["flows"][0]["conn_state"] == exp["conn_state"],
+                  f"corner {name}: conn_state {rep['flows'][0]['conn_state']}")
+        if "anomalies" in exp:
+            check(rep["anomalies"] == exp["anomalies"], f"corner {name}: anomalies {rep['anomalies']}")
+        if exp.get("no_codes"):
+            check(not rep["findings"], f"corner {name}: findings {codes(rep)}")
+        for c in exp.get("must", []):
+            check(c in codes(rep), f"corner {name}: expected {c}, got {sorted(codes(rep))}")
+        if "reassembled" in exp:
+            check(rep["capture"]["decoded"]["ipv4_reassembled"] == exp["reassembled"],
+                  f"corner {name}: reassembled")
+        for q, n in exp.get("dns_answers", {}).items():
+            got = [len(d["answers"]) for d in rep["dns"] if d["query"] == q and d["answered"]]
+            check(got == [n], f"corner {name}: answers for {q}: {got}")
+        if "domains" in exp:
+            check(rep["flows"][0]["domains"] == exp["domains"], f"corner {name}: domains {rep['flows'][0]['domains']}")
+        if "first" in exp:
+            check(rep["capture"]["first"] == exp["first"], f"corner {name}: first {rep['capture']['first']}")
+
+
+def cli_tests(fedscope):
+    p = subprocess.run([fedscope, "report"], capture_output=True, text=True)
+    check(p.returncode == 2 and "no capture file" in p.stderr, "report without files: exit 2")
+    p = subprocess.run([fedscope, "report", "/nonexistent.pcap"], capture_output=True, text=True)
+    check(p.returncode == 2 and "No such file" in p.stderr, "missing file: exit 2 and a clear message")
+    p = subprocess.run([fedscope, "report", "x.pcap", "--inside-net", "banana"], capture_output=True, text=True)
+    check(p.returncode == 2 and "--inside-net" in p.stderr, "bad --inside-net: exit 2")
+    p = subprocess.run([fedscope, "--version"], capture_output=True, text=True)
+    check(p.returncode == 0 and p.stdout.startswith("fedscope "), "--version")
+    p = subprocess.run([fedscope, "findings", "--markdown"], capture_output=True, text=True)
+    doc = (ROOT / "docs" / "findings.md").read_text()
+    check(p.stdout == doc, "docs/findings.md is identical to `fedscope findings --markdown`")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--fedscope", required=True)
+    ap.add_argument("what", nargs="*", default=["expectations", "corner", "cli"])
+    a = ap.parse_args()
+    schema = json.loads((ROOT / "docs" / "report.schema.json").read_text())
+    if "expectations" in a.what:
+        expectation_tests(a.fedscope, schema)
+    if "corner" in a.what:
+        corner_tests(a.fedscope, schema)
+    if "cli" in a.what:
+        cli_tests(a.fedscope)
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
