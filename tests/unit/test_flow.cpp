@@ -1,0 +1,324 @@
+// Flow table and reassembly: conn_state, history, SYN retries, NAT pairing, port reuse,
+// and a reassembler fed the same stream cut at every offset and in every segment order.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "fedscope/flow/flow_table.hpp"
+#include "fedscope/flow/reassembly.hpp"
+#include "split_test.hpp"
+
+using namespace fedscope;
+using namespace fedscope::flow;
+namespace tf = packet::tcp_flags;
+
+namespace {
+
+struct Collect : StreamSink {
+  std::string out;
+  void on_data(std::uint64_t off, std::span<const std::uint8_t> d) override {
+    out += "@" + std::to_string(off) + ":" + std::string(d.begin(), d.end());
+  }
+  void on_gap(std::uint64_t off, std::uint64_t len) override {
+    out += "[gap " + std::to_string(off) + "+" + std::to_string(len) + "]";
+  }
+  void on_end() override { out += "[end]"; }
+};
+
+// Delivered bytes only, for comparing runs that chunk differently.
+struct Bytes : StreamSink {
+  std::string out;
+  void on_data(std::uint64_t, std::span<const std::uint8_t> d) override {
+    out.append(d.begin(), d.end());
+  }
+  void on_gap(std::uint64_t off, std::uint64_t len) override {
+    out += "[gap " + std::to_string(off) + "+" + std::to_string(len) + "]";
+  }
+  void on_end() override { out += "[end]"; }
+};
+
+std::span<const std::uint8_t> sp(const std::string& s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+}  // namespace
+
+TEST(Reassembler, EverySplitGivesTheSameBytes) {
+  const std::string stream = "<stream:stream to='b.example'><db:result>key</db:result>";
+  auto input = test::bytes_of(stream);
+  std::string problem = test::check_all_splits(
+      input, [](const std::vector<std::span<const std::uint8_t>>& chunks) {
+        AnomalyCounters a;
+        Reassembler r(a);
+        Bytes sink;
+        r.set_isn(1000);
+        std::uint32_t seq = 1001;
+        for (auto c : chunks) {
+          r.segment(seq, c, static_cast<std::uint32_t>(c.size()), sink);
+          seq += static_cast<std::uint32_t>(c.size());
+        }
+        r.finish(sink);
+        return sink.out;
+      });
+  EXPECT_EQ(problem, "");
+}
+
+TEST(Reassembler, ReversedSegmentsAndOverlapsReassemble) {
+  const std::string stream = "0123456789abcdefghij";
+  // Every cut point, segments delivered last-first, plus an overlapping retransmission.
+  for (std::size_t cut = 1; cut < stream.size(); ++cut) {
+    AnomalyCounters a;
+    Reassembler r(a);
+    Bytes sink;
+    r.set_isn(0xfffffff0u);  // the stream wraps the 32-bit sequence space
+    std::uint32_t base = 0xfffffff1u;
+    std::string b = stream.substr(cut);
+    std::string f = stream.substr(0, cut);
+    r.segment(base + static_cast<std::uint32_t>(cut), sp(b), static_cast<std::uint32_t>(b.size()), sink);
+    r.segment(base, sp(f), static_cast<std::uint32_t>(f.size()), sink);
+    r.segment(base + 1, sp(stream.substr(1, 5)), 5, sink);  // old bytes again
+    r.finish(sink);
+    EXPECT_EQ(sink.out, stream + "[end]") << "cut " << cut;
+    EXPECT_EQ(a.total(), 0u);
+  }
+}
+
+TEST(Reassembler, HoleBecomesAnExplicitGap) {
+  AnomalyCounters a;
+  Reassembler r(a);
+  Collect sink;
+  r.set_isn(99);
+  r.segment(100, sp("abc"), 3, sink);
+  r.segment(110, sp("xyz"), 3, sink);  // 7 bytes missing
+  r.finish(sink);
+  EXPECT_EQ(sink.out, "@0:abc[gap 3+7]@10:xyz[end]");
+  EXPECT_EQ(r.gaps(), 7u);
+}
+
+TEST(Reassembler, SnaplenCutIsAGapNotData) {
+  AnomalyCounters a;
+  Reassembler r(a);
+  Collect sink;
+  r.set_isn(0);
+  r.segment(1, sp("ab"), 10, sink);  // 10 bytes on the wire, 2 captured
+  r.segment(11, sp("z"), 1, sink);
+  r.finish(sink);
+  EXPECT_EQ(sink.out, "@0:ab[gap 2+8]@10:z[end]");
+}
+
+TEST(Reassembler, BufferLimitForcesGapAndCounts) {
+  AnomalyCounters a;
+  Reassembler r(a, 8);
+  Collect sink;
+  r.set_isn(0);
+  r.segment(11, sp("12345"), 5, sink);
+  r.segment(21, sp("67890"), 5, sink);  // 10 bytes held > 8: oldest hole declared
+  EXPECT_EQ(a.get("tcp.reassembly_limit"), 1u);
+  EXPECT_EQ(sink.out, "[gap 0+10]@10:12345");
+  r.finish(sink);
+  EXPECT_EQ(sink.out, "[gap 0+10]@10:12345[gap 15+5]@20:67890[end]");
+}
+
+TEST(Reassembler, InconsistentRetransmissionCounted) {
+  AnomalyCounters a;
+  Reassembler r(a);
+  Collect sink;
+  r.set_isn(0);
+  r.segment(5, sp("AAAA"), 4, sink);
+  r.segment(5, sp("BBBB"), 4, sink);
+  EXPECT_EQ(a.get("tcp.inconsistent_retransmission"), 1u);
+}
+
+// ---- flow table ---------------------------------------------------------------------------
+
+namespace {
+
+struct Table {
+  AnomalyCounters anomalies;
+  std::vector<Connection> closed;
+  FlowTable table{anomalies, FlowTableConfig{}, [this](Connection&& c) { closed.push_back(std::move(c)); }};
+  double t = 1000.0;
+  std::uint64_t n = 0;
+
+  void send(const char* src, std::uint16_t sport, const char* dst, std::uint16_t dport,
+            std::uint8_t flags, std::uint32_t seq, std::uint32_t ack = 0, std::uint32_t len = 0,
+            std::int32_t ifindex = -1, double dt = 0.01,
+            packet::Direction dir = packet::Direction::kUnknown, std::uint16_t ipid = 0) {
+    t += dt;
+    packet::Packet p;
+    p.time = Timestamp::from_seconds(t);
+    p.number = ++n;
+    p.vantage.ifindex = ifindex;
+    p.direction = dir;
+    p.ip_version = 4;
+    p.src = *IpAddress::parse(src);
+    p.dst = *IpAddress::parse(dst);
+    p.ip_id = ipid;
+    p.transport = packet::Transport::kTcp;
+    p.sport = sport;
+    p.dport = dport;
+    p.tcp.flags = flags;
+    p.tcp.seq = seq;
+    p.tcp.ack = ack;
+    p.tcp.window = 1000;
+    p.payload_length = len;
+    table.advance(p.time);
+    table.on_tcp(p);
+  }
+  const Connection& only() {
+    table.finish();
+    EXPECT_EQ(closed.size(), 1u);
+    return closed.front();
+  }
+};
+
+constexpr const char* C = "203.0.113.10";
+constexpr const char* S = "192.0.2.10";
+
+}  // namespace
+
+TEST(FlowTable, HealthyConnectionIsSF) {
+  Table x;
+  x.send(C, 40000, S, 5269, tf::kSyn, 100);
+  x.send(S, 5269, C, 40000, tf::kSyn | tf::kAck, 500, 101);
+  x.send(C, 40000, S, 5269, tf::kAck, 101, 501);
+  x.send(C, 40000, S, 5269, tf::kAck | tf::kPsh, 101, 501, 50);
+  x.send(S, 5269, C, 40000, tf::kAck | tf::kPsh, 501, 151, 70);
+  x.send(C, 40000, S, 5269, tf::kFin | tf::kAck, 151, 571);
+  x.send(S, 5269, C, 40000, tf::kFin | tf::kAck, 571, 152);
+  x.send(C, 40000, S, 5269, tf::kAck, 152, 572);
+  const auto& c = x.only();
+  EXPECT_EQ(c.conn_state, "SF");
+  EXPECT_EQ(c.primary().history, "ShADdFf");  // the responder never sent a pure ACK
+  EXPECT_EQ(c.primary().o.payload_bytes, 50u);
+  EXPECT_EQ(c.primary().r.payload_bytes, 70u);
+  EXPECT_EQ(c.syn_retries(), 0u);
+  EXPECT_FALSE(c.capture_ended);
+}
+
+TEST(FlowTable, SynRetriesWithoutAnswerIsS0) {
+  Table x;
+  for (int i = 0; i < 5; ++i) x.send(C, 40001, S, 5269, tf::kSyn, 7, 0, 0, -1, i == 0 ? 0.0 : 1.0 * i);
+  const auto& c = x.only();
+  EXPECT_EQ(c.conn_state, "S0");
+  EXPECT_EQ(c.syn_retries(), 4u);
+  ASSERT_EQ(c.primary().o.syn_times.size(), 5u);
+  EXPECT_NEAR((c.primary().o.syn_times[4] - c.primary().o.syn_times[0]).seconds(), 10.0, 1e-6);
+  EXPECT_TRUE(c.capture_ended);
+}
+
+TEST(FlowTable, RstAnsweringSynIsREJ) {
+  Table x;
+  x.send(C, 40002, S, 5269, tf::kSyn, 7);
+  x.send(S, 5269, C, 40002, tf::kRst | tf::kAck, 0, 8);
+  EXPECT_EQ(x.only().conn_state, "REJ");
+}
+
+TEST(FlowTable, ResetAfterDataIsRSTR) {
+  Table x;
+  x.send(C, 40003, S, 5269, tf::kSyn, 100);
+  x.send(S, 5269, C, 40003, tf::kSyn | tf::kAck, 500, 101);
+  x.send(C, 40003, S, 5269, tf::kAck, 101, 501);
+  x.send(C, 40003, S, 5269, tf::kAck, 101, 501, 20);
+  x.send(S, 5269, C, 40003, tf::kRst, 501);
+  const auto& c = x.only();
+  EXPECT_EQ(c.conn_state, "RSTR");
+  EXPECT_EQ(c.primary().history, "ShADr");
+}
+
+TEST(FlowTable, MidstreamIsOTHAndFlipsToServicePort) {
+  Table x;
+  x.send(S, 5269, C, 40004, tf::kAck, 900, 50, 10);
+  x.send(C, 40004, S, 5269, tf::kAck, 50, 910, 10);
+  const auto& c = x.only();
+  EXPECT_EQ(c.conn_state, "OTH");
+  EXPECT_EQ(c.primary().resp.port, 5269);
+  EXPECT_EQ(c.primary().history, "^dD");
+  EXPECT_TRUE(c.midstream);
+}
+
+TEST(FlowTable, DataRetransmissionCountedOnceNotAsBytes) {
+  Table x;
+  x.send(C, 40005, S, 5269, tf::kSyn, 100);
+  x.send(S, 5269, C, 40005, tf::kSyn | tf::kAck, 500, 101);
+  x.send(C, 40005, S, 5269, tf::kAck, 101, 501);
+  x.send(C, 40005, S, 5269, tf::kAck, 101, 501, 100);
+  x.send(C, 40005, S, 5269, tf::kAck, 101, 501, 100);  // again
+  const auto& c = x.only();
+  EXPECT_EQ(c.primary().o.retransmissions, 1u);
+  EXPECT_EQ(c.primary().o.payload_bytes, 100u);
+  EXPECT_NE(c.primary().history.find('T'), std::string::npos);
+}
+
+TEST(FlowTable, NatLegsPairByIsnAndCountOnce) {
+  Table x;
+  const char* pub = "203.0.113.100";
+  // Outside leg on interface 2, inside leg (DNAT to 192.0.2.10) on interface 3.
+  x.send(C, 40006, pub, 5269, tf::kSyn, 4242, 0, 0, 2, 0.01, packet::Direction::kIn);
+  x.send(C, 40006, S, 5269, tf::kSyn, 4242, 0, 0, 3, 0.00001, packet::Direction::kOut);
+  x.send(S, 5269, C, 40006, tf::kRst | tf::kAck, 0, 4243, 0, 3, 0.0001, packet::Direction::kIn);
+  x.send(pub, 5269, C, 40006, tf::kRst | tf::kAck, 0, 4243, 0, 2, 0.00001, packet::Direction::kOut);
+  const auto& c = x.only();
+  ASSERT_EQ(c.legs.size(), 2u);
+  EXPECT_EQ(c.primary().resp.to_string(), "203.0.113.100:5269");
+  EXPECT_EQ(c.legs[1].resp.to_string(), "192.0.2.10:5269");
+  EXPECT_EQ(c.conn_state, "REJ");
+  EXPECT_EQ(c.primary().o.packets + c.primary().r.packets, 2u);  // copies not counted twice
+  EXPECT_EQ(c.syn_retries(), 0u);
+  EXPECT_EQ(x.table.duplicate_copies(), 2u);
+}
+
+TEST(FlowTable, DifferentIsnIsNotPaired) {
+  Table x;
+  x.send(C, 40007, "203.0.113.100", 5269, tf::kSyn, 1, 0, 0, 2);
+  x.send(C, 40007, S, 5269, tf::kSyn, 2, 0, 0, 3);
+  x.table.finish();
+  EXPECT_EQ(x.closed.size(), 2u);
+}
+
+TEST(FlowTable, PortReuseWithNewIsnStartsANewConnection) {
+  Table x;
+  x.send(C, 40008, S, 5269, tf::kSyn, 100);
+  x.send(S, 5269, C, 40008, tf::kRst | tf::kAck, 0, 101);
+  x.send(C, 40008, S, 5269, tf::kSyn, 9000, 0, 0, -1, 2.0);
+  x.table.finish();
+  ASSERT_EQ(x.closed.size(), 2u);
+  EXPECT_EQ(x.closed[0].conn_state, "REJ");
+  EXPECT_EQ(x.closed[1].conn_state, "S0");
+}
+
+TEST(FlowTable, ClosedFlowsExpireOnPacketTime) {
+  Table x;
+  x.send(C, 40009, S, 5269, tf::kSyn, 7);
+  x.send(S, 5269, C, 40009, tf::kRst | tf::kAck, 0, 8);
+  EXPECT_EQ(x.table.live_legs(), 1u);
+  x.send(C, 40010, S, 5269, tf::kSyn, 1, 0, 0, -1, 10.0);  // time moves on 10 s
+  EXPECT_EQ(x.closed.size(), 1u);
+  EXPECT_EQ(x.table.live_legs(), 1u);
+}
+
+TEST(ConnState, ZeekVocabulary) {
+  Leg l;
+  using S = EndpointState;
+  auto st = [&](S o, S r) {
+    l.o.state = o;
+    l.r.state = r;
+    return conn_state(l);
+  };
+  EXPECT_EQ(st(S::kSynSent, S::kInactive), "S0");
+  EXPECT_EQ(st(S::kEstablished, S::kEstablished), "S1");
+  EXPECT_EQ(st(S::kClosed, S::kClosed), "SF");
+  EXPECT_EQ(st(S::kSynSent, S::kReset), "REJ");
+  EXPECT_EQ(st(S::kClosed, S::kEstablished), "S2");
+  EXPECT_EQ(st(S::kEstablished, S::kClosed), "S3");
+  EXPECT_EQ(st(S::kReset, S::kEstablished), "RSTO");
+  EXPECT_EQ(st(S::kEstablished, S::kReset), "RSTR");
+  EXPECT_EQ(st(S::kReset, S::kInactive), "RSTOS0");
+  EXPECT_EQ(st(S::kInactive, S::kReset), "RSTRH");
+  EXPECT_EQ(st(S::kClosed, S::kInactive), "SH");
+  EXPECT_EQ(st(S::kInactive, S::kClosed), "SHR");
+  EXPECT_EQ(st(S::kPartial, S::kPartial), "OTH");
+}
