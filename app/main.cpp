@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "fedscope/report/analysis.hpp"
 #include "fedscope/packet/packet.hpp"
+#include "fedscope/report/analysis.hpp"
 #include "fedscope/report/findings.hpp"
 
 namespace po = boost::program_options;
@@ -22,7 +22,8 @@ constexpr const char* kVersion = "0.1.0";
 constexpr int kExitOk = 0, kExitFindings = 1, kExitUsage = 2;
 
 void print_main_help(std::ostream& os) {
-  os << "fedscope " << kVersion << " — find why XMPP federation (TCP 5269) fails\n\n"
+  os << "fedscope " << kVersion
+     << " — find why XMPP federation (TCP 5269) fails\n\n"
         "usage: fedscope <command> [options]\n\n"
         "commands:\n"
         "  report FILE...   analyse captures (pcap/pcapng) and report findings\n"
@@ -87,7 +88,8 @@ int cmd_report(const std::vector<std::string>& args) {
   for (const auto& c : inside) {
     auto cidr = Cidr::parse(c);
     if (!cidr) {
-      std::cerr << "fedscope report: --inside-net: '" << c << "' is not an address range like 192.0.2.0/24\n";
+      std::cerr << "fedscope report: --inside-net: '" << c
+                << "' is not an address range like 192.0.2.0/24\n";
       return kExitUsage;
     }
     o.inside_nets.push_back(*cidr);
@@ -111,8 +113,9 @@ int cmd_report(const std::vector<std::string>& args) {
                 << " (" << f.linktype << ") is not decoded; its " << f.packets
                 << " packets are counted as link.unsupported_linktype\n";
     if (!f.complete)
-      std::cerr << "fedscope report: warning: " << f.path << ": read stopped at a damaged record after "
-                << f.packets << " packets (" << f.error << ")\n";
+      std::cerr << "fedscope report: warning: " << f.path
+                << ": read stopped at a damaged record after " << f.packets << " packets ("
+                << f.error << ")\n";
   }
   std::string text = format == "json" ? report::render_json(result) : report::render_text(result);
   if (output.empty() || output == "-") {
@@ -131,7 +134,8 @@ int cmd_report(const std::vector<std::string>& args) {
 int cmd_findings(const std::vector<std::string>& args) {
   bool markdown = false;
   for (const auto& a : args) {
-    if (a == "--markdown") markdown = true;
+    if (a == "--markdown")
+      markdown = true;
     else if (a == "-h" || a == "--help") {
       std::cout << "usage: fedscope findings [--markdown]\n  lists every finding code with its "
                    "severity and title; --markdown prints docs/findings.md\n";

@@ -20,7 +20,7 @@ FileReader::~FileReader() = default;
 
 std::unique_ptr<FileReader> FileReader::open(const std::string& path, std::uint16_t file_index,
                                              std::string& error) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     error = path + ": " + std::strerror(errno);
     return nullptr;
@@ -98,7 +98,8 @@ bool MergedReader::open(const std::vector<std::string>& paths, std::string& erro
     if (!r) return false;
     slots_.push_back(Slot{std::move(r), Frame{}, false});
   }
-  for (auto& s : slots_) s.has = s.reader->next(s.frame, anomalies_);
+  for (auto& s : slots_)
+    s.has = s.reader->next(s.frame, anomalies_);
   return true;
 }
 
@@ -121,7 +122,8 @@ bool MergedReader::next(Frame& out) {
 
 std::vector<FileInfo> MergedReader::files() const {
   std::vector<FileInfo> v;
-  for (const auto& s : slots_) v.push_back(s.reader->info());
+  for (const auto& s : slots_)
+    v.push_back(s.reader->info());
   return v;
 }
 

@@ -7,15 +7,15 @@
 namespace fedscope::report {
 
 std::size_t Result::errors() const {
-  return static_cast<std::size_t>(std::count_if(findings.begin(), findings.end(), [](const Finding& f) {
-    return f.severity == Severity::kError;
-  }));
+  return static_cast<std::size_t>(
+      std::count_if(findings.begin(), findings.end(),
+                    [](const Finding& f) { return f.severity == Severity::kError; }));
 }
 
 std::size_t Result::warnings() const {
-  return static_cast<std::size_t>(std::count_if(findings.begin(), findings.end(), [](const Finding& f) {
-    return f.severity == Severity::kWarning;
-  }));
+  return static_cast<std::size_t>(
+      std::count_if(findings.begin(), findings.end(),
+                    [](const Finding& f) { return f.severity == Severity::kWarning; }));
 }
 
 namespace {
@@ -23,7 +23,9 @@ namespace {
 class Collector : public engine::Observer {
  public:
   explicit Collector(Result& r) : r_(r) {}
-  void on_connection(engine::ConnectionRecord&& c) override { r_.connections.push_back(std::move(c)); }
+  void on_connection(engine::ConnectionRecord&& c) override {
+    r_.connections.push_back(std::move(c));
+  }
   void on_dns(engine::DnsTransaction&& t) override { r_.dns.push_back(std::move(t)); }
 
  private:

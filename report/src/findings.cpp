@@ -6,9 +6,12 @@ namespace fedscope::report {
 
 std::string_view to_string(Severity s) {
   switch (s) {
-    case Severity::kInfo: return "info";
-    case Severity::kWarning: return "warning";
-    case Severity::kError: return "error";
+    case Severity::kInfo:
+      return "info";
+    case Severity::kWarning:
+      return "warning";
+    case Severity::kError:
+      return "error";
   }
   return "?";
 }
@@ -23,7 +26,8 @@ constexpr std::array kCatalogue = {
         "(NODATA). RFC 6120 §3.2.2 then falls back to the domain's own A/AAAA records on port "
         "5269, so federation can still work if the domain name itself points at the XMPP server.",
         "Publish `_xmpp-server._tcp.DOMAIN. SRV 0 5 5269 xmpp-host.DOMAIN.` in the domain's DNS "
-        "zone (and an A/AAAA record for the target). If the fallback is meant to be used, make sure "
+        "zone (and an A/AAAA record for the target). If the fallback is meant to be used, make "
+        "sure "
         "DOMAIN's A/AAAA record points at the federation server and TCP 5269 is open there.",
         "error when the A/AAAA fallback fails too (no address, or the connection to it fails); "
         "warning otherwise. NXDOMAIN for _xmpps-server._tcp (direct TLS, XEP-0368) alone is "
@@ -48,8 +52,7 @@ constexpr std::array kCatalogue = {
         "firewall forwards it, change the record to 5269.",
         ""},
     CatalogueEntry{
-        "dns-srv-name-suspicious", "dns", Severity::kWarning,
-        "Malformed XMPP SRV service name",
+        "dns-srv-name-suspicious", "dns", Severity::kWarning, "Malformed XMPP SRV service name",
         "A lookup used a service name that looks like a mistyped _xmpp-server._tcp (for "
         "example _xmpp-server_tcp.DOMAIN or _xmpp_server._tcp.DOMAIN), or the legacy "
         "_jabber._tcp. Servers only look up _xmpp-server._tcp.DOMAIN, so records under the "
@@ -58,16 +61,14 @@ constexpr std::array kCatalogue = {
         "dot between the service and `_tcp`) and remove the misspelt one.",
         ""},
     CatalogueEntry{
-        "dns-target-unresolved", "dns", Severity::kError,
-        "SRV target host has no address",
+        "dns-target-unresolved", "dns", Severity::kError, "SRV target host has no address",
         "The SRV record names a target host, but the A/AAAA lookups for that host returned no "
         "address (NXDOMAIN or NODATA). Peers cannot connect.",
         "Add A (and/or AAAA) records for the SRV target host, or point the SRV record at a host "
         "that has them. The target must be a host name with addresses, not a CNAME.",
         ""},
     CatalogueEntry{
-        "dns-no-response", "dns", Severity::kError,
-        "DNS query never answered",
+        "dns-no-response", "dns", Severity::kError, "DNS query never answered",
         "A federation-related DNS query got no response within the timeout (the query may have "
         "been retried). The resolver, the path to it, or a firewall in between is failing.",
         "Check that the resolver the XMPP server uses is up and reachable on UDP and TCP port "
@@ -102,8 +103,7 @@ constexpr std::array kCatalogue = {
         "firewall on the path permits TCP 5269 to it (and NAT forwards it).",
         ""},
     CatalogueEntry{
-        "tcp-refused", "tcp", Severity::kError,
-        "Connection refused (RST answering SYN)",
+        "tcp-refused", "tcp", Severity::kError, "Connection refused (RST answering SYN)",
         "The destination answered the SYN with a RST: the host is reachable but nothing "
         "listens on that port (the federation service is stopped, or listens on another port "
         "or address).",
@@ -111,8 +111,7 @@ constexpr std::array kCatalogue = {
         "DNS/NAT to point at the host and port where it listens.",
         ""},
     CatalogueEntry{
-        "tcp-unreachable", "tcp", Severity::kError,
-        "ICMP error answered the connection attempt",
+        "tcp-unreachable", "tcp", Severity::kError, "ICMP error answered the connection attempt",
         "An ICMP destination-unreachable or time-exceeded message answered a packet of this "
         "connection. The reporter (a router or the host) says the destination cannot be "
         "reached: no route, host down, port closed or a TTL loop.",
@@ -120,8 +119,7 @@ constexpr std::array kCatalogue = {
         "toward the destination, or the service on the host.",
         ""},
     CatalogueEntry{
-        "tcp-reset", "tcp", Severity::kWarning,
-        "Established connection reset",
+        "tcp-reset", "tcp", Severity::kWarning, "Established connection reset",
         "A RST ended a connection that had been established. Servers reset when a stream "
         "ends badly; firewalls and IPS devices reset idle or inspected connections.",
         "Look at what came just before the RST. If a firewall sent it, raise its idle timeout "
@@ -133,11 +131,9 @@ constexpr std::array kCatalogue = {
         "A federation connection (found through the _xmpp-server SRV record) used a port other "
         "than 5269 (or 5270 for direct TLS). It works only where every firewall and NAT on the "
         "path knows that port.",
-        "Prefer the standard port 5269 in the SRV record and on the server.",
-        ""},
+        "Prefer the standard port 5269 in the SRV record and on the server.", ""},
     CatalogueEntry{
-        "tcp-handshake-incomplete", "tcp", Severity::kError,
-        "TCP handshake never completed",
+        "tcp-handshake-incomplete", "tcp", Severity::kError, "TCP handshake never completed",
         "The responder answered SYN with SYN-ACK, but the originator's ACK never arrived (the "
         "SYN-ACK was retransmitted or the connection stalled). Typical of asymmetric routing "
         "through a stateful firewall, or a firewall that drops the return path.",
@@ -145,8 +141,7 @@ constexpr std::array kCatalogue = {
         "that the return traffic (SYN-ACK and ACK) is permitted.",
         ""},
     CatalogueEntry{
-        "fw-blocked", "nat/firewall", Severity::kError,
-        "The firewall blocked federation traffic",
+        "fw-blocked", "nat/firewall", Severity::kError, "The firewall blocked federation traffic",
         "The connection was stopped at the firewall: the SYN was seen arriving on one side but "
         "never leaving on the other, or a RST/ICMP came from the firewall itself rather than "
         "from the server behind it.",
@@ -176,7 +171,9 @@ constexpr std::array kCatalogue = {
 
 }  // namespace
 
-std::span<const CatalogueEntry> catalogue() { return kCatalogue; }
+std::span<const CatalogueEntry> catalogue() {
+  return kCatalogue;
+}
 
 const CatalogueEntry* find_entry(std::string_view code) {
   for (const auto& e : kCatalogue)

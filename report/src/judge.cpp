@@ -17,7 +17,9 @@ using flow::PacketRef;
 constexpr std::string_view kSrvPrefix = "_xmpp-server._tcp.";
 constexpr std::string_view kSrvsPrefix = "_xmpps-server._tcp.";
 
-bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+bool starts_with(std::string_view s, std::string_view p) {
+  return s.substr(0, p.size()) == p;
+}
 
 std::string srv_domain(const std::string& qname) {
   if (starts_with(qname, kSrvPrefix)) return qname.substr(kSrvPrefix.size());
@@ -38,8 +40,9 @@ bool suspicious_service(const std::string& qname) {
 }
 
 bool has_address(const DnsTransaction& t) {
-  return std::any_of(t.answers.begin(), t.answers.end(),
-                     [](const dns::ResourceRecord& rr) { return std::holds_alternative<IpAddress>(rr.data); });
+  return std::any_of(t.answers.begin(), t.answers.end(), [](const dns::ResourceRecord& rr) {
+    return std::holds_alternative<IpAddress>(rr.data);
+  });
 }
 
 bool is_error_rcode(std::uint8_t rc) {
@@ -56,8 +59,8 @@ std::string negative_text(const DnsTransaction& t) {
 }
 
 bool established(const flow::Leg& l) {
-  return l.r.syns > 0 && (l.history.find('A') != std::string::npos ||
-                          l.history.find('D') != std::string::npos);
+  return l.r.syns > 0 &&
+         (l.history.find('A') != std::string::npos || l.history.find('D') != std::string::npos);
 }
 
 bool admin_prohibited(const flow::IcmpEvent& e, bool v6) {
@@ -76,22 +79,22 @@ std::string icmp_text(const flow::IcmpEvent& e, bool v6) {
 
 class Judge {
  public:
-  explicit Judge(Result& r) : r_(r) {
-    ours_.insert(r.our_domains.begin(), r.our_domains.end());
-  }
+  explicit Judge(Result& r) : r_(r) { ours_.insert(r.our_domains.begin(), r.our_domains.end()); }
 
   void run() {
     learn_vantages();
     judge_dns();
-    for (std::size_t i = 0; i < r_.connections.size(); ++i) judge_connection(i);
+    for (std::size_t i = 0; i < r_.connections.size(); ++i)
+      judge_connection(i);
     build_attempts();
     for (auto& f : r_.findings)
       std::stable_sort(f.evidence.begin(), f.evidence.end(),
                        [](const Evidence& a, const Evidence& b) { return a.time < b.time; });
     // Errors first, then warnings; stable within a severity (time order).
-    std::stable_sort(r_.findings.begin(), r_.findings.end(), [](const Finding& a, const Finding& b) {
-      return static_cast<int>(a.severity) > static_cast<int>(b.severity);
-    });
+    std::stable_sort(r_.findings.begin(), r_.findings.end(),
+                     [](const Finding& a, const Finding& b) {
+                       return static_cast<int>(a.severity) > static_cast<int>(b.severity);
+                     });
   }
 
  private:
@@ -123,9 +126,10 @@ class Judge {
     f.remedy = e ? std::string(e->remedy) : "";
     // Whose zone to fix matters only for findings about a domain's DNS records.
     static constexpr std::string_view kZoneCodes[] = {
-        "dns-srv-missing", "dns-srv-disabled", "dns-srv-port-nonstandard",
-        "dns-target-unresolved", "dns-address-not-public"};
-    bool zone = std::find(std::begin(kZoneCodes), std::end(kZoneCodes), code) != std::end(kZoneCodes);
+        "dns-srv-missing", "dns-srv-disabled", "dns-srv-port-nonstandard", "dns-target-unresolved",
+        "dns-address-not-public"};
+    bool zone =
+        std::find(std::begin(kZoneCodes), std::end(kZoneCodes), code) != std::end(kZoneCodes);
     if (!f.domain.empty() && zone) {
       std::string who = is_ours(f.domain) ? "This is your domain: " : "";
       if (!is_ours(f.domain) && !ours_.empty())
@@ -213,12 +217,14 @@ class Judge {
       for (const auto* t : ts)
         if (t->outcome == engine::DnsOutcome::kNoResponse) sent += t->queries;
       std::string extra;
-      if (first_silent->icmp) extra = " (" + icmp_text(*first_silent->icmp, first_silent->server.addr.is_v6()) + ")";
-      auto& f = add("dns-no-response",
-                    "No answer from " + first_silent->server.to_string() + " to " +
-                        std::to_string(sent) + " " + std::string(dns::type_name(first_silent->qtype)) +
-                        " quer" + (sent == 1 ? "y" : "ies") + " for " + name + extra + ".",
-                    domain);
+      if (first_silent->icmp)
+        extra = " (" + icmp_text(*first_silent->icmp, first_silent->server.addr.is_v6()) + ")";
+      auto& f =
+          add("dns-no-response",
+              "No answer from " + first_silent->server.to_string() + " to " + std::to_string(sent) +
+                  " " + std::string(dns::type_name(first_silent->qtype)) + " quer" +
+                  (sent == 1 ? "y" : "ies") + " for " + name + extra + ".",
+              domain);
       f.count = silent;
       for (const auto* t : ts)
         if (t->outcome == engine::DnsOutcome::kNoResponse) evidence(f, t->query);
@@ -226,7 +232,8 @@ class Judge {
   }
 
   void judge_dns() {
-    for (std::size_t i = 0; i < r_.dns.size(); ++i) by_name_[r_.dns[i].qname].push_back(i);
+    for (std::size_t i = 0; i < r_.dns.size(); ++i)
+      by_name_[r_.dns[i].qname].push_back(i);
 
     std::set<std::string> reported_suspicious;
     for (const auto& [name, idx] : by_name_) {
@@ -238,7 +245,8 @@ class Judge {
                     "");
       f.detail = name;
       f.count = idx.size();
-      for (auto i : idx) evidence(f, r_.dns[i].query);
+      for (auto i : idx)
+        evidence(f, r_.dns[i].query);
     }
 
     for (const auto& [name, idx] : by_name_) {
@@ -287,7 +295,8 @@ class Judge {
   }
 
   void judge_srv_missing(const std::string& name, const std::string& domain,
-                         const DnsTransaction& negative, const std::vector<const DnsTransaction*>& srv) {
+                         const DnsTransaction& negative,
+                         const std::vector<const DnsTransaction*>& srv) {
     // RFC 6120 §3.2.2: without SRV, servers connect to the domain's own A/AAAA on 5269.
     auto addr = lookups(domain, true);
     bool any_address = false, any_lookup_done = false;
@@ -325,7 +334,8 @@ class Judge {
     f.detail = negative_text(negative);
     for (const auto* t : srv)
       if (is_negative(*t)) evidence(f, *t);
-    for (const auto* t : addr) evidence(f, *t);
+    for (const auto* t : addr)
+      evidence(f, *t);
   }
 
   void judge_target(const std::string& target, const std::string& domain, bool from_srv) {
@@ -339,18 +349,19 @@ class Judge {
     }
     if (from_srv && !any_address && negative) {
       auto& f = add("dns-target-unresolved",
-                    "The SRV target " + target + " of " + domain +
-                        " has no A/AAAA record (" + negative_text(**addr.begin()) + ").",
+                    "The SRV target " + target + " of " + domain + " has no A/AAAA record (" +
+                        negative_text(**addr.begin()) + ").",
                     domain);
-      for (const auto* t : addr) evidence(f, *t);
+      for (const auto* t : addr)
+        evidence(f, *t);
     }
     std::set<IpAddress> seen;
     for (const auto* t : addr) {
       for (const auto& rr : t->answers) {
         const auto* a = std::get_if<IpAddress>(&rr.data);
         if (!a || !not_public(*a) || !seen.insert(*a).second) continue;
-        std::string why = inside(*a) ? "inside your --inside-net range"
-                                     : std::string(to_string(classify(*a)));
+        std::string why =
+            inside(*a) ? "inside your --inside-net range" : std::string(to_string(classify(*a)));
         auto& f = add("dns-address-not-public",
                       "The federation target " + target + " (for " + domain + ") resolves to " +
                           a->to_string() + ", " + why + ": peers on the internet cannot reach it.",
@@ -460,7 +471,8 @@ class Judge {
       if (s0 && (r_.forwarding_vantage || syn_in)) {
         auto& f = at(add("fw-blocked",
                          std::to_string(P.o.syns) + " SYN" + (P.o.syns == 1 ? "" : "s") + " " +
-                             leg_text(P) + (syn_in ? " reached the capturing box" : " were seen on one side") +
+                             leg_text(P) +
+                             (syn_in ? " reached the capturing box" : " were seen on one side") +
                              " but never left it: the firewall dropped them.",
                          domain));
         f.count = P.o.syns;
@@ -503,13 +515,14 @@ class Judge {
       bool orig_acked = l.history.find('A') != std::string::npos ||
                         l.history.find('D') != std::string::npos ||
                         l.history.find('F') != std::string::npos;
-      bool reset = l.history.find('R') != std::string::npos || l.history.find('r') != std::string::npos;
+      bool reset =
+          l.history.find('R') != std::string::npos || l.history.find('r') != std::string::npos;
       if (l.o.syns > 0 && l.r.syns > 0 && !orig_acked && !reset) {
-        auto& f = at(add("tcp-handshake-incomplete",
-                         leg_text(l) + ": SYN-ACK sent " + std::to_string(l.r.syns) +
-                             " time" + (l.r.syns == 1 ? "" : "s") +
-                             ", the originator's ACK never arrived here.",
-                         domain));
+        auto& f =
+            at(add("tcp-handshake-incomplete",
+                   leg_text(l) + ": SYN-ACK sent " + std::to_string(l.r.syns) + " time" +
+                       (l.r.syns == 1 ? "" : "s") + ", the originator's ACK never arrived here.",
+                   domain));
         if (l.o.first_syn) evidence(f, *l.o.first_syn);
         if (l.r.first_syn) evidence(f, *l.r.first_syn);
         break;
@@ -519,20 +532,22 @@ class Judge {
     if ((cs == "RSTO" || cs == "RSTR") && established(P)) {
       bool by_orig = cs == "RSTO";
       const auto& rst = by_orig ? P.o.first_rst : P.r.first_rst;
-      auto& f = at(add("tcp-reset",
-                       leg_text(P) + " was reset by the " + (by_orig ? "originator " : "responder ") +
-                           (by_orig ? P.orig : P.resp).addr.to_string() + " after " +
-                           std::to_string(P.o.payload_bytes + P.r.payload_bytes) + " bytes.",
-                       domain));
+      auto& f =
+          at(add("tcp-reset",
+                 leg_text(P) + " was reset by the " + (by_orig ? "originator " : "responder ") +
+                     (by_orig ? P.orig : P.resp).addr.to_string() + " after " +
+                     std::to_string(P.o.payload_bytes + P.r.payload_bytes) + " bytes.",
+                 domain));
       if (rst) evidence(f, *rst);
     }
 
     for (const auto& link : rec.dns) {
       if (link.via == "srv" && link.port != 5269 && link.port != 5270) {
-        auto& f = at(add("tcp-port-nonstandard",
-                         "Federation with " + link.domain + " used port " + std::to_string(link.port) +
-                             " (from its SRV record): " + leg_text(P) + ".",
-                         link.domain));
+        auto& f =
+            at(add("tcp-port-nonstandard",
+                   "Federation with " + link.domain + " used port " + std::to_string(link.port) +
+                       " (from its SRV record): " + leg_text(P) + ".",
+                   link.domain));
         f.detail = std::to_string(link.port);
         if (P.o.first_syn) evidence(f, *P.o.first_syn);
         break;
@@ -618,6 +633,8 @@ class Judge {
 
 }  // namespace
 
-void judge(Result& result) { Judge(result).run(); }
+void judge(Result& result) {
+  Judge(result).run();
+}
 
 }  // namespace fedscope::report

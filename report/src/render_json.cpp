@@ -16,15 +16,19 @@ ordered_json ref_json(const Result& r, const flow::PacketRef& p) {
 }
 
 ordered_json rdata_json(const dns::ResourceRecord& rr) {
-  ordered_json j{{"name", rr.name}, {"type", std::string(dns::type_name(rr.type))}, {"ttl", rr.ttl}};
-  if (const auto* a = std::get_if<IpAddress>(&rr.data)) j["data"] = a->to_string();
-  else if (const auto* n = std::get_if<std::string>(&rr.data)) j["data"] = *n;
+  ordered_json j{
+      {"name", rr.name}, {"type", std::string(dns::type_name(rr.type))}, {"ttl", rr.ttl}};
+  if (const auto* a = std::get_if<IpAddress>(&rr.data))
+    j["data"] = a->to_string();
+  else if (const auto* n = std::get_if<std::string>(&rr.data))
+    j["data"] = *n;
   else if (const auto* s = std::get_if<dns::SrvData>(&rr.data))
-    j["data"] = ordered_json{{"priority", s->priority}, {"weight", s->weight}, {"port", s->port},
-                             {"target", s->target}};
+    j["data"] = ordered_json{
+        {"priority", s->priority}, {"weight", s->weight}, {"port", s->port}, {"target", s->target}};
   else if (const auto* soa = std::get_if<dns::SoaData>(&rr.data))
     j["data"] = ordered_json{{"mname", soa->mname}, {"rname", soa->rname}, {"serial", soa->serial}};
-  else j["data"] = nullptr;
+  else
+    j["data"] = nullptr;
   return j;
 }
 
@@ -36,9 +40,12 @@ std::string vantage_name(const Result& r, const packet::Vantage& v) {
 
 std::string direction_name(packet::Direction d) {
   switch (d) {
-    case packet::Direction::kIn: return "in";
-    case packet::Direction::kOut: return "out";
-    default: return "unknown";
+    case packet::Direction::kIn:
+      return "in";
+    case packet::Direction::kOut:
+      return "out";
+    default:
+      return "unknown";
   }
 }
 
@@ -52,14 +59,15 @@ std::string render_json(const Result& r) {
   ordered_json files = ordered_json::array();
   std::uint64_t packets = 0, bytes = 0, truncated = 0;
   for (const auto& f : r.files) {
-    files.push_back(ordered_json{{"path", f.path},
-                                 {"linktype", f.linktype_name},
-                                 {"snaplen", f.snaplen},
-                                 {"packets", f.packets},
-                                 {"bytes", f.bytes},
-                                 {"truncated", f.truncated},
-                                 {"complete", f.complete},
-                                 {"error", f.error.empty() ? ordered_json(nullptr) : ordered_json(f.error)}});
+    files.push_back(
+        ordered_json{{"path", f.path},
+                     {"linktype", f.linktype_name},
+                     {"snaplen", f.snaplen},
+                     {"packets", f.packets},
+                     {"bytes", f.bytes},
+                     {"truncated", f.truncated},
+                     {"complete", f.complete},
+                     {"error", f.error.empty() ? ordered_json(nullptr) : ordered_json(f.error)}});
     packets += f.packets;
     bytes += f.bytes;
     truncated += f.truncated;
@@ -83,13 +91,15 @@ std::string render_json(const Result& r) {
       {"forwarding", r.forwarding_vantage}};
 
   ordered_json nets = ordered_json::array();
-  for (const auto& c : r.inside_nets) nets.push_back(c.to_string());
+  for (const auto& c : r.inside_nets)
+    nets.push_back(c.to_string());
   root["options"] = ordered_json{{"inside_nets", nets}, {"domains", r.our_domains}};
 
   ordered_json dnsj = ordered_json::array();
   for (const auto& t : r.dns) {
     ordered_json answers = ordered_json::array();
-    for (const auto& rr : t.answers) answers.push_back(rdata_json(rr));
+    for (const auto& rr : t.answers)
+      answers.push_back(rdata_json(rr));
     dnsj.push_back(ordered_json{
         {"id", t.id},
         {"query", t.qname},
@@ -103,14 +113,16 @@ std::string render_json(const Result& r) {
         {"queries", t.queries},
         {"answered", t.answered()},
         {"outcome", std::string(engine::to_string(t.outcome))},
-        {"rcode", t.answered() ? ordered_json(std::string(dns::rcode_name(t.rcode))) : ordered_json(nullptr)},
+        {"rcode", t.answered() ? ordered_json(std::string(dns::rcode_name(t.rcode)))
+                               : ordered_json(nullptr)},
         {"response_packet", t.response ? ref_json(r, *t.response) : ordered_json(nullptr)},
         {"rtt_ms", t.response ? ordered_json((t.response->time - t.query.time).seconds() * 1000.0)
                               : ordered_json(nullptr)},
         {"tc", t.tc},
         {"response_damaged", t.response_damaged},
         {"answers", answers},
-        {"icmp", t.icmp ? ordered_json{{"type", t.icmp->type}, {"code", t.icmp->code},
+        {"icmp", t.icmp ? ordered_json{{"type", t.icmp->type},
+                                       {"code", t.icmp->code},
                                        {"from", t.icmp->reporter.to_string()}}
                         : ordered_json(nullptr)},
         {"copies", t.copies}});
@@ -125,10 +137,13 @@ std::string render_json(const Result& r) {
     for (const auto& l : c.legs) {
       ordered_json icmp = ordered_json::array();
       for (const auto& e : l.icmp)
-        icmp.push_back(ordered_json{{"type", e.type}, {"code", e.code},
-                                    {"from", e.reporter.to_string()}, {"packet", ref_json(r, e.ref)}});
+        icmp.push_back(ordered_json{{"type", e.type},
+                                    {"code", e.code},
+                                    {"from", e.reporter.to_string()},
+                                    {"packet", ref_json(r, e.ref)}});
       ordered_json leg{{"vantage", vantage_name(r, l.vantage)},
-                       {"ifindex", l.vantage.ifindex >= 0 ? ordered_json(l.vantage.ifindex) : ordered_json(nullptr)},
+                       {"ifindex", l.vantage.ifindex >= 0 ? ordered_json(l.vantage.ifindex)
+                                                          : ordered_json(nullptr)},
                        {"client", l.orig.to_string()},
                        {"server", l.resp.to_string()},
                        {"syn_direction", direction_name(l.first_direction)},
@@ -149,13 +164,18 @@ std::string render_json(const Result& r) {
     ordered_json domains = ordered_json::array();
     ordered_json links = ordered_json::array();
     for (const auto& l : rec.dns) {
-      if (std::find(domains.begin(), domains.end(), l.domain) == domains.end()) domains.push_back(l.domain);
-      links.push_back(ordered_json{{"domain", l.domain}, {"via", l.via}, {"service", l.service},
-                                   {"target", l.target}, {"port", l.port},
+      if (std::find(domains.begin(), domains.end(), l.domain) == domains.end())
+        domains.push_back(l.domain);
+      links.push_back(ordered_json{{"domain", l.domain},
+                                   {"via", l.via},
+                                   {"service", l.service},
+                                   {"target", l.target},
+                                   {"port", l.port},
                                    {"address", l.address.to_string()}});
     }
     ordered_json syn_times = ordered_json::array();
-    for (const auto& t : P.o.syn_times) syn_times.push_back((t - P.o.syn_times.front()).seconds());
+    for (const auto& t : P.o.syn_times)
+      syn_times.push_back((t - P.o.syn_times.front()).seconds());
     flows.push_back(ordered_json{
         {"id", c.id},
         {"client", P.orig.to_string()},
@@ -183,15 +203,18 @@ std::string render_json(const Result& r) {
   ordered_json attempts = ordered_json::array();
   for (const auto& a : r.attempts) {
     ordered_json conns = ordered_json::array();
-    for (auto i : a.connections) conns.push_back(r.connections[i].conn.id);
+    for (auto i : a.connections)
+      conns.push_back(r.connections[i].conn.id);
     ordered_json dnsids = ordered_json::array();
-    for (auto i : a.dns) dnsids.push_back(r.dns[i].id);
-    attempts.push_back(ordered_json{{"target", a.target},
-                                    {"domain", a.domain.empty() ? ordered_json(nullptr) : ordered_json(a.domain)},
-                                    {"originator", a.originator.empty() ? ordered_json(nullptr) : ordered_json(a.originator)},
-                                    {"dns", dnsids},
-                                    {"connections", conns},
-                                    {"outcome", a.outcome}});
+    for (auto i : a.dns)
+      dnsids.push_back(r.dns[i].id);
+    attempts.push_back(ordered_json{
+        {"target", a.target},
+        {"domain", a.domain.empty() ? ordered_json(nullptr) : ordered_json(a.domain)},
+        {"originator", a.originator.empty() ? ordered_json(nullptr) : ordered_json(a.originator)},
+        {"dns", dnsids},
+        {"connections", conns},
+        {"outcome", a.outcome}});
   }
   root["attempts"] = attempts;
 
@@ -200,23 +223,25 @@ std::string render_json(const Result& r) {
     ordered_json ev = ordered_json::array();
     for (const auto& e : f.evidence)
       ev.push_back(ref_json(r, flow::PacketRef{e.file, e.packet, e.time}));
-    findings.push_back(ordered_json{
-        {"code", f.code},
-        {"severity", std::string(to_string(f.severity))},
-        {"summary", f.summary},
-        {"remedy", f.remedy},
-        {"flow", f.flow ? ordered_json(*f.flow) : ordered_json(nullptr)},
-        {"domain", f.domain.empty() ? ordered_json(nullptr) : ordered_json(f.domain)},
-        {"detail", f.detail.empty() ? ordered_json(nullptr) : ordered_json(f.detail)},
-        {"count", f.count},
-        {"evidence", ordered_json{{"packets", ev}, {"total", f.evidence_total}}}});
+    findings.push_back(
+        ordered_json{{"code", f.code},
+                     {"severity", std::string(to_string(f.severity))},
+                     {"summary", f.summary},
+                     {"remedy", f.remedy},
+                     {"flow", f.flow ? ordered_json(*f.flow) : ordered_json(nullptr)},
+                     {"domain", f.domain.empty() ? ordered_json(nullptr) : ordered_json(f.domain)},
+                     {"detail", f.detail.empty() ? ordered_json(nullptr) : ordered_json(f.detail)},
+                     {"count", f.count},
+                     {"evidence", ordered_json{{"packets", ev}, {"total", f.evidence_total}}}});
   }
   root["findings"] = findings;
 
   ordered_json anomalies = ordered_json::object();
-  for (const auto& [name, n] : r.anomalies.all()) anomalies[name] = n;
+  for (const auto& [name, n] : r.anomalies.all())
+    anomalies[name] = n;
   root["anomalies"] = anomalies;
-  root["summary"] = ordered_json{{"errors", r.errors()}, {"warnings", r.warnings()},
+  root["summary"] = ordered_json{{"errors", r.errors()},
+                                 {"warnings", r.warnings()},
                                  {"infos", r.findings.size() - r.errors() - r.warnings()}};
   return root.dump(2) + "\n";
 }

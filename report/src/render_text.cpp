@@ -42,11 +42,14 @@ std::string dns_outcome(const engine::DnsTransaction& t) {
   std::string s;
   for (const auto& rr : t.answers) {
     std::string v;
-    if (const auto* a = std::get_if<IpAddress>(&rr.data)) v = a->to_string();
+    if (const auto* a = std::get_if<IpAddress>(&rr.data))
+      v = a->to_string();
     else if (const auto* srv = std::get_if<dns::SrvData>(&rr.data))
       v = srv->target + ":" + std::to_string(srv->port);
-    else if (const auto* n = std::get_if<std::string>(&rr.data)) v = "CNAME " + *n;
-    else continue;
+    else if (const auto* n = std::get_if<std::string>(&rr.data))
+      v = "CNAME " + *n;
+    else
+      continue;
     if (!s.empty()) s += ", ";
     s += v;
   }
@@ -87,7 +90,8 @@ std::string conn_story(const Result& r, const engine::ConnectionRecord& rec) {
 std::string render_text(const Result& r) {
   std::string out;
   std::uint64_t packets = 0;
-  for (const auto& f : r.files) packets += f.packets;
+  for (const auto& f : r.files)
+    packets += f.packets;
   out += "fedscope report: " + std::to_string(r.files.size()) + " file" +
          (r.files.size() == 1 ? "" : "s") + ", " + std::to_string(packets) + " packets";
   if (packets)
@@ -96,7 +100,8 @@ std::string render_text(const Result& r) {
   out += "\n";
   for (const auto& f : r.files) {
     out += "  " + f.path + ": " + f.linktype_name + ", " + std::to_string(f.packets) + " packets";
-    if (f.truncated) out += ", " + std::to_string(f.truncated) + " cut by snaplen " + std::to_string(f.snaplen);
+    if (f.truncated)
+      out += ", " + std::to_string(f.truncated) + " cut by snaplen " + std::to_string(f.snaplen);
     if (!f.complete) out += ", READING STOPPED EARLY: " + f.error;
     out += "\n";
   }
@@ -105,14 +110,16 @@ std::string render_text(const Result& r) {
   if (r.attempts.empty()) out += "  none seen (no TCP 5269/5270 and no XMPP SRV lookups)\n";
   int n = 0;
   for (const auto& a : r.attempts) {
-    out += "\n  [" + std::to_string(++n) + "] " + (a.originator.empty() ? "" : a.originator + " → ") +
-           a.target + "  (" + a.outcome + ")\n";
+    out += "\n  [" + std::to_string(++n) + "] " +
+           (a.originator.empty() ? "" : a.originator + " → ") + a.target + "  (" + a.outcome +
+           ")\n";
     // A ladder merged by time: DNS lookups and connections.
     std::vector<std::pair<Timestamp, std::string>> lines;
     for (auto i : a.dns) {
       const auto& t = r.dns[i];
-      lines.emplace_back(t.query.time, "DNS  " + t.qname + " " + std::string(dns::type_name(t.qtype)) +
-                                           " → " + dns_outcome(t) + "  (" +
+      lines.emplace_back(t.query.time, "DNS  " + t.qname + " " +
+                                           std::string(dns::type_name(t.qtype)) + " → " +
+                                           dns_outcome(t) + "  (" +
                                            ref_text(r, t.query.file, t.query.number) + ")");
     }
     for (auto i : a.connections) {
@@ -121,14 +128,16 @@ std::string render_text(const Result& r) {
     }
     std::stable_sort(lines.begin(), lines.end(),
                      [](const auto& x, const auto& y) { return x.first < y.first; });
-    for (const auto& [t, line] : lines) out += "      " + format_time_of_day(t) + "  " + line + "\n";
+    for (const auto& [t, line] : lines)
+      out += "      " + format_time_of_day(t) + "  " + line + "\n";
   }
 
   out += "\nFindings\n";
   if (r.findings.empty()) out += "  none\n";
   for (const auto& f : r.findings) {
     std::string sev = std::string(to_string(f.severity));
-    for (auto& ch : sev) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    for (auto& ch : sev)
+      ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
     out += "\n  " + sev + "  " + f.code + (f.domain.empty() ? "" : "  [" + f.domain + "]") + "\n";
     out += "    " + f.summary + "\n";
     if (!f.evidence.empty()) {
@@ -153,15 +162,16 @@ std::string render_text(const Result& r) {
   if (r.stats.nat_copies)
     out += "  second sightings of the same packets (other side of a NAT / other interface): " +
            std::to_string(r.stats.nat_copies) + "\n";
-  out += "  connections: " + std::to_string(r.connections.size()) + ", DNS transactions: " +
-         std::to_string(r.dns.size()) + "\n";
-  out += "  findings: " + std::to_string(r.errors()) + " error(s), " + std::to_string(r.warnings()) +
-         " warning(s)\n";
+  out += "  connections: " + std::to_string(r.connections.size()) +
+         ", DNS transactions: " + std::to_string(r.dns.size()) + "\n";
+  out += "  findings: " + std::to_string(r.errors()) + " error(s), " +
+         std::to_string(r.warnings()) + " warning(s)\n";
   if (r.anomalies.all().empty()) {
     out += "  anomalies: none\n";
   } else {
     out += "  anomalies:";
-    for (const auto& [name, count] : r.anomalies.all()) out += " " + name + "=" + std::to_string(count);
+    for (const auto& [name, count] : r.anomalies.all())
+      out += " " + name + "=" + std::to_string(count);
     out += "\n";
   }
   return out;

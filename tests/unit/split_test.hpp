@@ -24,7 +24,8 @@ inline std::string check_all_splits(
   std::vector<std::span<const std::uint8_t>> whole{input};
   const std::string expected = run(whole);
   std::vector<std::span<const std::uint8_t>> bytewise;
-  for (std::size_t i = 0; i < input.size(); ++i) bytewise.push_back(input.subspan(i, 1));
+  for (std::size_t i = 0; i < input.size(); ++i)
+    bytewise.push_back(input.subspan(i, 1));
   if (run(bytewise) != expected) return "byte-at-a-time differs from whole";
   for (std::size_t cut = 1; cut < input.size(); ++cut) {
     std::vector<std::span<const std::uint8_t>> two{input.subspan(0, cut), input.subspan(cut)};

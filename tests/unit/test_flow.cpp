@@ -49,8 +49,8 @@ std::span<const std::uint8_t> sp(const std::string& s) {
 TEST(Reassembler, EverySplitGivesTheSameBytes) {
   const std::string stream = "<stream:stream to='b.example'><db:result>key</db:result>";
   auto input = test::bytes_of(stream);
-  std::string problem = test::check_all_splits(
-      input, [](const std::vector<std::span<const std::uint8_t>>& chunks) {
+  std::string problem =
+      test::check_all_splits(input, [](const std::vector<std::span<const std::uint8_t>>& chunks) {
         AnomalyCounters a;
         Reassembler r(a);
         Bytes sink;
@@ -77,7 +77,8 @@ TEST(Reassembler, ReversedSegmentsAndOverlapsReassemble) {
     std::uint32_t base = 0xfffffff1u;
     std::string b = stream.substr(cut);
     std::string f = stream.substr(0, cut);
-    r.segment(base + static_cast<std::uint32_t>(cut), sp(b), static_cast<std::uint32_t>(b.size()), sink);
+    r.segment(base + static_cast<std::uint32_t>(cut), sp(b), static_cast<std::uint32_t>(b.size()),
+              sink);
     r.segment(base, sp(f), static_cast<std::uint32_t>(f.size()), sink);
     r.segment(base + 1, sp(stream.substr(1, 5)), 5, sink);  // old bytes again
     r.finish(sink);
@@ -139,7 +140,8 @@ namespace {
 struct Table {
   AnomalyCounters anomalies;
   std::vector<Connection> closed;
-  FlowTable table{anomalies, FlowTableConfig{}, [this](Connection&& c) { closed.push_back(std::move(c)); }};
+  FlowTable table{anomalies, FlowTableConfig{},
+                  [this](Connection&& c) { closed.push_back(std::move(c)); }};
   double t = 1000.0;
   std::uint64_t n = 0;
 
@@ -201,7 +203,8 @@ TEST(FlowTable, HealthyConnectionIsSF) {
 
 TEST(FlowTable, SynRetriesWithoutAnswerIsS0) {
   Table x;
-  for (int i = 0; i < 5; ++i) x.send(C, 40001, S, 5269, tf::kSyn, 7, 0, 0, -1, i == 0 ? 0.0 : 1.0 * i);
+  for (int i = 0; i < 5; ++i)
+    x.send(C, 40001, S, 5269, tf::kSyn, 7, 0, 0, -1, i == 0 ? 0.0 : 1.0 * i);
   const auto& c = x.only();
   EXPECT_EQ(c.conn_state, "S0");
   EXPECT_EQ(c.syn_retries(), 4u);

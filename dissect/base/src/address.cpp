@@ -80,14 +80,22 @@ AddressScope classify(const IpAddress& a) {
 
 std::string_view to_string(AddressScope s) {
   switch (s) {
-    case AddressScope::kPublic: return "public";
-    case AddressScope::kPrivate: return "private (RFC 1918)";
-    case AddressScope::kLoopback: return "loopback";
-    case AddressScope::kLinkLocal: return "link-local";
-    case AddressScope::kCgnat: return "carrier-grade NAT (RFC 6598)";
-    case AddressScope::kUniqueLocal: return "unique local (RFC 4193)";
-    case AddressScope::kUnspecified: return "unspecified";
-    case AddressScope::kMulticast: return "multicast";
+    case AddressScope::kPublic:
+      return "public";
+    case AddressScope::kPrivate:
+      return "private (RFC 1918)";
+    case AddressScope::kLoopback:
+      return "loopback";
+    case AddressScope::kLinkLocal:
+      return "link-local";
+    case AddressScope::kCgnat:
+      return "carrier-grade NAT (RFC 6598)";
+    case AddressScope::kUniqueLocal:
+      return "unique local (RFC 4193)";
+    case AddressScope::kUnspecified:
+      return "unspecified";
+    case AddressScope::kMulticast:
+      return "multicast";
   }
   return "?";
 }
@@ -124,12 +132,15 @@ bool Cidr::contains(const IpAddress& a) const {
   return (x[full] & mask) == (n[full] & mask);
 }
 
-std::string Cidr::to_string() const { return network.to_string() + "/" + std::to_string(prefix); }
+std::string Cidr::to_string() const {
+  return network.to_string() + "/" + std::to_string(prefix);
+}
 
 std::size_t IpAddressHash::operator()(const IpAddress& a) const noexcept {
   // FNV-1a over the bytes; cheap and good enough for flow tables.
   std::uint64_t h = 1469598103934665603ull;
-  for (auto b : a.bytes()) h = (h ^ b) * 1099511628211ull;
+  for (auto b : a.bytes())
+    h = (h ^ b) * 1099511628211ull;
   return static_cast<std::size_t>(h ^ (a.is_v6() ? 0x9e37u : 0u));
 }
 

@@ -18,12 +18,14 @@ std::uint64_t AnomalyCounters::get(std::string_view name) const {
 
 std::uint64_t AnomalyCounters::total() const {
   std::uint64_t t = 0;
-  for (const auto& [name, n] : counts_) t += n;
+  for (const auto& [name, n] : counts_)
+    t += n;
   return t;
 }
 
 void AnomalyCounters::merge(const AnomalyCounters& other) {
-  for (const auto& [name, n] : other.counts_) add(name, n);
+  for (const auto& [name, n] : other.counts_)
+    add(name, n);
 }
 
 }  // namespace fedscope

@@ -13,9 +13,12 @@ using packet::Packet;
 
 std::string_view to_string(DnsOutcome o) {
   switch (o) {
-    case DnsOutcome::kAnswered: return "answered";
-    case DnsOutcome::kNoResponse: return "no-response";
-    case DnsOutcome::kCaptureEnded: return "capture-ended";
+    case DnsOutcome::kAnswered:
+      return "answered";
+    case DnsOutcome::kNoResponse:
+      return "no-response";
+    case DnsOutcome::kCaptureEnded:
+      return "capture-ended";
   }
   return "?";
 }
@@ -36,7 +39,7 @@ struct DnsKey {
 };
 struct DnsKeyHash {
   std::size_t operator()(const DnsKey& k) const noexcept {
-    return EndpointHash{}(k.client) * 31u ^ EndpointHash{}(k.server) * 7u ^ k.txid;
+    return EndpointHash{}(k.client) * 31u ^ EndpointHash {}(k.server) * 7u ^ k.txid;
   }
 };
 
@@ -71,7 +74,8 @@ struct Engine::Impl : flow::StreamSinkFactory {
         config(c),
         observer(o),
         decoder(e.anomalies_),
-        flows(e.anomalies_, c.flows, [this](flow::Connection&& conn) { on_closed(std::move(conn)); }) {
+        flows(e.anomalies_, c.flows,
+              [this](flow::Connection&& conn) { on_closed(std::move(conn)); }) {
     flows.set_sink_factory(this);
   }
 
@@ -111,8 +115,9 @@ struct Engine::Impl : flow::StreamSinkFactory {
     void on_gap(std::uint64_t, std::uint64_t) override { framer.gap(impl->engine.anomalies_); }
     void on_end() override { framer.end(impl->engine.anomalies_); }
   };
-  std::unordered_map<std::uint32_t, std::pair<std::unique_ptr<DnsTcpSink>,
-                                              std::unique_ptr<DnsTcpSink>>> dns_tcp;
+  std::unordered_map<std::uint32_t,
+                     std::pair<std::unique_ptr<DnsTcpSink>, std::unique_ptr<DnsTcpSink>>>
+      dns_tcp;
   const Packet* current_packet = nullptr;
   flow::PacketRef current;
 
@@ -133,9 +138,8 @@ struct Engine::Impl : flow::StreamSinkFactory {
 
   // ---- DNS ---------------------------------------------------------------------------------
 
-  void on_dns_message(std::span<const std::uint8_t> wire, const Endpoint& from,
-                      const Endpoint& to, const packet::Vantage& vantage,
-                      const flow::PacketRef& ref, bool tcp) {
+  void on_dns_message(std::span<const std::uint8_t> wire, const Endpoint& from, const Endpoint& to,
+                      const packet::Vantage& vantage, const flow::PacketRef& ref, bool tcp) {
     ++engine.stats_.dns_messages;
     dns::Message m;
     auto st = dns::decode_message(wire, m, engine.anomalies_);
@@ -143,8 +147,10 @@ struct Engine::Impl : flow::StreamSinkFactory {
       if (st != dns::DecodeStatus::kMalformed) engine.anomalies_.add("dns.no_question");
       return;
     }
-    if (!m.qr) on_query(m, from, to, vantage, ref, tcp);
-    else on_response(m, st != dns::DecodeStatus::kOk, from, to, vantage, ref);
+    if (!m.qr)
+      on_query(m, from, to, vantage, ref, tcp);
+    else
+      on_response(m, st != dns::DecodeStatus::kOk, from, to, vantage, ref);
   }
 
   void on_query(const dns::Message& m, const Endpoint& client, const Endpoint& server,
@@ -153,8 +159,10 @@ struct Engine::Impl : flow::StreamSinkFactory {
     DnsKey key{client, server, m.id};
     if (auto it = by_key.find(key); it != by_key.end()) {
       auto& p = pending[it->second];
-      if (p.vantage == vantage) ++p.t.queries;  // resolver retry
-      else ++p.t.copies;
+      if (p.vantage == vantage)
+        ++p.t.queries;  // resolver retry
+      else
+        ++p.t.copies;
       p.last = ref.time;
       return;
     }
@@ -193,8 +201,9 @@ struct Engine::Impl : flow::StreamSinkFactory {
     pending.emplace(id, std::move(p));
   }
 
-  void on_response(const dns::Message& m, bool damaged, const Endpoint& server, const Endpoint& client,
-                   const packet::Vantage& vantage, const flow::PacketRef& ref) {
+  void on_response(const dns::Message& m, bool damaged, const Endpoint& server,
+                   const Endpoint& client, const packet::Vantage& vantage,
+                   const flow::PacketRef& ref) {
     auto it = by_key.find(DnsKey{client, server, m.id});
     if (it == by_key.end()) {
       engine.anomalies_.add("dns.unmatched_response");
@@ -208,13 +217,15 @@ struct Engine::Impl : flow::StreamSinkFactory {
     }
     p.last = ref.time;
     std::pair<DnsKey, packet::Vantage> at{DnsKey{client, server, m.id}, vantage};
-    bool key_answered = std::find(p.answered_at.begin(), p.answered_at.end(), at) !=
-                        p.answered_at.end();
+    bool key_answered =
+        std::find(p.answered_at.begin(), p.answered_at.end(), at) != p.answered_at.end();
     if (!key_answered) p.answered_at.push_back(at);
     if (p.t.answered()) {
       // The same response seen on the other side of a NAT is a copy; on the same key, a repeat.
-      if (key_answered) engine.anomalies_.add("dns.duplicate_response");
-      else ++p.t.copies;
+      if (key_answered)
+        engine.anomalies_.add("dns.duplicate_response");
+      else
+        ++p.t.copies;
       return;
     }
     p.t.outcome = DnsOutcome::kAnswered;
@@ -271,7 +282,8 @@ struct Engine::Impl : flow::StreamSinkFactory {
     if (it == pending.end()) return;
     auto& p = it->second;
     if (!p.t.answered()) p.t.outcome = unanswered;
-    for (const auto& k : p.keys) by_key.erase(k);
+    for (const auto& k : p.keys)
+      by_key.erase(k);
     auto [lo, hi] = by_txid.equal_range(p.t.txid);
     for (auto bt = lo; bt != hi; ++bt) {
       if (bt->second == id) {
@@ -291,7 +303,8 @@ struct Engine::Impl : flow::StreamSinkFactory {
       for (auto& [id, pend] : pending) {
         if (pend.t.client == p.icmp.inner_src && pend.t.server == p.icmp.inner_dst) {
           if (!pend.t.icmp)
-            pend.t.icmp = flow::IcmpEvent{flow::ref_of(p), p.src, p.icmp.type, p.icmp.code,
+            pend.t.icmp = flow::IcmpEvent{flow::ref_of(p),    p.src,
+                                          p.icmp.type,        p.icmp.code,
                                           p.icmp.unreachable, p.vantage.ifindex};
           return;
         }
@@ -305,11 +318,13 @@ struct Engine::Impl : flow::StreamSinkFactory {
     for (auto& [id, p] : pending) {
       double idle = (now - p.last).seconds();
       // Answered transactions linger a second to absorb copies from other vantages.
-      if (p.t.answered() ? idle > 1.0 : (now - p.t.query.time).seconds() > config.dns_timeout_seconds)
+      if (p.t.answered() ? idle > 1.0
+                         : (now - p.t.query.time).seconds() > config.dns_timeout_seconds)
         done.push_back(id);
     }
     std::sort(done.begin(), done.end());
-    for (auto id : done) finalize(id, DnsOutcome::kNoResponse);
+    for (auto id : done)
+      finalize(id, DnsOutcome::kNoResponse);
   }
 
   // ---- DNS -> TCP correlation ----------------------------------------------------------------
@@ -337,8 +352,8 @@ struct Engine::Impl : flow::StreamSinkFactory {
           for (const auto& s : sit->second) {
             if (s.time > start || s.port != server.port) continue;
             std::string domain = domain_of_service(s.service);
-            rec.dns.push_back(DnsLink{domain.empty() ? s.service : domain, "srv", s.service,
-                                      n.name, s.port, server.addr, s.txn, n.txn});
+            rec.dns.push_back(DnsLink{domain.empty() ? s.service : domain, "srv", s.service, n.name,
+                                      s.port, server.addr, s.txn, n.txn});
             linked = true;
           }
         }
@@ -350,7 +365,8 @@ struct Engine::Impl : flow::StreamSinkFactory {
       }
     }
     // Prefer SRV links when both exist for the same domain.
-    if (std::any_of(rec.dns.begin(), rec.dns.end(), [](const DnsLink& l) { return l.via == "srv"; })) {
+    if (std::any_of(rec.dns.begin(), rec.dns.end(),
+                    [](const DnsLink& l) { return l.via == "srv"; })) {
       rec.dns.erase(std::remove_if(rec.dns.begin(), rec.dns.end(),
                                    [](const DnsLink& l) { return l.via != "srv"; }),
                     rec.dns.end());
@@ -380,10 +396,17 @@ void Engine::on_frame(const Frame& frame) {
   }
   Packet p;
   switch (im.decoder.decode(frame, p)) {
-    case packet::Decoder::Result::kPacket: break;
-    case packet::Decoder::Result::kHeld: ++stats_.fragments_held; return;
-    case packet::Decoder::Result::kNotIp: ++stats_.not_ip; return;
-    case packet::Decoder::Result::kUndecodable: ++stats_.undecodable; return;
+    case packet::Decoder::Result::kPacket:
+      break;
+    case packet::Decoder::Result::kHeld:
+      ++stats_.fragments_held;
+      return;
+    case packet::Decoder::Result::kNotIp:
+      ++stats_.not_ip;
+      return;
+    case packet::Decoder::Result::kUndecodable:
+      ++stats_.undecodable;
+      return;
   }
   ++stats_.ip_packets;
   if (p.reassembled) ++stats_.reassembled_datagrams;
@@ -403,15 +426,17 @@ void Engine::on_frame(const Frame& frame) {
           anomalies_.add("dns.snaplen_cut");
           break;
         }
-        im.on_dns_message(p.payload, Endpoint{p.src, p.sport}, Endpoint{p.dst, p.dport},
-                          p.vantage, im.current, false);
+        im.on_dns_message(p.payload, Endpoint{p.src, p.sport}, Endpoint{p.dst, p.dport}, p.vantage,
+                          im.current, false);
       }
       break;
     case packet::Transport::kIcmp:
       ++stats_.icmp;
       if (p.icmp.present) im.on_icmp(p);
       break;
-    default: ++stats_.other; break;
+    default:
+      ++stats_.other;
+      break;
   }
 }
 
@@ -427,7 +452,8 @@ void Engine::finish() {
     l = std::max(l, p.t.query.time);
   }
   std::vector<std::uint64_t> ids;
-  for (auto& [id, p] : im.pending) ids.push_back(id);
+  for (auto& [id, p] : im.pending)
+    ids.push_back(id);
   std::sort(ids.begin(), ids.end());
   for (auto id : ids) {
     auto it = im.pending.find(id);

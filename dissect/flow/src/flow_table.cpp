@@ -10,7 +10,9 @@ namespace tf = packet::tcp_flags;
 
 namespace {
 
-bool seq_le(std::uint32_t a, std::uint32_t b) { return static_cast<std::int32_t>(a - b) <= 0; }
+bool seq_le(std::uint32_t a, std::uint32_t b) {
+  return static_cast<std::int32_t>(a - b) <= 0;
+}
 
 bool is_service_port(std::uint16_t p) {
   return p < 1024 || p == 5269 || p == 5270 || p == 5369 || p == 5222 || p == 5223;
@@ -24,7 +26,7 @@ struct LegKey {
 
 struct LegKeyHash {
   std::size_t operator()(const LegKey& k) const noexcept {
-    std::size_t h = EndpointHash{}(k.a) * 1000003u ^ EndpointHash{}(k.b);
+    std::size_t h = EndpointHash{}(k.a) * 1000003u ^ EndpointHash {}(k.b);
     return h ^ (std::size_t{k.vantage.file} << 40) ^ static_cast<std::size_t>(k.vantage.ifindex);
   }
 };
@@ -35,7 +37,8 @@ LegKey make_key(const packet::Vantage& v, const Endpoint& x, const Endpoint& y) 
 
 // Zeek repeats some history letters at 1, 10, 100, ... occurrences.
 bool repeat_threshold(std::uint32_t n) {
-  while (n >= 10 && n % 10 == 0) n /= 10;
+  while (n >= 10 && n % 10 == 0)
+    n /= 10;
   return n == 1;
 }
 
@@ -68,8 +71,7 @@ std::string conn_state(const Leg& leg) {
 struct FlowTable::Impl {
   struct LiveLeg {
     Leg leg;
-    std::uint32_t t_count = 0, tr_count = 0, w_count = 0, wr_count = 0, g_count = 0,
-                  gr_count = 0;
+    std::uint32_t t_count = 0, tr_count = 0, w_count = 0, wr_count = 0, g_count = 0, gr_count = 0;
     bool done = false;
   };
   struct LiveConn;
@@ -130,7 +132,8 @@ struct FlowTable::Impl {
   }
   void add_repeat(LiveLeg& l, char c, bool orig, std::uint32_t& counter) {
     ++counter;
-    if (repeat_threshold(counter)) l.leg.history.push_back(orig ? static_cast<char>(c - 'a' + 'A') : c);
+    if (repeat_threshold(counter))
+      l.leg.history.push_back(orig ? static_cast<char>(c - 'a' + 'A') : c);
   }
 
   LiveConn& new_conn(std::uint32_t leg_id) {
@@ -196,8 +199,10 @@ struct FlowTable::Impl {
     Endpoint src{p.src, p.sport}, dst{p.dst, p.dport};
     bool syn = p.tcp.flags & tf::kSyn, ack = p.tcp.flags & tf::kAck;
     bool flip = false;
-    if (syn && ack) flip = true;
-    else if (!syn && is_service_port(p.sport) && !is_service_port(p.dport)) flip = true;
+    if (syn && ack)
+      flip = true;
+    else if (!syn && is_service_port(p.sport) && !is_service_port(p.dport))
+      flip = true;
     l.leg.orig = flip ? dst : src;
     l.leg.resp = flip ? src : dst;
     l.leg.flipped = flip;
@@ -221,8 +226,8 @@ struct FlowTable::Impl {
       attach_sinks(c, l.leg);
     }
     if (syn && !ack)
-      recent_syns.push_back(RecentSyn{id, p.tcp.seq, p.ip_id, p.time, p.vantage, l.leg.orig,
-                                      l.leg.resp});
+      recent_syns.push_back(
+          RecentSyn{id, p.tcp.seq, p.ip_id, p.time, p.vantage, l.leg.orig, l.leg.resp});
     if (legs.size() > config.max_live_legs) evict_oldest();
     return legs[id];
   }
@@ -366,10 +371,12 @@ struct FlowTable::Impl {
     anomalies.add("flow.table_full");
     std::vector<std::pair<Timestamp, std::uint32_t>> v;
     v.reserve(legs.size());
-    for (auto& [id, l] : legs) v.emplace_back(l.leg.last, id);
+    for (auto& [id, l] : legs)
+      v.emplace_back(l.leg.last, id);
     std::size_t n = v.size() / 10 + 1;
     std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(n - 1), v.end());
-    for (std::size_t i = 0; i < n; ++i) close_leg(v[i].second, false, true);
+    for (std::size_t i = 0; i < n; ++i)
+      close_leg(v[i].second, false, true);
   }
 
   void sweep() {
@@ -377,12 +384,16 @@ struct FlowTable::Impl {
     for (auto& [id, l] : legs) {
       double idle = (now - l.leg.last).seconds();
       bool only_syns = l.leg.r.packets == 0 && l.leg.o.payload_bytes == 0;
-      if (l.done && idle > config.closed_linger_seconds) expired.emplace_back(id, false);
-      else if (only_syns && idle > config.attempt_timeout_seconds) expired.emplace_back(id, false);
-      else if (idle > config.idle_timeout_seconds) expired.emplace_back(id, true);
+      if (l.done && idle > config.closed_linger_seconds)
+        expired.emplace_back(id, false);
+      else if (only_syns && idle > config.attempt_timeout_seconds)
+        expired.emplace_back(id, false);
+      else if (idle > config.idle_timeout_seconds)
+        expired.emplace_back(id, true);
     }
     std::sort(expired.begin(), expired.end());
-    for (auto [id, idle] : expired) close_leg(id, false, idle);
+    for (auto [id, idle] : expired)
+      close_leg(id, false, idle);
   }
 };
 
@@ -440,8 +451,8 @@ bool FlowTable::on_icmp_error(const Packet& p) {
     if (it == impl_->index.end()) continue;
     auto& leg = impl_->legs[it->second].leg;
     if (leg.icmp.size() < 16)
-      leg.icmp.push_back(IcmpEvent{ref_of(p), p.src, p.icmp.type, p.icmp.code,
-                                   p.icmp.unreachable, p.vantage.ifindex});
+      leg.icmp.push_back(IcmpEvent{ref_of(p), p.src, p.icmp.type, p.icmp.code, p.icmp.unreachable,
+                                   p.vantage.ifindex});
     leg.last = p.time;
     return true;
   }
@@ -458,7 +469,8 @@ void FlowTable::advance(Timestamp now) {
 
 void FlowTable::finish() {
   std::vector<std::uint32_t> ids;
-  for (auto& [id, l] : impl_->legs) ids.push_back(id);
+  for (auto& [id, l] : impl_->legs)
+    ids.push_back(id);
   std::sort(ids.begin(), ids.end());
   for (auto id : ids) {
     auto it = impl_->legs.find(id);
@@ -468,6 +480,8 @@ void FlowTable::finish() {
   }
 }
 
-std::size_t FlowTable::live_legs() const { return impl_->legs.size(); }
+std::size_t FlowTable::live_legs() const {
+  return impl_->legs.size();
+}
 
 }  // namespace fedscope::flow

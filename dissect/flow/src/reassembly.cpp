@@ -22,8 +22,8 @@ bool Reassembler::segment(std::uint32_t seq, std::span<const std::uint8_t> data,
   }
   // Unwrap the 32-bit sequence number relative to the highest byte seen so far.
   std::uint32_t high_seq = base_seq_ + static_cast<std::uint32_t>(highest_offset_);
-  std::int64_t signed_offset = static_cast<std::int64_t>(highest_offset_) +
-                               static_cast<std::int32_t>(seq - high_seq);
+  std::int64_t signed_offset =
+      static_cast<std::int64_t>(highest_offset_) + static_cast<std::int32_t>(seq - high_seq);
   if (signed_offset < 0) {
     // Before the stream start (a stale segment): nothing to deliver.
     anomalies_->add("tcp.segment_before_isn");
@@ -112,7 +112,8 @@ void Reassembler::force_gap(StreamSink& sink) {
 
 void Reassembler::finish(StreamSink& sink) {
   if (ended_) return;
-  while (!held_.empty()) force_gap(sink);
+  while (!held_.empty())
+    force_gap(sink);
   // Bytes seen on the wire beyond what was delivered (cut or lost at the end).
   if (highest_offset_ > next_offset_) {
     sink.on_gap(next_offset_, highest_offset_ - next_offset_);

@@ -1,8 +1,8 @@
 #include "fedscope/packet/packet.hpp"
 
+#include <tins/exceptions.h>
 #include <tins/ip.h>
 #include <tins/ip_reassembler.h>
-#include <tins/exceptions.h>
 
 #include <map>
 #include <string>
@@ -41,17 +41,26 @@ Direction sll_direction(std::uint16_t pkttype) {
 
 std::string_view linktype_supported(int dlt) {
   switch (dlt) {
-    case kDltNull: return "NULL";
-    case kDltEthernet: return "EN10MB";
+    case kDltNull:
+      return "NULL";
+    case kDltEthernet:
+      return "EN10MB";
     case kDltRaw:
     case kDltRawBsd:
-    case kLinktypeRaw: return "RAW";
-    case kDltLoop: return "LOOP";
-    case kDltSll: return "LINUX_SLL";
-    case kDltSll2: return "LINUX_SLL2";
-    case kDltIpv4: return "IPV4";
-    case kDltIpv6: return "IPV6";
-    default: return "";
+    case kLinktypeRaw:
+      return "RAW";
+    case kDltLoop:
+      return "LOOP";
+    case kDltSll:
+      return "LINUX_SLL";
+    case kDltSll2:
+      return "LINUX_SLL2";
+    case kDltIpv4:
+      return "IPV4";
+    case kDltIpv6:
+      return "IPV6";
+    default:
+      return "";
   }
 }
 
@@ -133,9 +142,9 @@ Decoder::Result Decoder::decode(const Frame& frame, Packet& out) {
         return Result::kUndecodable;
       }
       // DLT_NULL stores the address family in the capturing host's byte order: accept both.
-      std::uint32_t af = frame.linktype == kDltLoop ? be32(p)
-                                                    : (be32(p) > 0xffff ? __builtin_bswap32(be32(p))
-                                                                        : be32(p));
+      std::uint32_t af = frame.linktype == kDltLoop
+                             ? be32(p)
+                             : (be32(p) > 0xffff ? __builtin_bswap32(be32(p)) : be32(p));
       if (af != 2 && af != 10 && af != 24 && af != 28 && af != 30) return Result::kNotIp;
       return decode_ip(d.subspan(4), cut, out);
     }
@@ -151,9 +160,13 @@ Decoder::Result Decoder::decode_ip(std::span<const std::uint8_t> data, bool cut,
     return Result::kUndecodable;
   }
   switch (data[0] >> 4) {
-    case 4: return decode_ipv4(data, cut, out);
-    case 6: return decode_ipv6(data, cut, out);
-    default: anomalies_.add("ip.bad_version"); return Result::kUndecodable;
+    case 4:
+      return decode_ipv4(data, cut, out);
+    case 6:
+      return decode_ipv6(data, cut, out);
+    default:
+      anomalies_.add("ip.bad_version");
+      return Result::kUndecodable;
   }
 }
 
@@ -256,8 +269,8 @@ Decoder::Result Decoder::decode_ipv6(std::span<const std::uint8_t> data, bool cu
         anomalies_.add(cut ? "ip.truncated" : "ipv6.bad_extension");
         return Result::kUndecodable;
       }
-      std::size_t len = next == 51 ? (std::size_t{p[off + 1]} + 2) * 4
-                                   : (std::size_t{p[off + 1]} + 1) * 8;
+      std::size_t len =
+          next == 51 ? (std::size_t{p[off + 1]} + 2) * 4 : (std::size_t{p[off + 1]} + 1) * 8;
       next = p[off];
       off += len;
       if (off > avail) {
@@ -274,12 +287,12 @@ Decoder::Result Decoder::decode_ipv6(std::span<const std::uint8_t> data, bool cu
     break;
   }
   out.protocol = next;
-  return decode_transport(data.subspan(off, avail - off),
-                          static_cast<std::uint32_t>(total - off), total > data.size(), out);
+  return decode_transport(data.subspan(off, avail - off), static_cast<std::uint32_t>(total - off),
+                          total > data.size(), out);
 }
 
-Decoder::Result Decoder::decode_transport(std::span<const std::uint8_t> seg,
-                                          std::uint32_t wire_len, bool cut, Packet& out) {
+Decoder::Result Decoder::decode_transport(std::span<const std::uint8_t> seg, std::uint32_t wire_len,
+                                          bool cut, Packet& out) {
   out.truncated = cut;
   const std::uint8_t* p = seg.data();
   switch (out.protocol) {

@@ -16,16 +16,16 @@ namespace fedscope::capture {
 /// What is known about one input file, updated as it is read.
 struct FileInfo {
   std::string path;
-  int linktype = 0;            ///< DLT_* as libpcap reports it
-  std::string linktype_name;   ///< e.g. "LINUX_SLL2"
+  int linktype = 0;           ///< DLT_* as libpcap reports it
+  std::string linktype_name;  ///< e.g. "LINUX_SLL2"
   std::uint32_t snaplen = 0;
-  std::uint64_t packets = 0;   ///< frames read
-  std::uint64_t bytes = 0;     ///< captured bytes read
-  std::uint64_t truncated = 0; ///< frames cut by the snapshot length
+  std::uint64_t packets = 0;    ///< frames read
+  std::uint64_t bytes = 0;      ///< captured bytes read
+  std::uint64_t truncated = 0;  ///< frames cut by the snapshot length
   Timestamp first;
   Timestamp last;
-  bool complete = true;        ///< false when reading stopped at a damaged record
-  std::string error;           ///< libpcap's words when reading stopped early
+  bool complete = true;  ///< false when reading stopped at a damaged record
+  std::string error;     ///< libpcap's words when reading stopped early
 };
 
 /// One capture file. Frames borrow libpcap's buffer: valid until the next call to next().

@@ -16,7 +16,7 @@ namespace fedscope::report {
 
 struct Options {
   std::vector<std::string> files;
-  std::vector<Cidr> inside_nets;    ///< --inside-net
+  std::vector<Cidr> inside_nets;     ///< --inside-net
   std::vector<std::string> domains;  ///< --domain: "ours"
   engine::EngineConfig engine;
   /// Called now and then with the fraction of input read (0..1), when set.
@@ -26,12 +26,12 @@ struct Options {
 /// A federation attempt: one target (a domain, or a server endpoint when no DNS was seen)
 /// with its DNS lookups and connections, for the story.
 struct Attempt {
-  std::string domain;      ///< "" when not known
-  std::string originator;  ///< client address, when known
-  std::string target;      ///< domain or "ip:port"
+  std::string domain;                    ///< "" when not known
+  std::string originator;                ///< client address, when known
+  std::string target;                    ///< domain or "ip:port"
   std::vector<std::size_t> dns;          ///< indexes into Result::dns
   std::vector<std::size_t> connections;  ///< indexes into Result::connections
-  std::string outcome;  ///< "connected", "failed", "capture-ended", "dns-only"
+  std::string outcome;                   ///< "connected", "failed", "capture-ended", "dns-only"
 };
 
 struct Result {

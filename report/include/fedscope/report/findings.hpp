@@ -18,12 +18,12 @@ enum class Severity { kInfo, kWarning, kError };
 std::string_view to_string(Severity s);
 
 struct CatalogueEntry {
-  std::string_view code;      ///< stable, e.g. "dns-srv-missing"
-  std::string_view layer;     ///< "dns", "tcp", "nat/firewall"
-  Severity severity;          ///< default severity (a judge may raise it, as documented)
-  std::string_view title;     ///< one line
-  std::string_view meaning;   ///< what the evidence shows
-  std::string_view remedy;    ///< what to change, for a firewall/DNS admin
+  std::string_view code;           ///< stable, e.g. "dns-srv-missing"
+  std::string_view layer;          ///< "dns", "tcp", "nat/firewall"
+  Severity severity;               ///< default severity (a judge may raise it, as documented)
+  std::string_view title;          ///< one line
+  std::string_view meaning;        ///< what the evidence shows
+  std::string_view remedy;         ///< what to change, for a firewall/DNS admin
   std::string_view severity_note;  ///< when the severity differs from the default, or ""
 };
 

@@ -39,8 +39,16 @@ class IpAddress {
 
 /// What kind of address a peer on the internet would see. Documentation ranges
 /// (TEST-NET-1/2/3, 2001:db8::/32) count as public: fedscope's own lab uses them.
-enum class AddressScope { kPublic, kPrivate, kLoopback, kLinkLocal, kCgnat, kUniqueLocal,
-                          kUnspecified, kMulticast };
+enum class AddressScope {
+  kPublic,
+  kPrivate,
+  kLoopback,
+  kLinkLocal,
+  kCgnat,
+  kUniqueLocal,
+  kUnspecified,
+  kMulticast
+};
 AddressScope classify(const IpAddress& a);
 std::string_view to_string(AddressScope s);
 

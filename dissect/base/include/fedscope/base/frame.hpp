@@ -13,9 +13,9 @@ namespace fedscope {
 /// read from the same source; consumers copy what they keep.
 struct Frame {
   Timestamp time;
-  std::uint64_t number = 0;   ///< 1-based per file, as Wireshark counts.
-  std::uint16_t file = 0;     ///< index of the input file (0-based).
-  int linktype = 0;           ///< DLT_* value as libpcap reports it for the file.
+  std::uint64_t number = 0;  ///< 1-based per file, as Wireshark counts.
+  std::uint16_t file = 0;    ///< index of the input file (0-based).
+  int linktype = 0;          ///< DLT_* value as libpcap reports it for the file.
   std::uint32_t wire_length = 0;
   std::span<const std::uint8_t> data;  ///< captured bytes (caplen = data.size()).
 

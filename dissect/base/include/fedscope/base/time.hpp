@@ -26,14 +26,20 @@ struct Timestamp {
 /// A span of packet time in nanoseconds.
 struct Duration {
   std::int64_t ns = 0;
-  static constexpr Duration seconds(double s) { return Duration{static_cast<std::int64_t>(s * 1e9)}; }
+  static constexpr Duration seconds(double s) {
+    return Duration{static_cast<std::int64_t>(s * 1e9)};
+  }
   static constexpr Duration millis(std::int64_t ms) { return Duration{ms * 1'000'000}; }
   constexpr double seconds() const { return static_cast<double>(ns) / 1e9; }
   constexpr auto operator<=>(const Duration&) const = default;
 };
 
-constexpr Duration operator-(Timestamp a, Timestamp b) { return Duration{a.ns - b.ns}; }
-constexpr Timestamp operator+(Timestamp a, Duration d) { return Timestamp{a.ns + d.ns}; }
+constexpr Duration operator-(Timestamp a, Timestamp b) {
+  return Duration{a.ns - b.ns};
+}
+constexpr Timestamp operator+(Timestamp a, Duration d) {
+  return Timestamp{a.ns + d.ns};
+}
 
 /// ISO 8601 UTC with microseconds, e.g. "2026-11-25T13:09:14.123456Z".
 std::string format_iso8601(Timestamp t);

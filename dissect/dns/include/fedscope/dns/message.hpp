@@ -20,17 +20,31 @@ namespace fedscope::dns {
 
 /// Record types fedscope decodes the data of; others keep their raw length only.
 enum RrType : std::uint16_t {
-  kA = 1, kNs = 2, kCname = 5, kSoa = 6, kPtr = 12, kMx = 15, kTxt = 16, kAaaa = 28,
-  kSrv = 33, kOpt = 41, kAny = 255,
+  kA = 1,
+  kNs = 2,
+  kCname = 5,
+  kSoa = 6,
+  kPtr = 12,
+  kMx = 15,
+  kTxt = 16,
+  kAaaa = 28,
+  kSrv = 33,
+  kOpt = 41,
+  kAny = 255,
 };
 
 /// Response codes (RFC 1035 §4.1.1, RFC 6895).
 enum Rcode : std::uint8_t {
-  kNoError = 0, kFormErr = 1, kServFail = 2, kNxDomain = 3, kNotImp = 4, kRefused = 5,
+  kNoError = 0,
+  kFormErr = 1,
+  kServFail = 2,
+  kNxDomain = 3,
+  kNotImp = 4,
+  kRefused = 5,
 };
 
-std::string_view type_name(std::uint16_t type);    ///< "SRV", "A", ... or "TYPE65"
-std::string_view rcode_name(std::uint8_t rcode);   ///< "NOERROR", "NXDOMAIN", ... or "RCODE11"
+std::string_view type_name(std::uint16_t type);   ///< "SRV", "A", ... or "TYPE65"
+std::string_view rcode_name(std::uint8_t rcode);  ///< "NOERROR", "NXDOMAIN", ... or "RCODE11"
 
 struct Question {
   std::string name;  ///< lower-case, no trailing dot; the root is "."
@@ -82,8 +96,8 @@ enum class DecodeStatus {
 };
 
 /// Limits on untrusted dimensions.
-inline constexpr std::size_t kMaxNameLength = 255;       ///< RFC 1035 §2.3.4, wire form
-inline constexpr int kMaxCompressionJumps = 64;          ///< pointer hops within one name
+inline constexpr std::size_t kMaxNameLength = 255;  ///< RFC 1035 §2.3.4, wire form
+inline constexpr int kMaxCompressionJumps = 64;     ///< pointer hops within one name
 inline constexpr std::size_t kMaxRecordsPerSection = 256;
 
 /// Anomaly counter names.

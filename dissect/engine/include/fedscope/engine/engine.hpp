@@ -50,10 +50,10 @@ struct DnsTransaction {
 
 /// How a TCP connection was found through DNS.
 struct DnsLink {
-  std::string domain;    ///< the XMPP domain (from _xmpp-server._tcp.D, or D itself)
-  std::string via;       ///< "srv", "a-fallback" or "address"
-  std::string service;   ///< the SRV owner name, when via == "srv"
-  std::string target;    ///< the name that resolved to the address
+  std::string domain;   ///< the XMPP domain (from _xmpp-server._tcp.D, or D itself)
+  std::string via;      ///< "srv", "a-fallback" or "address"
+  std::string service;  ///< the SRV owner name, when via == "srv"
+  std::string target;   ///< the name that resolved to the address
   std::uint16_t port = 0;
   IpAddress address;
   std::uint64_t srv_transaction = 0, address_transaction = 0;

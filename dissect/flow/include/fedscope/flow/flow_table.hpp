@@ -29,20 +29,28 @@ struct PacketRef {
   Timestamp time;
 };
 
-inline PacketRef ref_of(const packet::Packet& p) { return PacketRef{p.vantage.file, p.number, p.time}; }
+inline PacketRef ref_of(const packet::Packet& p) {
+  return PacketRef{p.vantage.file, p.number, p.time};
+}
 
 /// Zeek's per-endpoint TCP states.
 enum class EndpointState : std::uint8_t {
-  kInactive, kSynSent, kSynAckSent, kPartial, kEstablished, kClosed, kReset
+  kInactive,
+  kSynSent,
+  kSynAckSent,
+  kPartial,
+  kEstablished,
+  kClosed,
+  kReset
 };
 
 /// What one side of a leg sent.
 struct SideStats {
   EndpointState state = EndpointState::kInactive;
   std::uint64_t packets = 0;
-  std::uint64_t payload_bytes = 0;  ///< TCP payload on the wire, retransmissions excluded
-  std::uint32_t syns = 0;           ///< SYN (or SYN-ACK) packets sent
-  std::vector<Timestamp> syn_times; ///< first kMaxSynTimes SYN times
+  std::uint64_t payload_bytes = 0;   ///< TCP payload on the wire, retransmissions excluded
+  std::uint32_t syns = 0;            ///< SYN (or SYN-ACK) packets sent
+  std::vector<Timestamp> syn_times;  ///< first kMaxSynTimes SYN times
   std::uint32_t retransmissions = 0;
   std::optional<PacketRef> first_syn, first_fin, first_rst;
   std::optional<PacketRef> first_data;
@@ -80,10 +88,10 @@ struct Leg {
 /// leg (the first one seen) so each packet is counted once.
 struct Connection {
   std::uint32_t id = 0;
-  std::vector<Leg> legs;  ///< legs[0] is primary
-  std::string conn_state;  ///< Zeek vocabulary, from the primary leg
-  bool capture_ended = false;  ///< still open when the input ended
-  bool expired_idle = false;   ///< closed by the idle timeout, not by FIN/RST
+  std::vector<Leg> legs;        ///< legs[0] is primary
+  std::string conn_state;       ///< Zeek vocabulary, from the primary leg
+  bool capture_ended = false;   ///< still open when the input ended
+  bool expired_idle = false;    ///< closed by the idle timeout, not by FIN/RST
   std::uint64_t gap_bytes = 0;  ///< bytes the reassembler never saw (primary leg)
   bool midstream = false;       ///< capture joined without the SYN
 
@@ -107,8 +115,8 @@ class StreamSinkFactory {
 };
 
 struct FlowTableConfig {
-  double closed_linger_seconds = 5.0;   ///< keep a closed leg for late ACKs/retransmissions
-  double idle_timeout_seconds = 300.0;  ///< established but silent
+  double closed_linger_seconds = 5.0;     ///< keep a closed leg for late ACKs/retransmissions
+  double idle_timeout_seconds = 300.0;    ///< established but silent
   double attempt_timeout_seconds = 60.0;  ///< SYNs only, never answered
   double nat_pair_window_seconds = 2.0;
   std::size_t max_live_legs = 200000;

@@ -46,7 +46,7 @@ struct TcpHeader {
 /// The part of an ICMP error that names the packet it answers (RFC 792 / RFC 4443).
 struct IcmpError {
   bool present = false;
-  bool unreachable = false;    ///< destination unreachable (else time exceeded)
+  bool unreachable = false;  ///< destination unreachable (else time exceeded)
   std::uint8_t type = 0, code = 0;
   std::uint8_t inner_protocol = 0;
   Endpoint inner_src, inner_dst;
@@ -84,10 +84,10 @@ struct Packet {
 class Decoder {
  public:
   enum class Result {
-    kPacket,        ///< @c out holds an IP packet
-    kHeld,          ///< an IPv4 fragment was stored, waiting for the rest
-    kNotIp,         ///< a well-formed frame that carries no IP (ARP, LLDP, ...)
-    kUndecodable,   ///< bad or unsupported headers; an anomaly was counted
+    kPacket,       ///< @c out holds an IP packet
+    kHeld,         ///< an IPv4 fragment was stored, waiting for the rest
+    kNotIp,        ///< a well-formed frame that carries no IP (ARP, LLDP, ...)
+    kUndecodable,  ///< bad or unsupported headers; an anomaly was counted
   };
 
   static constexpr std::size_t kMaxFragmentTrains = 1024;
