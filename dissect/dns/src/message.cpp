@@ -235,18 +235,10 @@ bool decode_section(std::span<const std::uint8_t> wire, std::size_t& pos, std::u
 using NameSlot = std::array<char, 10>;
 
 /// "<prefix>0" .. "<prefix>N-1", built once so that the views handed out never dangle.
-template <std::size_t N>
-std::unique_ptr<const std::array<NameSlot, N>> make_numbered_names(const char* prefix) {
-  auto table = std::make_unique<std::array<NameSlot, N>>();
-  for (std::size_t i = 0; i < N; ++i) {
-    std::snprintf((*table)[i].data(), (*table)[i].size(), "%s%zu", prefix, i);
-  }
-  return table;
-}
 
 }  // namespace
 
-std::string_view type_name(std::uint16_t type) {
+std::string type_name(std::uint16_t type) {
   switch (type) {
     case kA:
       return "A";
@@ -273,18 +265,16 @@ std::string_view type_name(std::uint16_t type) {
     default:
       break;
   }
-  static const auto kNumbered = make_numbered_names<65536>("TYPE");
-  return std::string_view((*kNumbered)[type].data());
+  return "TYPE" + std::to_string(type);
 }
 
-std::string_view rcode_name(std::uint8_t rcode) {
+std::string rcode_name(std::uint8_t rcode) {
   static constexpr std::array<std::string_view, 11> kNames = {
       "NOERROR",  "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",  "REFUSED",
       "YXDOMAIN", "YXRRSET", "NXRRSET",  "NOTAUTH",  "NOTZONE",
   };
-  if (rcode < kNames.size()) return kNames[rcode];
-  static const auto kNumbered = make_numbered_names<256>("RCODE");
-  return std::string_view((*kNumbered)[rcode].data());
+  if (rcode < kNames.size()) return std::string(kNames[rcode]);
+  return "RCODE" + std::to_string(rcode);
 }
 
 DecodeStatus decode_message(std::span<const std::uint8_t> wire, Message& out,

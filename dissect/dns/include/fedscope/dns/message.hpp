@@ -43,8 +43,8 @@ enum Rcode : std::uint8_t {
   kRefused = 5,
 };
 
-std::string_view type_name(std::uint16_t type);   ///< "SRV", "A", ... or "TYPE65"
-std::string_view rcode_name(std::uint8_t rcode);  ///< "NOERROR", "NXDOMAIN", ... or "RCODE11"
+std::string type_name(std::uint16_t type);   ///< "SRV", "A", ... or "TYPE65"
+std::string rcode_name(std::uint8_t rcode);  ///< "NOERROR", "NXDOMAIN", ... or "RCODE11"
 
 struct Question {
   std::string name;  ///< lower-case, no trailing dot; the root is "."
