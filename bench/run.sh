@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Throughput benchmark: fedscope vs tcpdump vs tshark on one synthetic federation capture.
+#
+# usage: bench/run.sh [--size 1G] [--sessions 2000] [--seed 1] [--tshark-max-bytes 300M]
+#                     [--timeout 1800] [--keep]
+#   FEDSCOPE=path/to/fedscope  binary to measure (default: build/app/fedscope)
+#
+# Generates the capture in a temporary directory (removed at the end unless --keep), warms
+# the page cache, then runs each tool once under /usr/bin/time -v and `timeout`, and prints
+# wall time, throughput and peak RSS per tool plus the fedscope/tshark and fedscope/tcpdump
+# speed ratios.  See bench/README.md.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
+size=1G sessions=2000 seed=1 tshark_max=300M tmo=1800 keep=0
+fedscope=${FEDSCOPE:-$root/build/app/fedscope}
+
+usage() { sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+while (($#)); do
+  case $1 in
+    --size) size=$2; shift 2 ;;
+    --sessions) sessions=$2; shift 2 ;;
+    --seed) seed=$2; shift 2 ;;
+    --tshark-max-bytes) tshark_max=$2; shift 2 ;;
+    --timeout) tmo=$2; shift 2 ;;
+    --keep) keep=1; shift ;;
+    -h | --help) usage 0 ;;
+    *) echo "run.sh: unknown argument '$1'" >&2; usage ;;
+  esac
+done
+
+for tool in python3 tcpdump tshark /usr/bin/time timeout; do
+  command -v "$tool" >/dev/null || { echo "run.sh: '$tool' not found (scripts/install-deps.sh --test)" >&2; exit 1; }
+done
+to_bytes() { python3 -c "import sys; sys.path.insert(0, '$here'); from gen_federation import parse_size; print(parse_size('$1'))"; }
+tshark_max_bytes=$(to_bytes "$tshark_max")
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/fedscope-bench.XXXXXX")
+cleanup() { if ((keep)); then echo "kept $tmp"; else rm -rf "$tmp"; fi; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+cap=$tmp/federation.pcap
+
+now() { date +%s.%N; }
+fmt() { awk -v x="$1" 'BEGIN { printf "%.2f", x }'; }
+
+echo "== generating ~$size, $sessions sessions (seed $seed) in $tmp"
+t0=$(now)
+timeout "$tmo" python3 "$here/gen_federation.py" "$cap" --sessions "$sessions" --target-bytes "$size" \
+  --seed "$seed" --summary "$tmp/gen.json" --quiet >/dev/null
+t1=$(now)
+bytes=$(stat -c %s "$cap")
+gen_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
+packets=$(python3 -c "import json; print(json.load(open('$tmp/gen.json'))['packets'])")
+echo "   $bytes bytes, $packets packets in $(fmt "$gen_s") s ($(awk -v b="$bytes" -v s="$gen_s" 'BEGIN { printf "%.1f", b / 1e6 / s }') MB/s)"
+cat "$cap" >/dev/null # page cache warm for every tool
+
+# run NAME FILE CMD...: time CMD, append "NAME wall rc rss_mb file_bytes" to $tmp/results
+run() {
+  local name=$1 file=$2; shift 2
+  echo "== $name: $*"
+  local s e rc=0
+  s=$(now)
+  /usr/bin/time -v -o "$tmp/$name.time" timeout "$tmo" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" || rc=$?
+  e=$(now)
+  # fedscope exits 1 when it reports error-level findings: the synthetic capture has failing
+  # sessions on purpose, so that is a successful run.
+  if [[ $name == fedscope && $rc == 1 ]]; then rc=0; fi
+  local rss
+  rss=$(awk -F': ' '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }' "$tmp/$name.time")
+  if ((rc == 124)); then echo "   TIMEOUT after ${tmo}s"; elif ((rc != 0)); then
+    echo "   exit status $rc; stderr tail:"; { grep -v 'Running as user "root"' "$tmp/$name.err" || true; } | tail -5 | sed 's/^/     /'
+  fi
+  echo "$name $(awk -v a="$s" -v b="$e" 'BEGIN { print b - a }') $rc ${rss:-0} $(stat -c %s "$file")" >>"$tmp/results"
+}
+
+: >"$tmp/results"
+if [[ -x $fedscope ]]; then
+  run fedscope "$cap" "$fedscope" report "$cap" --format json -o /dev/null
+else
+  echo "== fedscope: SKIPPED, no executable at $fedscope (build it, or set FEDSCOPE=/path/to/fedscope)"
+fi
+run tcpdump "$cap" tcpdump -r "$cap" -w /dev/null
+
+tshark_file=$cap
+if ((bytes > tshark_max_bytes)); then
+  # Cut at the last whole record that fits in the limit (pcap records are walked, not
+  # parsed, so the cut is exact); tshark's time is then scaled by bytes / prefix bytes.
+  off=$(python3 - "$cap" "$tshark_max_bytes" <<'EOF'
+import struct, sys
+path, limit = sys.argv[1], int(sys.argv[2])
+with open(path, "rb") as f:
+    off = 24
+    while True:
+        f.seek(off + 8)
+        h = f.read(4)
+        if len(h) < 4:
+            break
+        nxt = off + 16 + struct.unpack("<I", h)[0]
+        if nxt > limit:
+            break
+        off = nxt
+print(off)
+EOF
+)
+  head -c "$off" "$cap" >"$tmp/prefix.pcap"
+  tshark_file=$tmp/prefix.pcap
+  echo "== tshark runs on the first $off bytes (--tshark-max-bytes $tshark_max); its time is scaled x$(awk -v a="$bytes" -v b="$off" 'BEGIN { printf "%.2f", a / b }') to the full file"
+fi
+run tshark "$tshark_file" tshark -r "$tshark_file" -d tcp.port==5269,xmpp -q -z io,phs
+
+echo
+awk -v total="$bytes" '
+  { name[NR] = $1; wall[NR] = $2; rc[NR] = $3; rss[NR] = $4; fbytes[NR] = $5 }
+  END {
+    printf "%-10s %12s %10s %12s  %s\n", "tool", "wall s", "MB/s", "peak RSS MB", "note"
+    for (i = 1; i <= NR; i++) {
+      mbps = fbytes[i] / 1e6 / wall[i]
+      w = wall[i] * total / fbytes[i]
+      note = ""
+      if (fbytes[i] < total) note = sprintf("measured %.2f s on a %.0f MB prefix, scaled linearly (RSS not scaled)", wall[i], fbytes[i] / 1e6)
+      if (rc[i] == 124) note = "TIMEOUT (" note ")"
+      else if (rc[i] != 0) note = sprintf("exit status %d %s", rc[i], note)
+      printf "%-10s %12.2f %10.1f %12.1f  %s\n", name[i], w, mbps, rss[i], note
+      speed[name[i]] = (rc[i] == 0) ? mbps : 0
+    }
+    printf "\nfile: %.1f MB (MB = 10^6 bytes)\n", total / 1e6
+    if (!("fedscope" in speed)) { print "fedscope not measured: no ratios"; exit }
+    if (speed["fedscope"] > 0 && speed["tshark"] > 0)
+      printf "fedscope/tshark  speed ratio: %.2f\n", speed["fedscope"] / speed["tshark"]
+    if (speed["fedscope"] > 0 && speed["tcpdump"] > 0)
+      printf "fedscope/tcpdump speed ratio: %.2f\n", speed["fedscope"] / speed["tcpdump"]
+  }' "$tmp/results"
