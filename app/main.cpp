@@ -18,7 +18,7 @@ using namespace fedscope;
 
 namespace {
 
-constexpr const char* kVersion = "0.1.0";
+constexpr const char* kVersion = FEDSCOPE_VERSION;
 constexpr int kExitOk = 0, kExitFindings = 1, kExitUsage = 2;
 
 void print_main_help(std::ostream& os) {
@@ -69,7 +69,7 @@ int cmd_report(const std::vector<std::string>& args) {
   if (vm.count("help")) {
     std::cout << opts
               << "\nFILE: one or more captures (one per vantage point or interface), merged by "
-                 "time.\nExit status: 0 no error-level findings, 1 error findings, 2 usage "
+                 "time.\nExit status: 0 no error-level findings, 1 error-level findings, 2 usage "
                  "error or unreadable input.\n";
     return kExitOk;
   }
@@ -79,6 +79,10 @@ int cmd_report(const std::vector<std::string>& args) {
   }
   if (format != "text" && format != "json") {
     std::cerr << "fedscope report: --format must be text or json, not '" << format << "'\n";
+    return kExitUsage;
+  }
+  if (!(dns_timeout > 0)) {
+    std::cerr << "fedscope report: --dns-timeout must be a positive number of seconds\n";
     return kExitUsage;
   }
   report::Options o;

@@ -299,10 +299,13 @@ class Judge {
                          const std::vector<const DnsTransaction*>& srv) {
     // RFC 6120 §3.2.2: without SRV, servers connect to the domain's own A/AAAA on 5269.
     auto addr = lookups(domain, true);
-    bool any_address = false, any_lookup_done = false;
+    judge_failures(domain, addr, domain);
+    bool any_address = false, all_failed = !addr.empty();
     for (const auto* t : addr) {
-      if (t->answered()) any_lookup_done = true;
       if (has_address(*t)) any_address = true;
+      bool failed = is_negative(*t) || t->outcome == engine::DnsOutcome::kNoResponse ||
+                    (t->answered() && is_error_rcode(t->rcode));
+      if (!failed) all_failed = false;
     }
     int conns = 0, ok = 0;
     for (const auto& c : r_.connections) {
@@ -322,11 +325,14 @@ class Judge {
                         : "the fallback connection to " + domain + " on 5269 failed too";
     } else if (any_address) {
       fallback = domain + " has an address record, so servers fall back to it on port 5269";
-    } else if (any_lookup_done) {
+    } else if (all_failed) {
       sev = Severity::kError;
-      fallback = domain + " has no A/AAAA record either, so the fallback fails too";
+      fallback = "the A/AAAA fallback lookups for " + domain + " found no address either";
+    } else if (!addr.empty()) {
+      fallback =
+          "the A/AAAA fallback lookup for " + domain + " had no result before the capture ended";
     } else {
-      fallback = "the A/AAAA fallback lookup for " + domain + " was not observed";
+      fallback = "the A/AAAA fallback lookup for " + domain + " is not in this capture";
     }
     auto& f = add("dns-srv-missing", sev,
                   "No SRV record " + name + " (" + negative_text(negative) + "); " + fallback + ".",

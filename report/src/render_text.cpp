@@ -1,3 +1,4 @@
+#include <cctype>
 #include <cstdio>
 
 #include "fedscope/report/analysis.hpp"

@@ -144,6 +144,7 @@ struct Table {
                   [this](Connection&& c) { closed.push_back(std::move(c)); }};
   double t = 1000.0;
   std::uint64_t n = 0;
+  std::string payload_;
 
   void send(const char* src, std::uint16_t sport, const char* dst, std::uint16_t dport,
             std::uint8_t flags, std::uint32_t seq, std::uint32_t ack = 0, std::uint32_t len = 0,
@@ -167,6 +168,9 @@ struct Table {
     p.tcp.ack = ack;
     p.tcp.window = 1000;
     p.payload_length = len;
+    payload_.assign(len, 'x');
+    p.payload = std::span<const std::uint8_t>(
+        reinterpret_cast<const std::uint8_t*>(payload_.data()), payload_.size());
     table.advance(p.time);
     table.on_tcp(p);
   }
@@ -324,4 +328,56 @@ TEST(ConnState, ZeekVocabulary) {
   EXPECT_EQ(st(S::kClosed, S::kInactive), "SH");
   EXPECT_EQ(st(S::kInactive, S::kClosed), "SHR");
   EXPECT_EQ(st(S::kPartial, S::kPartial), "OTH");
+}
+
+TEST(FlowTable, TableFullEvictsTheOldestNotTheNewLeg) {
+  AnomalyCounters anomalies;
+  std::vector<Connection> closed;
+  FlowTableConfig cfg;
+  cfg.max_live_legs = 2;
+  FlowTable table(anomalies, cfg, [&](Connection&& c) { closed.push_back(std::move(c)); });
+  auto syn = [&](std::uint16_t sport, double t) {
+    packet::Packet p;
+    p.time = Timestamp::from_seconds(t);
+    p.ip_version = 4;
+    p.src = *IpAddress::parse(C);
+    p.dst = *IpAddress::parse(S);
+    p.transport = packet::Transport::kTcp;
+    p.sport = sport;
+    p.dport = 5269;
+    p.tcp.flags = tf::kSyn;
+    p.tcp.seq = sport;
+    table.advance(p.time);
+    table.on_tcp(p);
+  };
+  syn(1000, 1.0);
+  syn(1001, 1.1);
+  syn(1002, 1.2);  // the table is full: the leg from 1.0 goes, the new one stays
+  EXPECT_EQ(anomalies.get("flow.table_full"), 1u);
+  ASSERT_EQ(closed.size(), 1u);
+  EXPECT_EQ(closed[0].primary().orig.port, 1000);
+  EXPECT_EQ(table.live_legs(), 2u);
+  table.finish();
+  ASSERT_EQ(closed.size(), 3u);
+  EXPECT_EQ(closed[2].primary().orig.port, 1002);
+  EXPECT_EQ(closed[2].primary().o.syns, 1u);
+}
+
+TEST(FlowTable, GapFoundAtEndOfCaptureMarksHistory) {
+  // Only connections with a consumer are reassembled; give this one a sink.
+  struct Factory : StreamSinkFactory {
+    Bytes o, r;
+    StreamSink* sink_for(const Connection&, bool from_orig) override { return from_orig ? &o : &r; }
+    void release(const Connection&) override {}
+  } factory;
+  Table x;
+  x.table.set_sink_factory(&factory);
+  x.send(C, 40011, S, 5269, tf::kSyn, 100);
+  x.send(S, 5269, C, 40011, tf::kSyn | tf::kAck, 500, 101);
+  x.send(C, 40011, S, 5269, tf::kAck, 101, 501);
+  x.send(C, 40011, S, 5269, tf::kAck, 111, 501, 5);  // 10 bytes never seen before it
+  const auto& c = x.only();
+  EXPECT_EQ(c.gap_bytes, 10u);
+  EXPECT_NE(c.primary().history.find('G'), std::string::npos) << c.primary().history;
+  EXPECT_EQ(factory.o.out, "[gap 0+10]xxxxx[end]");
 }

@@ -118,7 +118,6 @@ struct Engine::Impl : flow::StreamSinkFactory {
   std::unordered_map<std::uint32_t,
                      std::pair<std::unique_ptr<DnsTcpSink>, std::unique_ptr<DnsTcpSink>>>
       dns_tcp;
-  const Packet* current_packet = nullptr;
   flow::PacketRef current;
 
   flow::StreamSink* sink_for(const flow::Connection& c, bool from_orig) override {
@@ -364,7 +363,7 @@ struct Engine::Impl : flow::StreamSinkFactory {
         }
       }
     }
-    // Prefer SRV links when both exist for the same domain.
+    // An address reached through an SRV record is explained by it: drop the plainer links.
     if (std::any_of(rec.dns.begin(), rec.dns.end(),
                     [](const DnsLink& l) { return l.via == "srv"; })) {
       rec.dns.erase(std::remove_if(rec.dns.begin(), rec.dns.end(),

@@ -94,6 +94,7 @@ struct FlowTable::Impl {
     Connection conn;
     std::vector<std::uint32_t> live_legs;
     std::uint32_t primary_leg = 0;
+    std::uint32_t gaps_o = 0, gaps_r = 0;  // for the 'G'/'g' history letters
     Impl* impl = nullptr;
     std::unique_ptr<Reassembler> ro, rr;
     GapSink so, sr;
@@ -192,6 +193,8 @@ struct FlowTable::Impl {
   }
 
   LiveLeg& create_leg(const Packet& p, const LegKey& key) {
+    // Make room first, so the leg being created is never the one evicted.
+    if (legs.size() >= config.max_live_legs) evict_oldest();
     std::uint32_t id = next_leg++;
     auto& l = legs[id];
     l.leg.id = id;
@@ -208,6 +211,7 @@ struct FlowTable::Impl {
     l.leg.flipped = flip;
     if (flip) l.leg.history.push_back('^');
     l.leg.start = p.time;
+    l.leg.last = p.time;
     l.leg.first_direction = flip ? packet::Direction::kUnknown : p.direction;
     index[key] = id;
     if (std::find(vantages.begin(), vantages.end(), p.vantage) == vantages.end())
@@ -228,8 +232,7 @@ struct FlowTable::Impl {
     if (syn && !ack)
       recent_syns.push_back(
           RecentSyn{id, p.tcp.seq, p.ip_id, p.time, p.vantage, l.leg.orig, l.leg.resp});
-    if (legs.size() > config.max_live_legs) evict_oldest();
-    return legs[id];
+    return l;
   }
 
   void update(LiveLeg& l, const Packet& p) {
@@ -237,7 +240,7 @@ struct FlowTable::Impl {
     bool from_orig = Endpoint{p.src, p.sport} == leg.orig;
     SideStats& me = from_orig ? leg.o : leg.r;
     SideStats& peer = from_orig ? leg.r : leg.o;
-    leg.last = p.time;
+    leg.last = std::max(leg.last, p.time);  // capture time can step backwards
     ++me.packets;
     if (me.packets == 1) me.ttl = p.ttl;
     std::uint8_t f = p.tcp.flags;
@@ -355,6 +358,7 @@ struct FlowTable::Impl {
     if (c.rr) {
       c.rr->finish(c.sr);
       c.conn.gap_bytes += c.rr->gaps();
+      c.conn.midstream = c.conn.midstream || c.rr->started_midstream();
     }
     std::sort(c.conn.legs.begin(), c.conn.legs.end(),
               [](const Leg& a, const Leg& b) { return a.id < b.id; });
@@ -400,9 +404,15 @@ struct FlowTable::Impl {
 void FlowTable::Impl::GapSink::on_gap(std::uint64_t off, std::uint64_t len) {
   if (inner) inner->on_gap(off, len);
   if (!conn) return;
-  auto it = conn->impl->legs.find(conn->primary_leg);
-  if (it == conn->impl->legs.end()) return;
-  conn->impl->add_repeat(it->second, 'g', orig, orig ? it->second.g_count : it->second.gr_count);
+  std::uint32_t& n = orig ? conn->gaps_o : conn->gaps_r;
+  if (!repeat_threshold(++n)) return;
+  // The primary leg may already have closed (gaps found at expiry or the end of input).
+  std::string* history = nullptr;
+  if (auto it = conn->impl->legs.find(conn->primary_leg); it != conn->impl->legs.end())
+    history = &it->second.leg.history;
+  for (auto& l : conn->conn.legs)
+    if (l.id == conn->primary_leg) history = &l.history;
+  if (history) history->push_back(orig ? 'G' : 'g');
 }
 
 FlowTable::FlowTable(AnomalyCounters& anomalies, FlowTableConfig config, ClosedCallback on_closed)
@@ -453,7 +463,7 @@ bool FlowTable::on_icmp_error(const Packet& p) {
     if (leg.icmp.size() < 16)
       leg.icmp.push_back(IcmpEvent{ref_of(p), p.src, p.icmp.type, p.icmp.code, p.icmp.unreachable,
                                    p.vantage.ifindex});
-    leg.last = p.time;
+    leg.last = std::max(leg.last, p.time);
     return true;
   }
   return false;

@@ -316,10 +316,8 @@ Decoder::Result Decoder::decode_transport(std::span<const std::uint8_t> seg, std
       out.tcp.header_length = hlen;
       out.payload_length = wire_len - hlen;
       out.payload = seg.size() > hlen ? seg.subspan(hlen) : std::span<const std::uint8_t>{};
-      if (seg.size() < hlen && !cut) {
-        anomalies_.add("tcp.bad_header_len");
-        return Result::kUndecodable;
-      }
+      // Not cut: the segment holds wire_len >= hlen bytes. Cut: options may be missing, but
+      // ports, flags and sequence numbers are in the first 20 bytes.
       return Result::kPacket;
     }
     case 17: {  // UDP
