@@ -83,6 +83,7 @@ class Judge {
 
   void run() {
     learn_vantages();
+    if (ours_.empty()) infer_ours();
     judge_dns();
     for (std::size_t i = 0; i < r_.connections.size(); ++i)
       judge_connection(i);
@@ -167,6 +168,45 @@ class Judge {
       if (t.copies > 0) paired = true;
     r_.vantage_count = v.size();
     r_.forwarding_vantage = paired || r_.files.size() > 1;
+  }
+
+  // Without --domain: a domain is ours when its federation address is one of our servers: an
+  // --inside-net address, or the public address that a NAT translates to an inside server.
+  void infer_ours() {
+    std::set<IpAddress> our_addrs;
+    for (const auto& c : r_.connections) {
+      for (const auto& l : c.conn.legs) {
+        if (!inside(l.resp.addr)) continue;
+        our_addrs.insert(l.resp.addr);
+        for (const auto& other : c.conn.legs)
+          our_addrs.insert(other.resp.addr);
+      }
+    }
+    for (const auto& t : r_.dns)
+      for (const auto& rr : t.answers)
+        if (const auto* a = std::get_if<IpAddress>(&rr.data); a && inside(*a)) our_addrs.insert(*a);
+    if (our_addrs.empty()) return;
+    // Names that resolve to those addresses, then the domains whose SRV (or fallback) names them.
+    std::set<std::string> names;
+    for (const auto& t : r_.dns)
+      for (const auto& rr : t.answers)
+        if (const auto* a = std::get_if<IpAddress>(&rr.data); a && our_addrs.count(*a)) {
+          names.insert(t.qname);
+          names.insert(rr.name);
+        }
+    std::set<std::string> domains;
+    for (const auto& t : r_.dns) {
+      std::string d = srv_domain(t.qname);
+      if (d.empty()) continue;
+      if (names.count(d)) domains.insert(d);
+      for (const auto& rr : t.answers)
+        if (const auto* srv = std::get_if<dns::SrvData>(&rr.data); srv && names.count(srv->target))
+          domains.insert(d);
+    }
+    for (const auto& d : domains) {
+      ours_.insert(d);
+      r_.our_domains_inferred.push_back(d);
+    }
   }
 
   // ---- DNS ----------------------------------------------------------------------------------
@@ -622,6 +662,8 @@ class Judge {
       a.connections.push_back(i);
     }
     for (auto& a : r_.attempts) {
+      if (a.originator.empty() && !a.dns.empty())
+        a.originator = r_.dns[a.dns.front()].client.addr.to_string();
       if (a.connections.empty()) {
         a.outcome = "dns-only";
         continue;

@@ -93,7 +93,9 @@ std::string render_json(const Result& r) {
   ordered_json nets = ordered_json::array();
   for (const auto& c : r.inside_nets)
     nets.push_back(c.to_string());
-  root["options"] = ordered_json{{"inside_nets", nets}, {"domains", r.our_domains}};
+  root["options"] = ordered_json{{"inside_nets", nets},
+                                 {"domains", r.our_domains},
+                                 {"domains_inferred", r.our_domains_inferred}};
 
   ordered_json dnsj = ordered_json::array();
   for (const auto& t : r.dns) {

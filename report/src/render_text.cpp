@@ -107,6 +107,14 @@ std::string render_text(const Result& r) {
     out += "\n";
   }
 
+  if (!r.our_domains.empty() || !r.our_domains_inferred.empty()) {
+    out += "  your domains:";
+    for (const auto& d : r.our_domains)
+      out += " " + d;
+    for (const auto& d : r.our_domains_inferred)
+      out += " " + d + " (inferred)";
+    out += "\n";
+  }
   out += "\nFederation attempts\n";
   if (r.attempts.empty()) out += "  none seen (no TCP 5269/5270 and no XMPP SRV lookups)\n";
   int n = 0;

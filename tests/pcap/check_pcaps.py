@@ -189,6 +189,20 @@ def cli_tests(fedscope):
     check(p.stdout == doc, "docs/findings.md is identical to `fedscope findings --markdown`")
 
 
+def inference_tests(fedscope):
+    # Without --domain, a domain whose federation address is inside (or NAT'ed to inside) is ours.
+    rc, out, _ = run(fedscope, ["pcaps/core/dns-address-inside/fw-any.pcap"],
+                     ["--inside-net", "192.0.2.0/24"])
+    rep = json.loads(out)
+    check(rep["options"]["domains_inferred"] == ["cupdomain.example"],
+          f"inferred our domains: {rep['options']['domains_inferred']}")
+    f = [x for x in rep["findings"] if x["code"] == "dns-address-not-public"]
+    check(bool(f) and f[0]["remedy"].startswith("This is your domain"), "remedy speaks of 'your' domain")
+    rc, out, _ = run(fedscope, ["pcaps/core/outbound-healthy/fw-any.pcap"],
+                     ["--inside-net", "192.0.2.0/24"])
+    check(json.loads(out)["options"]["domains_inferred"] == [], "a peer domain is not inferred as ours")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--fedscope", required=True)
@@ -203,6 +217,7 @@ def main():
         corner_tests(a.fedscope, schema)
     if "cli" in a.what:
         cli_tests(a.fedscope)
+        inference_tests(a.fedscope)
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 

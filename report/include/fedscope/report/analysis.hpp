@@ -42,7 +42,8 @@ struct Result {
   std::vector<engine::ConnectionRecord> connections;
   std::vector<Finding> findings;
   std::vector<Attempt> attempts;
-  std::vector<std::string> our_domains;
+  std::vector<std::string> our_domains;           ///< from --domain
+  std::vector<std::string> our_domains_inferred;  ///< when --domain is absent: see judge.cpp
   std::vector<Cidr> inside_nets;
   bool forwarding_vantage = false;  ///< evidence the capture was taken on a forwarding box
   std::size_t vantage_count = 0;
