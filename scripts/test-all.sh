@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 ./scripts/build.sh release
 echo "== release build: every test"
 ctest --test-dir build --output-on-failure -j2
+echo "== fuzzing: replay the seed corpus, then each target for a bounded time (clang, ASan+UBSan)"
+./scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
 ./scripts/build.sh asan
 echo "== ASan+UBSan build: every test"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
