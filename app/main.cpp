@@ -121,16 +121,24 @@ int cmd_report(const std::vector<std::string>& args) {
                 << ": read stopped at a damaged record after " << f.packets << " packets ("
                 << f.error << ")\n";
   }
-  std::string text = format == "json" ? report::render_json(result) : report::render_text(result);
-  if (output.empty() || output == "-") {
-    std::cout << text;
-  } else {
-    std::ofstream out(output, std::ios::binary);
-    out << text;
-    if (!out) {
+  std::ofstream file;
+  if (!output.empty() && output != "-") {
+    file.open(output, std::ios::binary);
+    if (!file) {
       std::cerr << "fedscope report: cannot write " << output << "\n";
       return kExitUsage;
     }
+  }
+  std::ostream& out = file.is_open() ? static_cast<std::ostream&>(file) : std::cout;
+  if (format == "json")
+    report::render_json(result, out);
+  else
+    out << report::render_text(result);
+  out.flush();
+  if (!out) {
+    std::cerr << "fedscope report: cannot write " << (output.empty() ? "standard output" : output)
+              << "\n";
+    return kExitUsage;
   }
   return result.errors() > 0 ? kExitFindings : kExitOk;
 }

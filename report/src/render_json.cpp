@@ -1,4 +1,5 @@
 #include <nlohmann/json.hpp>
+#include <ostream>
 
 #include "fedscope/report/analysis.hpp"
 
@@ -49,12 +50,56 @@ std::string direction_name(packet::Direction d) {
   }
 }
 
+// Writes the top-level object one member at a time, and the long arrays one element at a
+// time, so memory holds one record's JSON, not the whole document. The text is exactly
+// what ordered_json::dump(2) would give for the whole document.
+class Writer {
+ public:
+  explicit Writer(std::ostream& os) : os_(os) { os_ << "{"; }
+  void field(const char* key, const ordered_json& v) {
+    key_(key);
+    put(v, 2);
+  }
+  void begin_array(const char* key) {
+    key_(key);
+    os_ << "[";
+    first_element_ = true;
+  }
+  void element(const ordered_json& v) {
+    os_ << (first_element_ ? "\n    " : ",\n    ");
+    first_element_ = false;
+    put(v, 4);
+  }
+  void end_array() { os_ << (first_element_ ? "]" : "\n  ]"); }
+  void finish() { os_ << "\n}\n"; }
+
+ private:
+  void key_(const char* key) {
+    os_ << (first_ ? "\n  " : ",\n  ") << ordered_json(key).dump() << ": ";
+    first_ = false;
+  }
+  void put(const ordered_json& v, int indent) {
+    std::string text = v.dump(2);
+    std::string pad(static_cast<std::size_t>(indent), ' ');
+    std::size_t start = 0;
+    for (std::size_t nl = text.find('\n'); nl != std::string::npos; nl = text.find('\n', start)) {
+      os_.write(text.data() + start, static_cast<std::streamsize>(nl + 1 - start));
+      os_ << pad;
+      start = nl + 1;
+    }
+    os_.write(text.data() + start, static_cast<std::streamsize>(text.size() - start));
+  }
+  std::ostream& os_;
+  bool first_ = true;
+  bool first_element_ = true;
+};
+
 }  // namespace
 
-std::string render_json(const Result& r) {
-  ordered_json root;
-  root["schema_version"] = kSchemaVersion;
-  root["generator"] = "fedscope";
+void render_json(const Result& r, std::ostream& os) {
+  Writer w(os);
+  w.field("schema_version", kSchemaVersion);
+  w.field("generator", "fedscope");
 
   ordered_json files = ordered_json::array();
   std::uint64_t packets = 0, bytes = 0, truncated = 0;
@@ -72,37 +117,39 @@ std::string render_json(const Result& r) {
     bytes += f.bytes;
     truncated += f.truncated;
   }
-  root["capture"] = ordered_json{
-      {"files", files},
-      {"packets", packets},
-      {"bytes", bytes},
-      {"first", packets ? ordered_json(format_iso8601(r.stats.first)) : ordered_json(nullptr)},
-      {"last", packets ? ordered_json(format_iso8601(r.stats.last)) : ordered_json(nullptr)},
-      {"truncated", truncated},
-      {"decoded", ordered_json{{"ip", r.stats.ip_packets},
-                               {"tcp", r.stats.tcp},
-                               {"udp", r.stats.udp},
-                               {"icmp", r.stats.icmp},
-                               {"not_ip", r.stats.not_ip},
-                               {"undecodable", r.stats.undecodable},
-                               {"ipv4_reassembled", r.stats.reassembled_datagrams},
-                               {"nat_copies", r.stats.nat_copies}}},
-      {"vantage_points", r.vantage_count},
-      {"forwarding", r.forwarding_vantage}};
+  w.field(
+      "capture",
+      ordered_json{
+          {"files", files},
+          {"packets", packets},
+          {"bytes", bytes},
+          {"first", packets ? ordered_json(format_iso8601(r.stats.first)) : ordered_json(nullptr)},
+          {"last", packets ? ordered_json(format_iso8601(r.stats.last)) : ordered_json(nullptr)},
+          {"truncated", truncated},
+          {"decoded", ordered_json{{"ip", r.stats.ip_packets},
+                                   {"tcp", r.stats.tcp},
+                                   {"udp", r.stats.udp},
+                                   {"icmp", r.stats.icmp},
+                                   {"not_ip", r.stats.not_ip},
+                                   {"undecodable", r.stats.undecodable},
+                                   {"ipv4_reassembled", r.stats.reassembled_datagrams},
+                                   {"nat_copies", r.stats.nat_copies}}},
+          {"vantage_points", r.vantage_count},
+          {"forwarding", r.forwarding_vantage}});
 
   ordered_json nets = ordered_json::array();
   for (const auto& c : r.inside_nets)
     nets.push_back(c.to_string());
-  root["options"] = ordered_json{{"inside_nets", nets},
-                                 {"domains", r.our_domains},
-                                 {"domains_inferred", r.our_domains_inferred}};
+  w.field("options", ordered_json{{"inside_nets", nets},
+                                  {"domains", r.our_domains},
+                                  {"domains_inferred", r.our_domains_inferred}});
 
-  ordered_json dnsj = ordered_json::array();
+  w.begin_array("dns");
   for (const auto& t : r.dns) {
     ordered_json answers = ordered_json::array();
     for (const auto& rr : t.answers)
       answers.push_back(rdata_json(rr));
-    dnsj.push_back(ordered_json{
+    w.element(ordered_json{
         {"id", t.id},
         {"query", t.qname},
         {"type", std::string(dns::type_name(t.qtype))},
@@ -129,9 +176,9 @@ std::string render_json(const Result& r) {
                         : ordered_json(nullptr)},
         {"copies", t.copies}});
   }
-  root["dns"] = dnsj;
+  w.end_array();
 
-  ordered_json flows = ordered_json::array();
+  w.begin_array("flows");
   for (const auto& rec : r.connections) {
     const auto& c = rec.conn;
     const auto& P = c.primary();
@@ -178,7 +225,7 @@ std::string render_json(const Result& r) {
     ordered_json syn_times = ordered_json::array();
     for (const auto& t : P.o.syn_times)
       syn_times.push_back((t - P.o.syn_times.front()).seconds());
-    flows.push_back(ordered_json{
+    w.element(ordered_json{
         {"id", c.id},
         {"client", P.orig.to_string()},
         {"server", P.resp.to_string()},
@@ -200,7 +247,7 @@ std::string render_json(const Result& r) {
         {"domains", domains},
         {"dns", rec.dns.empty() ? ordered_json("not-observed") : ordered_json(links)}});
   }
-  root["flows"] = flows;
+  w.end_array();
 
   ordered_json attempts = ordered_json::array();
   for (const auto& a : r.attempts) {
@@ -218,7 +265,7 @@ std::string render_json(const Result& r) {
         {"connections", conns},
         {"outcome", a.outcome}});
   }
-  root["attempts"] = attempts;
+  w.field("attempts", attempts);
 
   ordered_json findings = ordered_json::array();
   for (const auto& f : r.findings) {
@@ -236,16 +283,16 @@ std::string render_json(const Result& r) {
                      {"count", f.count},
                      {"evidence", ordered_json{{"packets", ev}, {"total", f.evidence_total}}}});
   }
-  root["findings"] = findings;
+  w.field("findings", findings);
 
   ordered_json anomalies = ordered_json::object();
   for (const auto& [name, n] : r.anomalies.all())
     anomalies[name] = n;
-  root["anomalies"] = anomalies;
-  root["summary"] = ordered_json{{"errors", r.errors()},
-                                 {"warnings", r.warnings()},
-                                 {"infos", r.findings.size() - r.errors() - r.warnings()}};
-  return root.dump(2) + "\n";
+  w.field("anomalies", anomalies);
+  w.field("summary", ordered_json{{"errors", r.errors()},
+                                  {"warnings", r.warnings()},
+                                  {"infos", r.findings.size() - r.errors() - r.warnings()}});
+  w.finish();
 }
 
 }  // namespace fedscope::report

@@ -4,6 +4,7 @@
 /// will run): reads files, feeds the engine, keeps the closed records, judges them.
 
 #include <functional>
+#include <iosfwd>
 #include <string>
 #include <vector>
 
@@ -59,8 +60,9 @@ bool analyze(const Options& options, Result& result, std::string& error);
 /// The judges alone, over records already collected (used by analyze(), and by tests).
 void judge(Result& result);
 
-/// Renderers. Each writes the whole report.
+/// Renderers. Each writes the whole report. JSON is streamed record by record (memory holds
+/// one record's JSON at a time, whatever the number of flows).
 std::string render_text(const Result& r);
-std::string render_json(const Result& r);
+void render_json(const Result& r, std::ostream& os);
 
 }  // namespace fedscope::report
