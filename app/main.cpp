@@ -112,10 +112,16 @@ int cmd_report(const std::vector<std::string>& args) {
     return kExitUsage;
   }
   for (const auto& f : result.files) {
-    if (f.packets > 0 && packet::linktype_supported(f.linktype).empty())
+    if (f.interfaces.empty() && f.packets > 0 && packet::linktype_supported(f.linktype).empty())
       std::cerr << "fedscope report: warning: " << f.path << ": link type " << f.linktype_name
                 << " (" << f.linktype << ") is not decoded; its " << f.packets
                 << " packets are counted as link.unsupported_linktype\n";
+    for (const auto& i : f.interfaces)
+      if (i.packets > 0 && packet::linktype_supported(i.linktype).empty())
+        std::cerr << "fedscope report: warning: " << f.path << ": interface " << i.id
+                  << (i.name.empty() ? "" : " (" + i.name + ")") << ": link type "
+                  << i.linktype_name << " (" << i.linktype << ") is not decoded; its " << i.packets
+                  << " packets are counted as link.unsupported_linktype\n";
     if (!f.complete)
       std::cerr << "fedscope report: warning: " << f.path
                 << ": read stopped at a damaged record after " << f.packets << " packets ("

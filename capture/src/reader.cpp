@@ -1,19 +1,37 @@
 #include "fedscope/capture/reader.hpp"
 
-#include <pcap/pcap.h>
 #include <sys/stat.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 
+#include "source.hpp"
+
 namespace fedscope::capture {
+namespace {
+
+/// The first four bytes of every pcapng file (the Section Header Block type, the same in
+/// both byte orders).
+constexpr std::uint8_t kPcapngMagic[4] = {0x0A, 0x0D, 0x0D, 0x0A};
+
+/// True when @p path starts like a pcapng file; anything else (classic pcap, junk, a file too
+/// short to tell) is left to libpcap and its error messages.
+bool looks_like_pcapng(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return false;
+  std::uint8_t head[4] = {};
+  const bool ok = std::fread(head, 1, sizeof head, f) == sizeof head &&
+                  std::memcmp(head, kPcapngMagic, sizeof head) == 0;
+  std::fclose(f);
+  return ok;
+}
+
+}  // namespace
 
 struct FileReader::Impl {
-  pcap_t* handle = nullptr;
-  ~Impl() {
-    if (handle) pcap_close(handle);
-  }
+  std::unique_ptr<detail::Source> source;  ///< null once the file is finished
+  bool damage_counted = false;
 };
 
 FileReader::~FileReader() = default;
@@ -29,41 +47,28 @@ std::unique_ptr<FileReader> FileReader::open(const std::string& path, std::uint1
     error = path + ": is a directory, not a capture file";
     return nullptr;
   }
-  char errbuf[PCAP_ERRBUF_SIZE] = "";
-  // Nanosecond precision: libpcap scales microsecond files up, so one clock serves all.
-  pcap_t* h =
-      pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, errbuf);
-  if (!h) {
-    error = path + ": not a readable pcap or pcapng capture (" + errbuf + ")";
-    return nullptr;
-  }
   std::unique_ptr<FileReader> r(new FileReader());
   r->impl_ = std::make_unique<Impl>();
-  r->impl_->handle = h;
   r->index_ = file_index;
   r->size_ = static_cast<std::uint64_t>(st.st_size);
   r->info_.path = path;
-  r->info_.linktype = pcap_datalink(h);
-  const char* name = pcap_datalink_val_to_name(r->info_.linktype);
-  r->info_.linktype_name = name ? name : "DLT_" + std::to_string(r->info_.linktype);
-  r->info_.snaplen = static_cast<std::uint32_t>(pcap_snapshot(h));
+  std::string why;
+  r->impl_->source = looks_like_pcapng(path) ? detail::open_pcapng_source(path, r->info_, why)
+                                             : detail::open_libpcap_source(path, r->info_, why);
+  if (!r->impl_->source) {
+    error = path + ": not a readable pcap or pcapng capture (" + why + ")";
+    return nullptr;
+  }
   return r;
 }
 
 bool FileReader::next(Frame& out, AnomalyCounters& anomalies) {
-  if (!impl_->handle) return false;
-  pcap_pkthdr* hdr = nullptr;
-  const u_char* data = nullptr;
-  int rc = pcap_next_ex(impl_->handle, &hdr, &data);
-  if (rc == 1) {
-    out.time = Timestamp::from_parts(hdr->ts.tv_sec, hdr->ts.tv_usec);
+  if (!impl_->source) return false;
+  if (impl_->source->next(out, info_, anomalies)) {
     out.number = ++info_.packets;
     out.file = index_;
-    out.linktype = info_.linktype;
-    out.wire_length = hdr->len;
-    out.data = std::span<const std::uint8_t>(data, hdr->caplen);
-    info_.bytes += hdr->caplen;
-    if (hdr->caplen < hdr->len) {
+    info_.bytes += out.data.size();
+    if (out.truncated()) {
       ++info_.truncated;
       anomalies.add("capture.snaplen_truncated");
     }
@@ -72,23 +77,17 @@ bool FileReader::next(Frame& out, AnomalyCounters& anomalies) {
     if (out.time > info_.last) info_.last = out.time;
     return true;
   }
-  if (rc == PCAP_ERROR) {
-    // A damaged or cut record: keep what was read, say where it stopped.
-    info_.complete = false;
-    info_.error = pcap_geterr(impl_->handle);
+  if (!info_.complete && !impl_->damage_counted) {
+    // A damaged or cut record: what was read is kept, info_.error says where it stopped.
     anomalies.add("capture.damaged_record");
+    impl_->damage_counted = true;
   }
-  pcap_close(impl_->handle);
-  impl_->handle = nullptr;
+  impl_->source.reset();
   return false;
 }
 
 std::uint64_t FileReader::position() const {
-  if (!impl_->handle) return size_;
-  FILE* f = pcap_file(impl_->handle);
-  if (!f) return 0;
-  long pos = std::ftell(f);
-  return pos < 0 ? 0 : static_cast<std::uint64_t>(pos);
+  return impl_->source ? impl_->source->position() : size_;
 }
 
 bool MergedReader::open(const std::vector<std::string>& paths, std::string& error) {

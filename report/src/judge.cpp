@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "fedscope/report/analysis.hpp"
 
@@ -71,10 +72,44 @@ bool admin_prohibited(const flow::IcmpEvent& e, bool v6) {
   return e.code == 3 || e.code == 9 || e.code == 10 || e.code == 13;
 }
 
+// What an ICMP error says, in an admin's words (RFC 792, RFC 1812, RFC 4443).
+std::string icmp_meaning(const flow::IcmpEvent& e, bool v6) {
+  if (!e.unreachable) return "a TTL ran out on the way: a routing loop or a path that is too long";
+  if (v6) {
+    switch (e.code) {
+      case 0:
+        return "no route to the destination";
+      case 1:
+        return "communication administratively prohibited (a firewall rule)";
+      case 3:
+        return "address unreachable: no host answered neighbour discovery";
+      case 4:
+        return "port unreachable";
+      default:
+        return "destination unreachable";
+    }
+  }
+  switch (e.code) {
+    case 0:
+      return "network unreachable: no route to the destination";
+    case 1:
+      return "host unreachable: the last router got no ARP answer (host down or wrong address)";
+    case 3:
+      return "port unreachable (for TCP this comes from a firewall reject rule)";
+    case 9:
+    case 10:
+    case 13:
+      return "communication administratively prohibited (a firewall rule)";
+    default:
+      return "destination unreachable";
+  }
+}
+
 std::string icmp_text(const flow::IcmpEvent& e, bool v6) {
   std::string kind = e.unreachable ? "destination unreachable" : "time exceeded";
   return "ICMP" + std::string(v6 ? "v6 " : " ") + kind + " (type " + std::to_string(e.type) +
-         ", code " + std::to_string(e.code) + ") from " + e.reporter.to_string();
+         ", code " + std::to_string(e.code) + ") from " + e.reporter.to_string() + ": " +
+         icmp_meaning(e, v6);
 }
 
 class Judge {
@@ -155,11 +190,11 @@ class Judge {
   }
 
   void learn_vantages() {
-    std::set<std::pair<std::uint16_t, std::int32_t>> v;
+    std::set<std::tuple<std::uint16_t, std::int32_t, std::int32_t>> v;
     bool paired = false;
     for (const auto& c : r_.connections) {
       for (const auto& l : c.conn.legs) {
-        v.insert({l.vantage.file, l.vantage.ifindex});
+        v.insert({l.vantage.file, l.vantage.interface, l.vantage.ifindex});
         if (l.first_direction != packet::Direction::kUnknown) sll_ = true;
       }
       if (c.conn.legs.size() > 1) paired = true;
@@ -167,7 +202,12 @@ class Judge {
     for (const auto& t : r_.dns)
       if (t.copies > 0) paired = true;
     r_.vantage_count = v.size();
-    r_.forwarding_vantage = paired || r_.files.size() > 1;
+    // Several files, or several interfaces of one pcapng file, are taken to be vantage points
+    // around one forwarding box (outside and inside of a firewall).
+    std::size_t capture_points = 0;
+    for (const auto& f : r_.files)
+      capture_points += std::max<std::size_t>(1, f.interfaces.size());
+    r_.forwarding_vantage = paired || capture_points > 1;
   }
 
   // Without --domain: a domain is ours when its federation address is one of our servers: an

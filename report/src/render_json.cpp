@@ -35,6 +35,11 @@ ordered_json rdata_json(const dns::ResourceRecord& rr) {
 
 std::string vantage_name(const Result& r, const packet::Vantage& v) {
   std::string s = r.files.size() > v.file ? r.files[v.file].path : "?";
+  if (v.interface >= 0 && r.files.size() > v.file) {
+    const auto& ifs = r.files[v.file].interfaces;
+    auto i = static_cast<std::size_t>(v.interface);
+    s += "@" + (i < ifs.size() && !ifs[i].name.empty() ? ifs[i].name : std::to_string(v.interface));
+  }
   if (v.ifindex >= 0) s += "#if" + std::to_string(v.ifindex);
   return s;
 }
@@ -104,6 +109,13 @@ void render_json(const Result& r, std::ostream& os) {
   ordered_json files = ordered_json::array();
   std::uint64_t packets = 0, bytes = 0, truncated = 0;
   for (const auto& f : r.files) {
+    ordered_json ifs = ordered_json::array();
+    for (const auto& i : f.interfaces)
+      ifs.push_back(ordered_json{{"id", i.id},
+                                 {"name", i.name},
+                                 {"linktype", i.linktype_name},
+                                 {"snaplen", i.snaplen},
+                                 {"packets", i.packets}});
     files.push_back(
         ordered_json{{"path", f.path},
                      {"linktype", f.linktype_name},
@@ -112,6 +124,7 @@ void render_json(const Result& r, std::ostream& os) {
                      {"bytes", f.bytes},
                      {"truncated", f.truncated},
                      {"complete", f.complete},
+                     {"interfaces", ifs},
                      {"error", f.error.empty() ? ordered_json(nullptr) : ordered_json(f.error)}});
     packets += f.packets;
     bytes += f.bytes;

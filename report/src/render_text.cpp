@@ -71,8 +71,14 @@ std::string conn_story(const Result& r, const engine::ConnectionRecord& rec) {
     const auto& l = c.legs[i];
     s += "\n                    also seen as " + l.orig.to_string() + " → " + l.resp.to_string() +
          " (" + flow::conn_state(l) + " " + l.history + ")";
-    if (r.files.size() > 1 || l.vantage.ifindex >= 0) {
+    if (r.files.size() > 1 || l.vantage.ifindex >= 0 || l.vantage.interface >= 0) {
       s += " at " + file_name(r, l.vantage.file);
+      if (l.vantage.interface >= 0) {
+        const auto& ifs = r.files[l.vantage.file].interfaces;
+        auto at = static_cast<std::size_t>(l.vantage.interface);
+        s += " " + (at < ifs.size() && !ifs[at].name.empty() ? ifs[at].name
+                                                             : "interface " + std::to_string(at));
+      }
       if (l.vantage.ifindex >= 0) s += " if" + std::to_string(l.vantage.ifindex);
     }
     if (!(l.resp == P.resp) || !(l.orig == P.orig)) s += ": NAT";
@@ -105,6 +111,11 @@ std::string render_text(const Result& r) {
       out += ", " + std::to_string(f.truncated) + " cut by snaplen " + std::to_string(f.snaplen);
     if (!f.complete) out += ", READING STOPPED EARLY: " + f.error;
     out += "\n";
+    if (f.interfaces.size() > 1)
+      for (const auto& i : f.interfaces)
+        out += "    interface " + std::to_string(i.id) +
+               (i.name.empty() ? "" : " (" + i.name + ")") + ": " + i.linktype_name + ", snaplen " +
+               std::to_string(i.snaplen) + ", " + std::to_string(i.packets) + " packets\n";
   }
 
   if (!r.our_domains.empty() || !r.our_domains_inferred.empty()) {

@@ -381,3 +381,11 @@ TEST(FlowTable, GapFoundAtEndOfCaptureMarksHistory) {
   EXPECT_NE(c.primary().history.find('G'), std::string::npos) << c.primary().history;
   EXPECT_EQ(factory.o.out, "[gap 0+10]xxxxx[end]");
 }
+
+TEST(FlowTable, SameIsnButNothingInCommonIsNotPaired) {
+  Table x;
+  x.send(C, 40000, S, 5269, tf::kSyn, 777, 0, 0, 2);
+  x.send("198.51.100.10", 41000, "203.0.113.30", 5269, tf::kSyn, 777, 0, 0, 3);
+  x.table.finish();
+  EXPECT_EQ(x.closed.size(), 2u);
+}

@@ -27,7 +27,9 @@ struct LegKey {
 struct LegKeyHash {
   std::size_t operator()(const LegKey& k) const noexcept {
     std::size_t h = EndpointHash{}(k.a) * 1000003u ^ EndpointHash {}(k.b);
-    return h ^ (std::size_t{k.vantage.file} << 40) ^ static_cast<std::size_t>(k.vantage.ifindex);
+    return h ^ (std::size_t{k.vantage.file} << 40) ^
+           (static_cast<std::size_t>(k.vantage.interface) << 20) ^
+           static_cast<std::size_t>(k.vantage.ifindex);
   }
 };
 
@@ -174,10 +176,14 @@ struct FlowTable::Impl {
     while (!recent_syns.empty() &&
            (p.time - recent_syns.front().time).seconds() > config.nat_pair_window_seconds)
       recent_syns.pop_front();
+    // The same ISN within the window, and something a NAT keeps: the client endpoint (DNAT),
+    // the server endpoint (SNAT/PAT), or both ports (static NAT of both addresses).
     for (auto it = recent_syns.rbegin(); it != recent_syns.rend(); ++it) {
       if (it->vantage == p.vantage && it->orig == orig && it->resp == resp) continue;
       if (!legs.count(it->leg_id)) continue;
-      if (it->isn == p.tcp.seq) return it->leg_id;
+      bool kept = it->orig == orig || it->resp == resp ||
+                  (it->orig.port == orig.port && it->resp.port == resp.port);
+      if (it->isn == p.tcp.seq && kept) return it->leg_id;
     }
     // Sequence-randomising firewalls (e.g. Cisco ASA) change the ISN: fall back to the same
     // IP ID and one unchanged endpoint within half a second.

@@ -82,6 +82,7 @@ Decoder::Result Decoder::decode(const Frame& frame, Packet& out) {
   out.time = frame.time;
   out.number = frame.number;
   out.vantage.file = frame.file;
+  out.vantage.interface = frame.interface;
   out.wire_length = frame.wire_length;
   const bool cut = frame.truncated();
   auto d = frame.data;

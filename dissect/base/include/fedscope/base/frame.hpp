@@ -15,7 +15,10 @@ struct Frame {
   Timestamp time;
   std::uint64_t number = 0;  ///< 1-based per file, as Wireshark counts.
   std::uint16_t file = 0;    ///< index of the input file (0-based).
-  int linktype = 0;          ///< DLT_* value as libpcap reports it for the file.
+  int linktype = 0;          ///< DLT_* value as libpcap reports it (per interface in pcapng).
+  /// pcapng interface id within the file (index into capture::FileInfo::interfaces, counted
+  /// across sections); -1 for classic pcap.
+  std::int32_t interface = -1;
   std::uint32_t wire_length = 0;
   std::span<const std::uint8_t> data;  ///< captured bytes (caplen = data.size()).
 

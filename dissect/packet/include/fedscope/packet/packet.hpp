@@ -21,10 +21,12 @@ namespace fedscope::packet {
 /// (Linux cooked captures): kIn = received, kOut = sent by the capturing host.
 enum class Direction : std::uint8_t { kUnknown, kIn, kOut };
 
-/// Where a frame was seen: the input file and, for Linux cooked v2 captures, the interface.
+/// Where a frame was seen: the input file, the capture interface (pcapng) and, for Linux
+/// cooked v2 captures, the kernel's interface index.
 struct Vantage {
   std::uint16_t file = 0;
-  std::int32_t ifindex = -1;  ///< -1 when the link layer doesn't say
+  std::int32_t interface = -1;  ///< pcapng interface within the file; -1 for classic pcap
+  std::int32_t ifindex = -1;    ///< SLL2 interface index; -1 when the link layer doesn't say
   bool operator==(const Vantage&) const = default;
 };
 
