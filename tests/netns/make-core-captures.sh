@@ -45,6 +45,7 @@ SCENARIOS=(
   dns-no-response dns-tcp dns-fragmented
   fw-drop fw-reject-rst fw-reject-icmp fw-reject-icmp-port nat-port-522
   server-not-listening nat-missing tcp-reset tcp-handshake-incomplete inbound-healthy-snap64
+  host-unreachable
 )
 
 # Messages go to the script's own stderr (fd LOG_FD) even from inside a redirected
@@ -435,6 +436,8 @@ outbound() {
 # Defaults = the healthy site. Each scenario changes ONE thing.
 scenario_defaults() {
   DESC="" NOTES="" MUST=() MUST_NOT=() FILE_SETS="" EMPTY_OK=()
+  # Checks on one file alone, where a single vantage point must conclude something else.
+  EXTRA_CHECKS='[]'
   CAPS=(fw-any fw-outside fw-inside srv)
   DNAT_TO="$SRV_IP:5269" SNAT=1 INBOUND_VERDICT=accept FW_FIRST_RULE=""
   SMALL_MTU="" DNS_RUN=1 DNS_DROP=0
@@ -456,7 +459,8 @@ scenario_defaults() {
 # Error codes a healthy capture must not produce.
 HEALTHY_NOT=(tcp-no-answer tcp-refused tcp-unreachable tcp-reset tcp-handshake-incomplete
   fw-blocked nat-port-mismatch nat-missing dns-no-response dns-error dns-srv-missing
-  dns-target-unresolved dns-address-not-public dns-srv-disabled)
+  dns-target-unresolved dns-address-not-public dns-srv-disabled dns-srv-port-nonstandard
+  dns-srv-name-suspicious)
 SETS_ALL='[["fw-any.pcap"],["fw-outside.pcap","fw-inside.pcap"],["srv.pcap"]]'
 SETS_FW='[["fw-any.pcap"],["fw-outside.pcap","fw-inside.pcap"]]'
 SETS_DNS='[["fw-any.pcap"],["srv.pcap"]]'
@@ -626,6 +630,8 @@ sc_fw_drop() {
   MUST_NOT=(tcp-refused tcp-unreachable nat-port-mismatch nat-missing dns-no-response)
   ACTION=inbound
   CHECKS=("fw-outside.pcap;$SYN;>=;3" "fw-inside.pcap;;==;0" "fw-any.pcap;$SYNACK or $RST or icmp;==;0")
+  EXTRA_CHECKS='[{"files": ["fw-outside.pcap"], "must": ["tcp-no-answer"], "must_not": ["fw-blocked", "tcp-refused"],
+    "why": "one Ethernet capture of the outside interface alone cannot tell a firewall drop from a host that is down"}]'
   NOTES="socat connect-timeout=5 s: the peer kernel (Linux @KERNEL@, syn_retries and tcp_syn_linear_timeouts at their defaults, not tuned) sent @COUNT{fw-outside.pcap;$SYN}@ identical SYNs at t=@TIMES{fw-outside.pcap;$SYN}@ s, no SYN-ACK, then gave up at 5 s (older kernels without linear SYN timeouts send them at 0, 1, 3 s). fw-any shows them on outside only. fw-inside.pcap is EMPTY on purpose (pcap header, 0 packets): that absence is the evidence. tcp-no-answer is literally true as well (fedscope may report it or fold it into fw-blocked)."
 }
 
@@ -637,6 +643,8 @@ sc_fw_reject_rst() {
   MUST_NOT=(tcp-no-answer tcp-unreachable nat-port-mismatch nat-missing)
   ACTION=inbound
   CHECKS=("fw-outside.pcap;$SYN;==;1" "fw-outside.pcap;$RST and src host $NAT_IP and src port 5269;==;1" "fw-inside.pcap;;==;0")
+  EXTRA_CHECKS='[{"files": ["fw-outside.pcap"], "must": ["tcp-refused"], "must_not": ["fw-blocked"],
+    "why": "from the outside interface alone the firewall RST looks exactly like the server refusing"}]'
   NOTES="1 SYN, answered at once by a RST/ACK with source 203.0.113.100:5269 (the firewall generated it for the DNAT'ed packet; conntrack un-NATs it), so on the wire it looks exactly like the server refusing; only the pairing (nothing on inside) shows it came from the firewall. fw-inside.pcap is EMPTY on purpose. tcp-refused is literally true too (may be reported or folded into fw-blocked)."
 }
 
@@ -692,6 +700,8 @@ sc_nat_missing() {
   CAPS=(fw-any fw-outside fw-inside)
   ACTION="outbound gmail.example"
   CHECKS=("fw-outside.pcap;$SYN and src host $SRV_IP;>=;3" "fw-inside.pcap;$SYN and src host $SRV_IP;>=;3" "fw-outside.pcap;src host $NAT_IP;==;0" "fw-any.pcap;$SYNACK;==;0")
+  EXTRA_CHECKS='[{"files": ["fw-inside.pcap"], "must": ["tcp-no-answer"], "must_not": ["nat-missing", "fw-blocked"],
+    "why": "the inside interface alone shows unanswered SYNs; only the outside leg shows the missing translation"}]'
   NOTES="DNS as in outbound-healthy (inside/dmz only, never NATed), then @COUNT{fw-outside.pcap;$SYN}@ SYNs from 192.0.2.10 at t=@TIMES{fw-outside.pcap;$SYN}@ s (Linux @KERNEL@ defaults), identical on inside and outside (no translation); the peer receives them but has no route to 192.0.2.0/24 for a SYN-ACK, so it sends nothing; socat connect-timeout 5 s. tcp-no-answer is literally true as well."
 }
 
@@ -727,6 +737,19 @@ sc_inbound_healthy_snap64() {
   NOTES="Same packets as inbound-healthy (every forwarded packet twice). Every frame is cut to 64 B: 20 B SLL2 + 20 B IPv4 + the first 24 B of the TCP header (ports, seq, ack, flags, window, checksum and the first 4 B of the options are there; the rest of the options, e.g. the timestamps, and all payload are missing)."
 }
 
+sc_host_unreachable() {
+  DESC="the peer's SRV target resolves to 203.0.113.50, where no host answers ARP: the firewall returns ICMP host unreachable to the server"
+  DNS_ARGS+=(--local=/downhost.example/
+    --srv-host=_xmpp-server._tcp.downhost.example,xmpp.downhost.example,5269,0,5
+    --host-record=xmpp.downhost.example,203.0.113.50)
+  FILE_SETS=$SETS_ALL MUST=(tcp-unreachable)
+  MUST_NOT=(fw-blocked nat-missing nat-port-mismatch tcp-refused tcp-no-answer dns-no-response dns-error dns-srv-missing dns-target-unresolved)
+  ACTION="outbound downhost.example"
+  EMPTY_OK=(fw-outside)
+  CHECKS=("fw-inside.pcap;icmp[icmptype] == 3 and icmp[icmpcode] == 1;>=;1" "fw-outside.pcap;;==;0" "fw-any.pcap;$SYNACK or $RST;==;0")
+  NOTES="DNS as in outbound-healthy but for downhost.example (SRV -> xmpp.downhost.example:5269, A 203.0.113.50). The server sent @COUNT{fw-inside.pcap;$SYN}@ SYNs; the firewall's ARP for 203.0.113.50 went unanswered, so the SYNs never left the outside interface (fw-outside.pcap is EMPTY: the packets waited for ARP), and it returned @COUNT{fw-inside.pcap;icmp}@ ICMP host unreachable (type 3 code 1) from @SRC{fw-inside.pcap;icmp}@, quoting the SYN."
+}
+
 # ---------------------------------------------------------------- scenario driver
 json_arr() {
   if (($#)); then printf '%s\n' "$@" | jq -R . | jq -cs .; else echo '[]'; fi
@@ -740,8 +763,10 @@ write_expected() {
   jq -n --arg description "$DESC" --argjson options "$OPTIONS_JSON" --arg key "$sets_key" \
     --argjson sets "$sets" --argjson must "$(json_arr "${MUST[@]}")" \
     --argjson must_not "$(json_arr "${MUST_NOT[@]}")" --arg notes "$NOTES" \
+    --argjson extra "$EXTRA_CHECKS" \
     '{description: $description, options: $options} + {($key): $sets}
-     + {must: $must, must_not: $must_not, notes: $notes}' >"$f"
+     + {must: $must, must_not: $must_not, notes: $notes}
+     + (if $extra == [] then {} else {extra_checks: $extra} end)' >"$f"
 }
 
 fw_ifmap() {
