@@ -4,9 +4,9 @@
 # only when something must be installed. Must run as root (or with sudo available).
 set -euo pipefail
 
-# Build and runtime libraries.
+# Build and runtime libraries; python3 because tests/CMakeLists.txt needs /usr/bin/python3.
 build_pkgs=(
-  build-essential cmake pkg-config clang-format
+  build-essential cmake pkg-config clang-format python3
   libpcap-dev libtins-dev libexpat1-dev libssl-dev libc-ares-dev libncurses-dev
   libboost1.81-dev libboost-program-options1.81-dev
   libgtest-dev googletest nlohmann-json3-dev
@@ -30,20 +30,44 @@ for p in "${want[@]}"; do
   [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
 
-if ((${#missing[@]} == 0)); then
-  echo "install-deps: all ${#want[@]} packages present"
-  exit 0
-fi
-
 sudo=""
 if [[ $(id -u) -ne 0 ]]; then
-  command -v sudo >/dev/null || { echo "install-deps: run as root (missing: ${missing[*]})" >&2; exit 1; }
   sudo="sudo"
 fi
-
-echo "install-deps: installing ${missing[*]}"
+need_root() {
+  [[ -z "$sudo" ]] || command -v sudo >/dev/null ||
+    { echo "install-deps: run as root ($1)" >&2; exit 1; }
+}
+updated=0
+apt_update() {  # at most once per run
+  if ((updated == 0)); then
+    $sudo apt-get update -qq
+    updated=1
+  fi
+}
 export DEBIAN_FRONTEND=noninteractive
-# tshark asks whether non-root users may capture; answer without a terminal.
-echo "wireshark-common wireshark-common/install-setuid boolean false" | $sudo debconf-set-selections
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#want[@]} packages present"
+else
+  need_root "missing: ${missing[*]}"
+  echo "install-deps: installing ${missing[*]}"
+  # tshark asks whether non-root users may capture; answer without a terminal.
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | $sudo debconf-set-selections
+  apt_update
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+fi
+
+# expat: 2.5.0-1+deb12u5 backports the CVE-2023-52425 fix together with
+# XML_SetReparseDeferralEnabled, which the XMPP parser uses to keep callbacks per chunk. Older
+# builds still work (they have no deferral); upgrade when the archive has the fix.
+expat_min="2.5.0-1+deb12u5"
+expat_ver=$(dpkg-query -W -f='${Version}' libexpat1-dev 2>/dev/null || true)
+if [[ -n "$expat_ver" ]] && dpkg --compare-versions "$expat_ver" lt "$expat_min"; then
+  need_root "libexpat1-dev $expat_ver < $expat_min"
+  echo "install-deps: upgrading libexpat1-dev $expat_ver (want >= $expat_min)"
+  if ! { apt_update && $sudo apt-get install -y -qq --only-upgrade libexpat1-dev libexpat1 </dev/null; }; then
+    echo "install-deps: could not upgrade libexpat1-dev; building without reparse-deferral control" >&2
+  fi
+  echo "install-deps: libexpat1-dev $(dpkg-query -W -f='${Version}' libexpat1-dev)"
+fi
