@@ -57,6 +57,26 @@ def main(out):
                 udp = 14 + ihl
                 if data[udp:udp + 2] == b"\x00\x35" or data[udp + 2:udp + 4] == b"\x00\x35":
                     write(out / "dns", data[udp + 8:])
+    # XMPP: TCP payloads of port 5269 flows, per direction (role byte, cut byte, bytes).
+    for p in sorted(ROOT.glob("pcaps/**/*.pcap")):
+        lt, fr = frames(p)
+        if lt != 1:
+            continue
+        streams = {}
+        for _, data in fr:
+            if len(data) < 54 or data[12:14] != b"\x08\x00" or data[23] != 6:
+                continue
+            ihl = (data[14] & 15) * 4
+            tcp = 14 + ihl
+            sport, dport = struct.unpack(">HH", data[tcp:tcp + 4])
+            if 5269 not in (sport, dport):
+                continue
+            payload = data[tcp + ((data[tcp + 12] >> 4) * 4):]
+            if payload:
+                streams.setdefault((sport, dport), bytearray()).extend(payload)
+        for (sport, dport), b in streams.items():
+            role = 0 if dport == 5269 else 1
+            write(out / "xmpp", bytes([role, len(b) % 251]) + bytes(b[:8192]))
     return 0
 
 

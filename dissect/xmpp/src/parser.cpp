@@ -587,7 +587,8 @@ bool StreamParser::Impl::feed_expat(const std::uint8_t* d, std::size_t n) {
 // emission
 
 void StreamParser::Impl::emit(std::uint64_t begin, std::uint64_t end, EventBody body) {
-  events_.emplace_back(begin, end, std::move(body));
+  // Brace-initialised: clang 14 has no parenthesised aggregate initialisation.
+  events_.push_back(Event{begin, end, std::move(body)});
 }
 
 void StreamParser::Impl::anomaly(std::string_view name, std::string detail, std::uint64_t begin,
