@@ -597,18 +597,26 @@ class Judge {
       }
     }
 
+    auto orig_acked = [](const flow::Leg& l) {
+      return l.history.find('A') != std::string::npos || l.history.find('D') != std::string::npos ||
+             l.history.find('F') != std::string::npos;
+    };
     for (const auto& l : conn.legs) {
-      bool orig_acked = l.history.find('A') != std::string::npos ||
-                        l.history.find('D') != std::string::npos ||
-                        l.history.find('F') != std::string::npos;
       bool reset =
           l.history.find('R') != std::string::npos || l.history.find('r') != std::string::npos;
-      if (l.o.syns > 0 && l.r.syns > 0 && !orig_acked && !reset) {
-        auto& f =
-            at(add("tcp-handshake-incomplete",
-                   leg_text(l) + ": SYN-ACK sent " + std::to_string(l.r.syns) + " time" +
-                       (l.r.syns == 1 ? "" : "s") + ", the originator's ACK never arrived here.",
-                   domain));
+      if (l.o.syns > 0 && l.r.syns > 0 && !orig_acked(l) && !reset) {
+        // On a NAT'ed connection the other leg tells where the ACK was lost.
+        const flow::Leg* acked = nullptr;
+        for (const auto& other : conn.legs)
+          if (&other != &l && orig_acked(other)) acked = &other;
+        std::string where = acked ? ", although it was sent on the other side of the firewall (" +
+                                        leg_text(*acked) + "): the firewall dropped it"
+                                  : "";
+        auto& f = at(add("tcp-handshake-incomplete",
+                         leg_text(l) + ": SYN-ACK sent " + std::to_string(l.r.syns) + " time" +
+                             (l.r.syns == 1 ? "" : "s") +
+                             ", the originator's ACK never arrived here" + where + ".",
+                         domain));
         if (l.o.first_syn) evidence(f, *l.o.first_syn);
         if (l.r.first_syn) evidence(f, *l.r.first_syn);
         break;
@@ -711,7 +719,8 @@ class Judge {
       bool ok = false, ended = false;
       for (auto i : a.connections) {
         const auto& c = r_.connections[i].conn;
-        if (established(c.primary())) ok = true;
+        // Connected means connected end to end: every leg (each side of a NAT) established.
+        if (std::all_of(c.legs.begin(), c.legs.end(), established)) ok = true;
         if (c.capture_ended && c.conn_state == "S0" && c.syn_retries() == 0) ended = true;
       }
       a.outcome = ok ? "connected" : ended ? "capture-ended" : "failed";
