@@ -73,7 +73,7 @@ bool admin_prohibited(const flow::IcmpEvent& e, bool v6) {
 }
 
 // What an ICMP error says, in an admin's words (RFC 792, RFC 1812, RFC 4443).
-std::string icmp_meaning(const flow::IcmpEvent& e, bool v6) {
+std::string icmp_meaning(const flow::IcmpEvent& e, bool v6, bool tcp) {
   if (!e.unreachable) return "a TTL ran out on the way: a routing loop or a path that is too long";
   if (v6) {
     switch (e.code) {
@@ -84,7 +84,7 @@ std::string icmp_meaning(const flow::IcmpEvent& e, bool v6) {
       case 3:
         return "address unreachable: no host answered neighbour discovery";
       case 4:
-        return "port unreachable";
+        return tcp ? "port unreachable" : "port unreachable: nothing listens on that port";
       default:
         return "destination unreachable";
     }
@@ -95,7 +95,8 @@ std::string icmp_meaning(const flow::IcmpEvent& e, bool v6) {
     case 1:
       return "host unreachable: the last router got no ARP answer (host down or wrong address)";
     case 3:
-      return "port unreachable (for TCP this comes from a firewall reject rule)";
+      return tcp ? "port unreachable (for TCP this comes from a firewall reject rule)"
+                 : "port unreachable: nothing listens on that port";
     case 9:
     case 10:
     case 13:
@@ -105,11 +106,11 @@ std::string icmp_meaning(const flow::IcmpEvent& e, bool v6) {
   }
 }
 
-std::string icmp_text(const flow::IcmpEvent& e, bool v6) {
+std::string icmp_text(const flow::IcmpEvent& e, bool v6, bool tcp = true) {
   std::string kind = e.unreachable ? "destination unreachable" : "time exceeded";
   return "ICMP" + std::string(v6 ? "v6 " : " ") + kind + " (type " + std::to_string(e.type) +
          ", code " + std::to_string(e.code) + ") from " + e.reporter.to_string() + ": " +
-         icmp_meaning(e, v6);
+         icmp_meaning(e, v6, tcp);
 }
 
 class Judge {
@@ -298,7 +299,8 @@ class Judge {
         if (t->outcome == engine::DnsOutcome::kNoResponse) sent += t->queries;
       std::string extra;
       if (first_silent->icmp)
-        extra = " (" + icmp_text(*first_silent->icmp, first_silent->server.addr.is_v6()) + ")";
+        extra =
+            " (" + icmp_text(*first_silent->icmp, first_silent->server.addr.is_v6(), false) + ")";
       auto& f =
           add("dns-no-response",
               "No answer from " + first_silent->server.to_string() + " to " + std::to_string(sent) +

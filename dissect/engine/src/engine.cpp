@@ -443,8 +443,9 @@ void Engine::finish() {
   auto& im = *impl_;
   im.decoder.finish();
   im.flows.finish();
-  // Unanswered at the end: a real no-response if the timeout had run out, or if the client
-  // itself asked again (it gave up waiting); otherwise the capture ended too early to tell.
+  // Unanswered at the end: a real no-response if the timeout had run out, if the client itself
+  // asked again (it gave up waiting) or if an ICMP error came back; otherwise the capture
+  // ended too early to tell.
   std::map<std::tuple<IpAddress, std::string, std::uint16_t>, Timestamp> latest;
   for (auto& [id, p] : im.pending) {
     auto& l = latest[{p.t.client.addr, p.t.qname, p.t.qtype}];
@@ -460,7 +461,10 @@ void Engine::finish() {
     const auto& t = it->second.t;
     bool timed_out = (im.now - t.query.time).seconds() > im.config.dns_timeout_seconds;
     bool retried = t.queries > 1 || latest[{t.client.addr, t.qname, t.qtype}] > t.query.time;
-    im.finalize(id, timed_out || retried ? DnsOutcome::kNoResponse : DnsOutcome::kCaptureEnded);
+    // An ICMP error (e.g. port unreachable: no DNS server runs there) is an answer of sorts.
+    bool refused = t.icmp.has_value();
+    im.finalize(
+        id, timed_out || retried || refused ? DnsOutcome::kNoResponse : DnsOutcome::kCaptureEnded);
   }
 }
 
