@@ -589,13 +589,18 @@ class Judge {
         f.count = P.o.syns;
         add_syn_evidence(f, P);
       } else if (cs == "REJ") {
+        // Name the host that sent the RST: on a NAT'ed connection, the leg where it was seen
+        // first is nearest to its sender (the outside copy carries the public address).
+        const flow::Leg* from = &P;
+        for (const auto& l : conn.legs)
+          if (l.r.first_rst && from->r.first_rst && l.r.first_rst->time < from->r.first_rst->time)
+            from = &l;
         auto& f = at(add("tcp-refused",
-                         leg_text(P) + " was refused: " + P.resp.addr.to_string() +
-                             " answered the SYN with RST (nothing listens on port " +
-                             std::to_string(P.resp.port) + ").",
+                         leg_text(P) + " was refused: " + from->resp.to_string() +
+                             " answered the SYN with RST (nothing listens there).",
                          domain));
         if (P.o.first_syn) evidence(f, *P.o.first_syn);
-        if (P.r.first_rst) evidence(f, *P.r.first_rst);
+        if (from->r.first_rst) evidence(f, *from->r.first_rst);
       }
     }
 
@@ -627,14 +632,20 @@ class Judge {
 
     if ((cs == "RSTO" || cs == "RSTR") && established(P)) {
       bool by_orig = cs == "RSTO";
-      const auto& rst = by_orig ? P.o.first_rst : P.r.first_rst;
-      auto& f =
-          at(add("tcp-reset",
-                 leg_text(P) + " was reset by the " + (by_orig ? "originator " : "responder ") +
-                     (by_orig ? P.orig : P.resp).addr.to_string() + " after " +
-                     std::to_string(P.o.payload_bytes + P.r.payload_bytes) + " bytes.",
-                 domain));
-      if (rst) evidence(f, *rst);
+      const auto& side = by_orig ? P.o : P.r;
+      // A side that had already closed (sent its FIN) and then resets is tearing down: its
+      // kernel answers data that arrived after close(). Not a fault of the path.
+      bool teardown =
+          side.first_fin && side.first_rst && side.first_fin->time <= side.first_rst->time;
+      if (!teardown) {
+        auto& f =
+            at(add("tcp-reset",
+                   leg_text(P) + " was reset by the " + (by_orig ? "originator " : "responder ") +
+                       (by_orig ? P.orig : P.resp).addr.to_string() + " after " +
+                       std::to_string(P.o.payload_bytes + P.r.payload_bytes) + " bytes.",
+                   domain));
+        if (side.first_rst) evidence(f, *side.first_rst);
+      }
     }
 
     for (const auto& link : rec.dns) {
