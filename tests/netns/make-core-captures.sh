@@ -134,15 +134,27 @@ cleanup() {
   exit "$rc"
 }
 
+# proc_start PID: the process's start time (clock ticks since boot), to recognise it again.
+proc_start() {
+  local st
+  st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  st=${st##*) }
+  # shellcheck disable=SC2086  # split the fields on purpose
+  set -- $st
+  echo "${20}"  # field 22 of stat; the remainder starts at field 3
+}
+
 start_watchdog() {
-  local main=$$
+  local main=$$ start
+  start=$(proc_start $$)
   (
     trap 'kill "$sp" 2>/dev/null; exit 0' TERM
     sleep "$BUDGET" &
     sp=$!
     wait "$sp"
-    # Only if the run is still our parent (never signal a reused PID).
-    if [[ $(cut -d' ' -f4 "/proc/$BASHPID/stat") == "$main" ]]; then
+    # Only if the run is still the same process (never signal a reused PID). Its parent is
+    # not necessarily $$: bash may fork twice for a background subshell.
+    if [[ $(proc_start "$main") == "$start" ]]; then
       echo "fsc: watchdog: run exceeded ${BUDGET}s, stopping it" >&2
       kill -s TERM "$main"
     fi
