@@ -15,6 +15,7 @@ build_pkgs=(
 test_pkgs=(
   tcpdump tshark iproute2 nftables socat dnsmasq-base bind9-dnsutils python3 time jq
   clang libclang-rt-14-dev python3-jsonschema
+  prosody ejabberd python3-slixmpp openssl
 )
 
 want=("${build_pkgs[@]}")
@@ -55,7 +56,20 @@ else
   # tshark asks whether non-root users may capture; answer without a terminal.
   echo "wireshark-common wireshark-common/install-setuid boolean false" | $sudo debconf-set-selections
   apt_update
-  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+  # The lab runs its own Prosody/ejabberd/dnsmasq inside network namespaces: keep apt from
+  # starting system instances (they would take ports 5222/5269 and can fail without an init
+  # system). A policy-rc.d that the machine already has is left alone.
+  policy=/usr/sbin/policy-rc.d
+  added_policy=0
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+    $sudo chmod 755 "$policy"
+    added_policy=1
+  fi
+  rc=0
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null || rc=$?
+  ((added_policy == 0)) || $sudo rm -f "$policy"
+  ((rc == 0)) || exit "$rc"
 fi
 
 # expat: 2.5.0-1+deb12u5 backports the CVE-2023-52425 fix together with

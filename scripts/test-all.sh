@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quick start (b): install what is missing, build (release and ASan+UBSan), run every test.
-# The release build also regenerates the core captures from real kernels (ctest label
-# "netns", needs root); the sanitizer build runs everything else.
+# The release build also regenerates the core captures from real kernels and the federation
+# lab with real XMPP servers (ctest labels "netns" and "lab", need root); the sanitizer build
+# runs everything else.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh --test
@@ -13,4 +14,4 @@ echo "== fuzzing: replay the seed corpus, then each target for a bounded time (c
 ./scripts/build.sh asan
 echo "== ASan+UBSan build: every test"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir build-asan --output-on-failure -j2 -LE netns
+  ctest --test-dir build-asan --output-on-failure -j2 -LE "netns|lab"
