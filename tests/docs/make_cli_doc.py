@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Writes docs/cli.md from docs/cli.md.in by running the real fedscope on committed captures:
+every example in the CLI reference is real output. --check compares instead of writing
+(a ctest keeps the page true). Markers: @@RUN args@@, @@FINDINGS args@@, @@GREP pat@@args@@,
+@@STDERR args@@, @@ERRS@@, @@JSON key@@ (first element of a top-level array)."""
+import argparse, json, re, shlex, subprocess, sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+ap = argparse.ArgumentParser()
+ap.add_argument("--fedscope", required=True)
+ap.add_argument("--check", action="store_true")
+A = ap.parse_args()
+F = A.fedscope
+
+def run(args, stdout=True, stderr=True):
+    p = subprocess.run([F] + shlex.split(args), cwd=ROOT, capture_output=True, text=True)
+    return p
+
+def both(args):
+    p = run(args)
+    out = ""
+    if p.stderr: out += p.stderr
+    out += p.stdout
+    return out.rstrip("\n") + f"\n[exit status {p.returncode}]"
+
+def findings(args):
+    p = run(args)
+    lines = p.stdout.splitlines()
+    s = lines.index("Findings"); e = lines.index("Counts")
+    body = [l for l in lines[s:e] ]
+    while body and body[-1] == "": body.pop()
+    return "\n".join(body) + f"\n[exit status {p.returncode}]"
+
+def grep(pat, args):
+    p = run(args)
+    return "\n".join(l for l in p.stdout.splitlines() if pat in l) + f"\n[exit status {p.returncode}]"
+
+def stderr_only(args):
+    p = run(args)
+    return p.stderr.rstrip("\n") + f"\n[exit status {p.returncode}; the report itself went to standard output]"
+
+def errs():
+    cases = ["report /nonexistent.pcap", "report pcaps", "report pcaps/corner/not-a-capture.pcap",
+             "report pcaps/corner/header-only-cut.pcap", "report pcaps/corner/empty.pcap --format xml",
+             "report pcaps/corner/empty.pcap --inside-net banana", "frobnicate"]
+    out = []
+    for c in cases:
+        p = run(c)
+        err = p.stderr.rstrip("\n")
+        if c == "frobnicate":
+            err = err.split("\n")[0] + "\n(followed by the general help)"
+        out.append(f"$ fedscope {c}\n{err}\n[exit status {p.returncode}]")
+    return "\n\n".join(out)
+
+js = json.loads(run("report pcaps/core/nat-port-522/fw-any.pcap --inside-net 192.0.2.0/24 --domain cupdomain.example --format json").stdout)
+raw = run("report pcaps/core/nat-port-522/fw-any.pcap --inside-net 192.0.2.0/24 --domain cupdomain.example --format json").stdout
+
+def json_first(key):
+    # Cut the first element of the top-level array `key` verbatim out of the output.
+    lines = raw.splitlines()
+    i = lines.index(f'  "{key}": [')
+    assert lines[i + 1] == "    {"
+    j = lines.index("    }", i + 1) if "    }" in lines[i+1:] else None
+    j = next(k for k in range(i + 2, len(lines)) if lines[k] in ("    }", "    },"))
+    block = [l[4:] for l in lines[i + 1:j + 1]]
+    block[-1] = block[-1].rstrip(",")
+    return "\n".join(block)
+
+t = (ROOT / "docs" / "cli.md.in").read_text()
+t = re.sub(r"@@RUN (.*?)@@", lambda m: both(m.group(1)), t)
+t = re.sub(r"@@FINDINGS (.*?)@@", lambda m: findings(m.group(1)), t)
+t = re.sub(r"@@GREP (.*?)@@(.*?)@@", lambda m: grep(m.group(1), m.group(2)), t)
+t = re.sub(r"@@STDERR (.*?)@@", lambda m: stderr_only(m.group(1)), t)
+t = t.replace("@@ERRS@@", errs())
+t = re.sub(r"@@JSON (.*?)@@", lambda m: json_first(m.group(1)), t)
+assert "@@" not in t
+out = ROOT / "docs" / "cli.md"
+if A.check:
+    same = out.read_text() == t
+    print("1 passed, 0 failed" if same else "0 passed, 1 failed")
+    if not same:
+        print("docs/cli.md is not what the CLI prints now: run tests/docs/make_cli_doc.py "
+              "--fedscope build/app/fedscope and review the diff")
+    sys.exit(0 if same else 1)
+out.write_text(t)
