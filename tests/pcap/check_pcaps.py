@@ -34,6 +34,21 @@ def run(fedscope, files, options, fmt="json"):
     return p.returncode, p.stdout, p.stderr
 
 
+def valid_report(name, rc, out, err, schema):
+    """The parsed report, checked against the JSON schema; None when there is no JSON."""
+    try:
+        rep = json.loads(out)
+    except json.JSONDecodeError:
+        check(False, f"{name}: no JSON (rc={rc}) {err.strip()}")
+        return None
+    try:
+        jsonschema.validate(rep, schema)
+        check(True, "")
+    except jsonschema.ValidationError as e:
+        check(False, f"{name}: schema: {e.message} at {list(e.absolute_path)}")
+    return rep
+
+
 def codes(report):
     return {f["code"] for f in report["findings"]}
 
@@ -53,16 +68,9 @@ def expectation_tests(fedscope, schema, pcaps=None, golden=True):
                      for f in fs]
             name = f"{d}:{'+'.join(fs)}"
             rc, out, err = run(fedscope, files, exp.get("options", []))
-            try:
-                rep = json.loads(out)
-            except json.JSONDecodeError:
-                check(False, f"{name}: no JSON (rc={rc}) {err.strip()}")
+            rep = valid_report(name, rc, out, err, schema)
+            if rep is None:
                 continue
-            try:
-                jsonschema.validate(rep, schema)
-                check(True, "")
-            except jsonschema.ValidationError as e:
-                check(False, f"{name}: schema: {e.message} at {list(e.absolute_path)}")
             got = codes(rep)
             for c in must:
                 check(c in got, f"{name}: expected finding {c}, got {sorted(got)}")
@@ -147,16 +155,9 @@ def corner_tests(fedscope, schema):
             check(exp["stderr"] in err, f"corner {name}: stderr lacks '{exp['stderr']}': {err!r}")
         if exp["rc"] == 2:
             continue
-        try:
-            rep = json.loads(out)
-        except json.JSONDecodeError:
-            check(False, f"corner {name}: no JSON")
+        rep = valid_report(f"corner {name}", rc, out, err, schema)
+        if rep is None:
             continue
-        try:
-            jsonschema.validate(rep, schema)
-            check(True, "")
-        except jsonschema.ValidationError as e:
-            check(False, f"corner {name}: schema: {e.message} at {list(e.absolute_path)}")
         if "packets" in exp:
             check(rep["capture"]["packets"] == exp["packets"], f"corner {name}: packets {rep['capture']['packets']}")
         if "flows" in exp:
