@@ -162,14 +162,6 @@ EOF
 }
 
 # ---------------------------------------------------------------- daemons
-wait_listen() { # NS PROTO(t|u) PORT [TENTHS]
-  local ns=$1 proto=$2 port=$3 tenths=${4:-50} i
-  for ((i = 0; i < tenths; i++)); do
-    if nsx "$ns" ss -Hn"$proto"l "sport = :$port" 2>/dev/null | grep -q .; then return 0; fi
-    sleep 0.1
-  done
-  die "$CUR: nothing listening on $proto/$port in $ns after $((tenths / 10)) s"
-}
 
 dnsmasq_start() { # NS IP NAME
   local ns=$1 ip=$2 name=$3 a
@@ -286,14 +278,6 @@ servers_wait() {
 # ---------------------------------------------------------------- captures
 declare -A CAP_PID=()
 CAPS=(fw-any fw-outside fw-inside srv)
-cap_start() { # NAME NS IFACE
-  local name=$1 ns=$2 ifc=$3
-  # --immediate-mode: without it, packets still in the TPACKET_V3 block at SIGINT are
-  # lost; immediate mode uses snaplen-sized ring slots, so -B 16384 (KiB) for 64 of them.
-  bg_start "$ns" 300 "$WORK/$name.tcpdump.log" tcpdump -i "$ifc" -n -U --immediate-mode -B 16384 \
-    -s 262144 -Z root -w "$WORK/cap/$name.pcap" "$CAP_FILTER"
-  CAP_PID[$name]=$BG_PID
-}
 
 caps_start() {
   local c i pending
@@ -313,26 +297,6 @@ caps_start() {
   done
   ((!pending)) || die "tcpdump did not start within 5 s"
   sleep 0.1
-}
-
-caps_stop() {
-  local c i got recv drop running
-  for c in "${CAPS[@]}"; do kill -s INT "${CAP_PID[$c]}" 2>/dev/null || true; done
-  for ((i = 0; i < 60; i++)); do
-    running=0
-    for c in "${CAPS[@]}"; do alive "${CAP_PID[$c]}" && running=1; done
-    ((running)) || break
-    sleep 0.05
-  done
-  for c in "${CAPS[@]}"; do
-    stop_pid "${CAP_PID[$c]}" INT
-    got=$(sed -n 's/^\([0-9]*\) packets\{0,1\} captured.*/\1/p' "$WORK/$c.tcpdump.log")
-    recv=$(sed -n 's/^\([0-9]*\) packets\{0,1\} received by filter.*/\1/p' "$WORK/$c.tcpdump.log")
-    drop=$(sed -n 's/^\([0-9]*\) packets\{0,1\} dropped by kernel.*/\1/p' "$WORK/$c.tcpdump.log")
-    if [[ ${drop:-0} != 0 || ${got:-x} != "${recv:-y}" ]]; then
-      die "tcpdump $c lost packets: $(tr '\n' ' ' <"$WORK/$c.tcpdump.log")"
-    fi
-  done
 }
 
 # ---------------------------------------------------------------- clients
@@ -361,27 +325,6 @@ clients_run() {
 }
 
 # ---------------------------------------------------------------- checks
-count() { # FILE [FILTER]: packets in a capture matching a pcap filter
-  local f=$WORK/cap/$1
-  shift
-  timeout 20 tcpdump -nr "$f" "$@" 2>/dev/null | wc -l
-}
-
-check() { # FILE 'FILTER' OP N
-  local file=$1 filter=$2 op=$3 want=$4 got ok=0
-  if [[ -n $filter ]]; then got=$(count "$file" "$filter"); else got=$(count "$file"); fi
-  case $op in
-    '==') ((got == want)) && ok=1 ;;
-    '>=') ((got >= want)) && ok=1 ;;
-    *) die "check: unknown operator $op" ;;
-  esac
-  if ((!ok)); then
-    log "CHECK FAILED in $CUR: $file [$filter]: $got packets, expected $op $want"
-    CHECK_FAILED=1
-  else
-    dbg "check ok: $file [${filter:-all}] $got $op $want"
-  fi
-}
 
 # Used by scenarios.sh (sourced below).
 # shellcheck disable=SC2034

@@ -164,14 +164,6 @@ EOF
 }
 
 # ---------------------------------------------------------------- daemons
-wait_listen() { # NS PROTO(t|u) PORT
-  local ns=$1 proto=$2 port=$3 i
-  for ((i = 0; i < 50; i++)); do
-    if nsx "$ns" ss -Hn"$proto"l "sport = :$port" 2>/dev/null | grep -q .; then return 0; fi
-    sleep 0.1
-  done
-  die "nothing listening on $proto/$port in $ns after 5 s"
-}
 
 dns_start() {
   local args=(--keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts
@@ -208,15 +200,6 @@ xmpp_connect() {
 
 # ---------------------------------------------------------------- captures
 declare -A CAP_PID=()
-cap_start() { # NAME NS IFACE SNAPLEN (does not wait; see caps_start)
-  local name=$1 ns=$2 ifc=$3 snap=$4
-  # --immediate-mode: without it, packets still in the TPACKET_V3 block at SIGINT are
-  # lost. Immediate mode uses fixed snaplen-sized ring slots (256 KiB each), so the
-  # default 2 MiB buffer holds only 8 packets: -B 16384 (KiB) gives 64.
-  bg_start "$ns" 60 "$WORK/$name.tcpdump.log" tcpdump -i "$ifc" -n -U --immediate-mode -B 16384 \
-    -s "$snap" -Z root -w "$WORK/cap/$name.pcap" "$CAP_FILTER"
-  CAP_PID[$name]=$BG_PID
-}
 
 caps_start() {
   local c i pending
@@ -245,52 +228,7 @@ caps_start() {
   sleep 0.1
 }
 
-caps_stop() {
-  local c i got recv drop running
-  sleep 0.5
-  for c in "${CAPS[@]}"; do kill -s INT "${CAP_PID[$c]}" 2>/dev/null || true; done
-  for ((i = 0; i < 60; i++)); do
-    running=0
-    for c in "${CAPS[@]}"; do alive "${CAP_PID[$c]}" && running=1; done
-    ((running)) || break
-    sleep 0.05
-  done
-  for c in "${CAPS[@]}"; do
-    stop_pid "${CAP_PID[$c]}" INT  # reaps; escalates if it did not stop
-    got=$(sed -n 's/^\([0-9]*\) packets\{0,1\} captured.*/\1/p' "$WORK/$c.tcpdump.log")
-    recv=$(sed -n 's/^\([0-9]*\) packets\{0,1\} received by filter.*/\1/p' "$WORK/$c.tcpdump.log")
-    drop=$(sed -n 's/^\([0-9]*\) packets\{0,1\} dropped by kernel.*/\1/p' "$WORK/$c.tcpdump.log")
-    if [[ ${drop:-0} != 0 || ${got:-x} != "${recv:-y}" ]]; then
-      die "tcpdump $c lost packets: $(tr '\n' ' ' <"$WORK/$c.tcpdump.log")"
-    fi
-  done
-}
-
 # ---------------------------------------------------------------- checks
-# count FILE [FILTER]: number of packets in a capture matching a pcap filter.
-count() {
-  local f=$WORK/cap/$1
-  shift
-  timeout 20 tcpdump -nr "$f" "$@" 2>/dev/null | wc -l
-}
-
-# check FILE 'FILTER' OP N: the kernel must have done what the scenario claims.
-check() {
-  local file=$1 filter=$2 op=$3 want=$4 got
-  if [[ -n $filter ]]; then got=$(count "$file" "$filter"); else got=$(count "$file"); fi
-  local ok=0
-  case $op in
-    '==') ((got == want)) && ok=1 ;;
-    '>=') ((got >= want)) && ok=1 ;;
-    *) die "check: unknown operator $op" ;;
-  esac
-  if ((!ok)); then
-    log "CHECK FAILED in $CUR: $file [$filter]: $got packets, expected $op $want"
-    CHECK_FAILED=1
-    return 0
-  fi
-  log "check ok: $file [${filter:-all}] $got $op $want"
-}
 
 # ---------------------------------------------------------------- XMPP-ish actions
 inbound() { xmpp_connect "$NS_PEER" "$NAT_IP" 5269 "${INBOUND_ROLE:-initiator}" "$PEER_DOMAIN" "$SRV_DOMAIN" "${INBOUND_DEADLINE:-3}"; }
@@ -705,6 +643,7 @@ run_scenario() {
   dbg "captures running"
   $ACTION
   dbg "action done"
+  sleep 0.5  # let the last packets (FIN/ACK) reach every capture
   caps_stop
   IFMAP=$(fw_ifmap)
 

@@ -121,3 +121,71 @@ veth() {
   nsx "$a" ip link set "$ia" up
   nsx "$b" ip link set "$ib" up
 }
+
+# wait_listen NS PROTO(t|u) PORT [TENTHS]: until something listens there (default 5 s).
+wait_listen() {
+  local ns=$1 proto=$2 port=$3 tenths=${4:-50} i
+  for ((i = 0; i < tenths; i++)); do
+    if nsx "$ns" ss -Hn"$proto"l "sport = :$port" 2>/dev/null | grep -q .; then return 0; fi
+    sleep 0.1
+  done
+  die "$CUR: nothing listening on $proto/$port in $ns after $((tenths / 10)) s"
+}
+
+# Captures: the caller keeps CAPS (names), the associative array CAP_PID, WORK and CAP_FILTER.
+# cap_start NAME NS IFACE [SNAPLEN]: start tcpdump writing $WORK/cap/NAME.pcap (no wait).
+cap_start() {
+  local name=$1 ns=$2 ifc=$3 snap=${4:-262144}
+  # --immediate-mode: without it, packets still in the TPACKET_V3 block at SIGINT are lost.
+  # Immediate mode uses snaplen-sized ring slots (256 KiB each), so the default 2 MiB buffer
+  # holds only 8 packets: -B 16384 (KiB) gives 64.
+  bg_start "$ns" 300 "$WORK/$name.tcpdump.log" tcpdump -i "$ifc" -n -U --immediate-mode -B 16384 \
+    -s "$snap" -Z root -w "$WORK/cap/$name.pcap" "$CAP_FILTER"
+  CAP_PID[$name]=$BG_PID
+}
+
+# Stop every capture (SIGINT), reap, and fail the run if tcpdump lost any packet.
+caps_stop() {
+  local c i got recv drop running
+  for c in "${CAPS[@]}"; do kill -s INT "${CAP_PID[$c]}" 2>/dev/null || true; done
+  for ((i = 0; i < 60; i++)); do
+    running=0
+    for c in "${CAPS[@]}"; do alive "${CAP_PID[$c]}" && running=1; done
+    ((running)) || break
+    sleep 0.05
+  done
+  for c in "${CAPS[@]}"; do
+    stop_pid "${CAP_PID[$c]}" INT  # reaps; escalates if it did not stop
+    got=$(sed -n 's/^\([0-9]*\) packets\{0,1\} captured.*/\1/p' "$WORK/$c.tcpdump.log")
+    recv=$(sed -n 's/^\([0-9]*\) packets\{0,1\} received by filter.*/\1/p' "$WORK/$c.tcpdump.log")
+    drop=$(sed -n 's/^\([0-9]*\) packets\{0,1\} dropped by kernel.*/\1/p' "$WORK/$c.tcpdump.log")
+    if [[ ${drop:-0} != 0 || ${got:-x} != "${recv:-y}" ]]; then
+      die "tcpdump $c lost packets: $(tr '\n' ' ' <"$WORK/$c.tcpdump.log")"
+    fi
+  done
+}
+
+# count FILE [FILTER]: packets in $WORK/cap/FILE matching a pcap filter.
+count() {
+  local f=$WORK/cap/$1
+  shift
+  timeout 20 tcpdump -nr "$f" "$@" 2>/dev/null | wc -l
+}
+
+# check FILE 'FILTER' OP N: the capture must hold OP N matching packets; a miss sets
+# CHECK_FAILED (the scenario is run once more, then the run fails).
+check() {
+  local file=$1 filter=$2 op=$3 want=$4 got ok=0
+  if [[ -n $filter ]]; then got=$(count "$file" "$filter"); else got=$(count "$file"); fi
+  case $op in
+    '==') ((got == want)) && ok=1 ;;
+    '>=') ((got >= want)) && ok=1 ;;
+    *) die "check: unknown operator $op" ;;
+  esac
+  if ((!ok)); then
+    log "CHECK FAILED in $CUR: $file [$filter]: $got packets, expected $op $want"
+    CHECK_FAILED=1
+  else
+    dbg "check ok: $file [${filter:-all}] $got $op $want"
+  fi
+}
