@@ -189,3 +189,38 @@ check() {
     dbg "check ok: $file [${filter:-all}] $got $op $want"
   fi
 }
+
+# wait_pid PID [TENTHS]: let a process started with bg_start end by itself (default 10 s);
+# WAIT_RC is its exit status (124 = its `timeout` limit hit). One that is still running then
+# is stopped with stop_pid and WAIT_RC is 143.
+wait_pid() {
+  local pid=$1 tenths=${2:-100} i
+  for ((i = 0; i < tenths; i++)); do alive "$pid" || break; sleep 0.1; done
+  if alive "$pid"; then
+    stop_pid "$pid"
+    WAIT_RC=143
+    return 0
+  fi
+  WAIT_RC=0
+  wait "$pid" 2>/dev/null || WAIT_RC=$?
+  local keep=() p
+  for p in "${PIDS[@]}"; do [[ $p == "$pid" ]] || keep+=("$p"); done
+  PIDS=("${keep[@]}")
+}
+
+# caps_wait: until every capture in CAPS has said "listening on" (bounded, 5 s).
+caps_wait() {
+  local c i pending=1
+  for ((i = 0; i < 100; i++)); do
+    pending=0
+    for c in "${CAPS[@]}"; do
+      grep -q 'listening on' "$WORK/$c.tcpdump.log" 2>/dev/null && continue
+      alive "${CAP_PID[$c]}" || { cat "$WORK/$c.tcpdump.log" >&2; die "tcpdump $c exited"; }
+      pending=1
+    done
+    ((pending)) || break
+    sleep 0.05
+  done
+  ((!pending)) || die "tcpdump did not start within 5 s"
+  sleep 0.1
+}
