@@ -25,4 +25,12 @@ struct Frame {
   bool truncated() const { return data.size() < wire_length; }
 };
 
+/// A packet named as a person finds it in Wireshark: file, frame number, time. Evidence for
+/// findings and the steps of a ladder point at packets this way.
+struct PacketRef {
+  std::uint16_t file = 0;
+  std::uint64_t number = 0;
+  Timestamp time;
+};
+
 }  // namespace fedscope

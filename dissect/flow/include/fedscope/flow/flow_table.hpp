@@ -17,17 +17,13 @@
 
 #include "fedscope/base/address.hpp"
 #include "fedscope/base/anomaly.hpp"
+#include "fedscope/base/frame.hpp"
 #include "fedscope/flow/reassembly.hpp"
 #include "fedscope/packet/packet.hpp"
 
 namespace fedscope::flow {
 
-/// A packet named as a person finds it in Wireshark: file, frame number, time.
-struct PacketRef {
-  std::uint16_t file = 0;
-  std::uint64_t number = 0;
-  Timestamp time;
-};
+using fedscope::PacketRef;
 
 inline PacketRef ref_of(const packet::Packet& p) {
   return PacketRef{p.vantage.file, p.number, p.time};
