@@ -1,0 +1,214 @@
+#pragma once
+/// @file
+/// The federation session model for one TCP connection: both directions' bytes in, the
+/// XMPP stream parser and the TLS decoder underneath, facts out. Sans-IO like the decoders it
+/// drives: the pcap engine feeds it reassembled bytes, a relay could feed it socket reads.
+///
+/// Pipeline per direction:
+///
+///   bytes -> xmpp::StreamParser -> (STARTTLS hand-off at an exact offset, or direct TLS)
+///         -> [TlsDecryptor slot: plaintext -> a fresh xmpp::StreamParser] -> tls::Session
+///
+/// Every fact is three-valued where the capture can fail to show it: a fact that was seen, a
+/// fact seen to be absent, or "not observable" (inside TLS, after a gap, capture ended). The
+/// judges in report/ read ConnectionFacts; they never see raw bytes.
+///
+/// **Buffer ownership**: on_data() borrows its bytes for the call only. Facts own their
+/// strings. Memory per connection is bounded by the parsers' limits plus the bounded lists
+/// below (kMaxDialback, kMaxLadder, kMaxStanzaErrors).
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "fedscope/base/anomaly.hpp"
+#include "fedscope/base/frame.hpp"
+#include "fedscope/tls/decoder.hpp"
+#include "fedscope/xmpp/parser.hpp"
+
+namespace fedscope::s2s {
+
+inline constexpr std::size_t kMaxDialback = 32;
+inline constexpr std::size_t kMaxLadder = 80;
+inline constexpr std::size_t kMaxStanzaErrors = 8;
+inline constexpr std::size_t kMaxAlerts = 8;
+
+/// A fact the capture may or may not be able to show.
+enum class Seen : std::uint8_t {
+  kUnknown,  ///< not observable (encrypted, lost, capture ended before it could happen)
+  kNo,       ///< observable, and it did not happen
+  kYes,
+};
+std::string_view to_string(Seen s);
+
+struct StanzaCounts {
+  std::uint64_t message = 0, presence = 0, iq = 0, other = 0;
+  std::uint64_t total() const { return message + presence + iq + other; }
+};
+
+struct StreamHeaderFact {
+  std::string from, to, id, version, ns;
+  bool dialback_ns = false;  ///< xmlns:db='jabber:server:dialback' declared
+  PacketRef ref;
+};
+
+struct StreamErrorFact {
+  std::string condition, text;
+  PacketRef ref;
+};
+
+struct StanzaErrorFact {
+  std::string kind;  ///< "message", "presence", "iq"
+  std::string condition, type, from, to, id;
+  PacketRef ref;
+};
+
+/// What one side (the TCP originator or the responder) said in clear (or after decryption).
+struct SideFacts {
+  std::optional<StreamHeaderFact> header;        ///< the first stream header
+  std::uint32_t headers = 0;                     ///< headers including restarts
+  std::optional<xmpp::StreamFeatures> features;  ///< the first <stream:features>
+  std::optional<PacketRef> features_ref;
+  bool starttls = false;     ///< sent <starttls/>
+  bool proceed = false;      ///< sent <proceed/>
+  bool tls_failure = false;  ///< sent <failure xmlns=xmpp-tls/>
+  std::optional<PacketRef> tls_ref;
+  std::string sasl_mechanism;  ///< sent <auth mechanism=.../>
+  bool sasl_success = false;
+  bool sasl_failure = false;
+  std::string sasl_condition;
+  std::optional<PacketRef> sasl_ref;
+  std::optional<StreamErrorFact> stream_error;
+  StanzaCounts stanzas;
+  std::uint64_t stanza_errors = 0;
+  std::vector<StanzaErrorFact> stanza_error_samples;  ///< first kMaxStanzaErrors
+  bool closed = false;                                ///< sent </stream:stream>
+  std::optional<PacketRef> close_ref;
+  std::string not_xmpp_kind;  ///< "http", "ssh", "tls", "binary", "text" when not XMPP
+  std::string not_xmpp_bytes;
+  std::optional<PacketRef> not_xmpp_ref;
+  std::string failure;  ///< the anomaly that stopped the XMPP parser, or ""
+  std::string failure_detail;
+  bool plaintext_after_tls = false;  ///< bytes after its STARTTLS point are not TLS
+  std::optional<PacketRef> plaintext_after_ref;
+  bool direct_tls = false;
+  bool compressed = false;
+  std::uint64_t bytes = 0;  ///< bytes delivered in this direction (gaps excluded)
+  std::uint64_t gap_bytes = 0;
+  std::optional<PacketRef> first_data;
+  std::optional<PacketRef> last_data;
+  bool ended = false;  ///< FIN/RST/end of capture reached for this direction
+};
+
+struct DialbackFact {
+  bool verify = false;     ///< db:verify (else db:result)
+  bool from_orig = false;  ///< sent by the TCP originator
+  xmpp::DialbackType type = xmpp::DialbackType::kRequest;
+  std::string from, to, id, condition;
+  bool has_key = false;
+  PacketRef ref;
+  bool answered = false;              ///< a request: an answer came back on this connection
+  std::optional<std::size_t> answer;  ///< index of the answer
+  bool solicited = true;              ///< an answer: a request on this connection asked for it
+};
+
+struct AlertFact {
+  bool from_client = false;
+  std::uint8_t level = 0, description = 0;
+  bool encrypted = false;
+  PacketRef ref;
+};
+
+/// The TLS part, from the tls::Session (nothing here when the connection never reached TLS).
+struct TlsFacts {
+  bool started = false;  ///< STARTTLS hand-off or direct TLS happened
+  bool direct = false;   ///< XEP-0368 direct TLS
+  std::optional<tls::ClientHello> client_hello;
+  std::optional<PacketRef> client_hello_ref;
+  std::optional<tls::ServerHello> server_hello;
+  std::optional<PacketRef> server_hello_ref;
+  Seen certificate = Seen::kUnknown;        ///< kUnknown in TLS 1.3 (encrypted)
+  std::vector<tls::CertificateInfo> chain;  ///< the server's chain (TLS ≤ 1.2)
+  std::size_t chain_total = 0;
+  std::optional<PacketRef> certificate_ref;
+  /// The client's chain, when the server asked for one (TLS ≤ 1.2: in clear).
+  std::vector<tls::CertificateInfo> client_chain;
+  std::optional<PacketRef> client_certificate_ref;
+  bool certificate_request = false;  ///< the server asked for a client certificate
+  std::vector<AlertFact> alerts;     ///< first kMaxAlerts
+  std::uint64_t alert_count = 0;
+  bool complete = false;  ///< see tls::Session::handshake_complete()
+  std::uint64_t client_encrypted_records = 0, server_encrypted_records = 0;
+  std::string client_not_tls, server_not_tls;  ///< first bytes, when a side did not speak TLS
+  bool decrypted = false;  ///< a TlsDecryptor gave plaintext: the XMPP inside is observable
+};
+
+/// One line of the per-connection ladder: time, direction, event.
+struct LadderStep {
+  PacketRef ref;
+  bool from_orig = false;
+  std::string text;
+  std::uint32_t repeat = 1;  ///< identical consecutive stanzas are folded
+};
+
+struct ConnectionFacts {
+  /// "xmpp", "direct-tls", "not-xmpp", "no-data" (no byte in either direction)
+  std::string kind = "no-data";
+  SideFacts orig, resp;
+  std::vector<DialbackFact> dialback;
+  std::uint64_t dialback_dropped = 0;
+  TlsFacts tls;
+  /// After the TLS hand-off the XMPP inside is encrypted (unless decrypted).
+  Seen xmpp_inside_tls = Seen::kNo;
+  std::vector<LadderStep> ladder;
+  std::uint64_t ladder_dropped = 0;
+  bool midstream = false;
+};
+
+/// The slot for TLS decryption (a later issue feeds it from a TLS key log). It receives each
+/// side's TLS bytes in order and appends the application-data plaintext it could decrypt;
+/// the session parses that plaintext as the XMPP stream restarted inside TLS.
+class TlsDecryptor {
+ public:
+  virtual ~TlsDecryptor() = default;
+  virtual void on_tls(bool from_client, std::span<const std::uint8_t> bytes,
+                      std::vector<std::uint8_t>& plaintext) = 0;
+};
+
+struct Config {
+  xmpp::Limits xmpp_limits{};
+  tls::Limits tls_limits{};
+  bool midstream = false;  ///< the capture joined without the SYN
+  TlsDecryptor* decryptor = nullptr;
+};
+
+/// One TCP connection's federation session. Not copyable; one per connection.
+class ConnectionAnalyzer {
+ public:
+  /// @p anomalies receives the parsers' named counters when the connection ends.
+  ConnectionAnalyzer(AnomalyCounters& anomalies, Config config = {});
+  ~ConnectionAnalyzer();
+  ConnectionAnalyzer(const ConnectionAnalyzer&) = delete;
+  ConnectionAnalyzer& operator=(const ConnectionAnalyzer&) = delete;
+
+  /// In-order bytes of one direction (borrowed for the call), delivered while the packet
+  /// @p at was processed (events are attributed to it).
+  void on_data(bool from_orig, std::span<const std::uint8_t> bytes, const PacketRef& at);
+  void on_gap(bool from_orig, std::uint64_t length, const PacketRef& at);
+  void on_end(bool from_orig, const PacketRef& at);
+
+  /// The facts so far; call finish() first for the final ones.
+  const ConnectionFacts& facts() const;
+  /// Ends both directions (if not yet ended), merges anomaly counters, resolves dialback
+  /// pairing. Returns the facts (moved out).
+  ConnectionFacts finish(const PacketRef& at);
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fedscope::s2s

@@ -1,0 +1,541 @@
+// The federation session model for one TCP connection (see session.hpp).
+
+#include "fedscope/s2s/session.hpp"
+
+#include <algorithm>
+#include <type_traits>
+#include <variant>
+
+namespace fedscope::s2s {
+
+std::string_view to_string(Seen s) {
+  switch (s) {
+    case Seen::kUnknown:
+      return "not-observable";
+    case Seen::kNo:
+      return "no";
+    case Seen::kYes:
+      return "yes";
+  }
+  return "?";
+}
+
+namespace {
+
+// Stanza steps stop being added to the ladder at this size so that the steps that end a
+// session (errors, closes, alerts) always find room up to kMaxLadder.
+constexpr std::size_t kStanzaLadderRoom = kMaxLadder - 20;
+
+std::string kind_name(xmpp::StanzaKind k) {
+  return std::string(xmpp::to_string(k));
+}
+
+std::string features_text(const xmpp::StreamFeatures& f) {
+  std::string s = "features:";
+  bool any = false;
+  auto add = [&](const std::string& t) {
+    s += any ? ", " : " ";
+    s += t;
+    any = true;
+  };
+  if (f.starttls.offered) add(f.starttls.required ? "STARTTLS (required)" : "STARTTLS");
+  if (!f.sasl_mechanisms.empty()) {
+    std::string m = "SASL [";
+    for (std::size_t i = 0; i < f.sasl_mechanisms.size(); ++i)
+      m += (i ? " " : "") + f.sasl_mechanisms[i];
+    add(m + "]");
+  }
+  if (f.dialback) add("dialback");
+  if (f.bidi) add("bidi");
+  if (f.compression_offered) add("compression");
+  if (!any) s += " none";
+  return s;
+}
+
+std::string dialback_text(const xmpp::DialbackElement& d, bool verify) {
+  std::string s = verify ? "db:verify " : "db:result ";
+  if (d.type == xmpp::DialbackType::kRequest)
+    s += "request";
+  else
+    s += std::string(xmpp::to_string(d.type));
+  if (d.type == xmpp::DialbackType::kOther && !d.type_text.empty()) s += " '" + d.type_text + "'";
+  s += " " + d.from + " -> " + d.to;
+  if (!d.id.empty()) s += " id=" + d.id;
+  if (!d.error_condition.empty()) s += " (" + d.error_condition + ")";
+  return s;
+}
+
+}  // namespace
+
+class ConnectionAnalyzer::Impl {
+ public:
+  Impl(AnomalyCounters& anomalies, Config config)
+      : anomalies_(anomalies),
+        cfg_(config),
+        o_(xmpp::Config{xmpp::Role::kInitiator, config.midstream, config.xmpp_limits}),
+        r_(xmpp::Config{xmpp::Role::kReceiver, config.midstream, config.xmpp_limits}) {
+    f_.midstream = config.midstream;
+  }
+
+  struct Dir {
+    explicit Dir(xmpp::Config c) : parser(c) {}
+    xmpp::StreamParser parser;
+    std::unique_ptr<xmpp::StreamParser> inner;  // XMPP inside TLS (decrypted)
+    bool tls = false;
+    bool ended = false;
+  };
+
+  void on_data(bool from_orig, std::span<const std::uint8_t> bytes, const PacketRef& at) {
+    if (bytes.empty()) return;
+    Dir& d = from_orig ? o_ : r_;
+    SideFacts& s = side(from_orig);
+    if (d.ended) return;
+    if (!s.first_data) s.first_data = at;
+    s.last_data = at;
+    s.bytes += bytes.size();
+    if (f_.kind == "no-data") f_.kind = "xmpp";
+    if (d.tls) {
+      // The parser still checks the first bytes after the hand-off for plaintext.
+      d.parser.feed(bytes);
+      xmpp_events(from_orig, d.parser, at, false);
+      tls_bytes(from_orig, bytes, at);
+      return;
+    }
+    std::size_t n = d.parser.feed(bytes);
+    xmpp_events(from_orig, d.parser, at, false);
+    if (d.parser.state() == xmpp::State::kTls) {
+      // The initiator's side switches right after its own <starttls/>; TLS has really
+      // started only once the receiver proceeds (or TLS bytes arrive, or direct TLS).
+      d.tls = true;
+      if (n < bytes.size()) tls_bytes(from_orig, bytes.subspan(n), at);
+    }
+  }
+
+  void on_gap(bool from_orig, std::uint64_t length, const PacketRef& at) {
+    Dir& d = from_orig ? o_ : r_;
+    if (d.ended) return;
+    side(from_orig).gap_bytes += length;
+    if (d.tls) {
+      if (tls_) {
+        tls_->gap(tls_side(from_orig), length);
+        tls_events(at);
+      }
+      return;
+    }
+    d.parser.gap(length);
+    xmpp_events(from_orig, d.parser, at, false);
+  }
+
+  void on_end(bool from_orig, const PacketRef& at) {
+    Dir& d = from_orig ? o_ : r_;
+    if (d.ended) return;
+    d.ended = true;
+    side(from_orig).ended = true;
+    d.parser.end();
+    xmpp_events(from_orig, d.parser, at, false);
+    if (d.inner) {
+      d.inner->end();
+      xmpp_events(from_orig, *d.inner, at, true);
+    }
+    if (tls_) {
+      tls_->end(tls_side(from_orig));
+      tls_events(at);
+    }
+  }
+
+  ConnectionFacts finish(const PacketRef& at) {
+    on_end(true, at);
+    on_end(false, at);
+    for (Dir* d : {&o_, &r_}) {
+      anomalies_.merge(d->parser.anomalies());
+      if (d->inner) anomalies_.merge(d->inner->anomalies());
+    }
+    for (bool orig : {true, false}) {
+      SideFacts& s = side(orig);
+      const Dir& d = orig ? o_ : r_;
+      if (d.parser.failed()) {
+        s.failure = std::string(d.parser.failure());
+        s.failure_detail = std::string(d.parser.failure_detail());
+      }
+    }
+    if (tls_) {
+      anomalies_.merge(tls_->anomalies());
+      auto& t = f_.tls;
+      t.complete = tls_->handshake_complete();
+      t.client_encrypted_records = tls_->encrypted_records(tls::Side::kClient);
+      t.server_encrypted_records = tls_->encrypted_records(tls::Side::kServer);
+      if (t.server_hello && !t.server_hello->hello_retry_request) {
+        if (t.server_hello->version >= 0x0304)
+          t.certificate = Seen::kUnknown;  // encrypted in TLS 1.3
+        else if (!t.chain.empty())
+          t.certificate = Seen::kYes;
+        else if (t.server_encrypted_records > 0)
+          t.certificate = Seen::kNo;  // the server went encrypted without one (resumption)
+      } else if (!t.chain.empty()) {
+        t.certificate = Seen::kYes;
+      }
+    }
+    return std::move(f_);
+  }
+
+  const ConnectionFacts& facts() const { return f_; }
+
+ private:
+  SideFacts& side(bool from_orig) { return from_orig ? f_.orig : f_.resp; }
+  // The TCP originator starts TLS (STARTTLS initiator, or direct TLS client).
+  static tls::Side tls_side(bool from_orig) {
+    return from_orig ? tls::Side::kClient : tls::Side::kServer;
+  }
+
+  void step(bool from_orig, const PacketRef& at, std::string text, bool stanza = false) {
+    auto& l = f_.ladder;
+    if (!l.empty() && l.back().from_orig == from_orig && l.back().text == text) {
+      ++l.back().repeat;
+      return;
+    }
+    if (l.size() >= (stanza ? kStanzaLadderRoom : kMaxLadder)) {
+      ++f_.ladder_dropped;
+      return;
+    }
+    l.push_back(LadderStep{at, from_orig, std::move(text), 1});
+  }
+
+  void tls_bytes(bool from_orig, std::span<const std::uint8_t> bytes, const PacketRef& at) {
+    mark_tls_started();
+    if (!tls_) tls_ = std::make_unique<tls::Session>(tls::Config{cfg_.tls_limits});
+    tls_->feed(tls_side(from_orig), bytes);
+    tls_events(at);
+    if (cfg_.decryptor) {
+      plain_.clear();
+      cfg_.decryptor->on_tls(from_orig, bytes, plain_);
+      if (!plain_.empty()) {
+        f_.tls.decrypted = true;
+        f_.xmpp_inside_tls = Seen::kYes;
+        Dir& d = from_orig ? o_ : r_;
+        if (!d.inner) {
+          xmpp::Config c{from_orig ? xmpp::Role::kInitiator : xmpp::Role::kReceiver, false,
+                         cfg_.xmpp_limits};
+          d.inner = std::make_unique<xmpp::StreamParser>(c);
+        }
+        d.inner->feed(plain_);
+        xmpp_events(from_orig, *d.inner, at, true);
+      }
+    }
+  }
+
+  void xmpp_events(bool from_orig, xmpp::StreamParser& p, const PacketRef& at, bool inside) {
+    if (p.events().empty()) return;
+    for (const auto& e : p.events())
+      std::visit([&](const auto& b) { on_xmpp(from_orig, b, at, inside); }, e.body);
+    p.clear_events();
+  }
+
+  std::string in(bool inside, std::string s) { return inside ? "[in TLS] " + s : s; }
+
+  void on_xmpp(bool o, const xmpp::StreamOpen& e, const PacketRef& at, bool inside) {
+    SideFacts& s = side(o);
+    ++s.headers;
+    if (!s.header)
+      s.header = StreamHeaderFact{
+          e.from, e.to, e.id, e.version, e.default_ns, e.xmlns_db == xmpp::kNsDialback, at};
+    std::string t = std::string(e.restart ? "stream restart" : "stream header");
+    if (!e.from.empty()) t += " from=" + e.from;
+    if (!e.to.empty()) t += " to=" + e.to;
+    if (!e.id.empty()) t += " id=" + e.id;
+    if (!e.version.empty()) t += " version=" + e.version;
+    if (e.default_ns != xmpp::kNsServer) t += " ns=" + e.default_ns;
+    step(o, at, in(inside, t));
+  }
+  void on_xmpp(bool o, const xmpp::StreamFeatures& e, const PacketRef& at, bool inside) {
+    SideFacts& s = side(o);
+    if (!s.features) {
+      s.features = e;
+      s.features_ref = at;
+    }
+    step(o, at, in(inside, features_text(e)));
+  }
+  void on_xmpp(bool o, const xmpp::StartTls&, const PacketRef& at, bool) {
+    side(o).starttls = true;
+    side(o).tls_ref = at;
+    step(o, at, "<starttls/>");
+  }
+  void mark_tls_started() {
+    f_.tls.started = true;
+    if (f_.xmpp_inside_tls == Seen::kNo) f_.xmpp_inside_tls = Seen::kUnknown;
+  }
+
+  void on_xmpp(bool o, const xmpp::Proceed&, const PacketRef& at, bool) {
+    mark_tls_started();
+    side(o).proceed = true;
+    side(o).tls_ref = at;
+    step(o, at, "<proceed/>: TLS starts");
+  }
+  void on_xmpp(bool o, const xmpp::TlsFailure&, const PacketRef& at, bool) {
+    side(o).tls_failure = true;
+    side(o).tls_ref = at;
+    step(o, at, "STARTTLS <failure/>");
+  }
+  void on_xmpp(bool o, const xmpp::SaslAuth& e, const PacketRef& at, bool inside) {
+    side(o).sasl_mechanism = e.mechanism;
+    side(o).sasl_ref = at;
+    step(o, at, in(inside, "SASL auth " + e.mechanism));
+  }
+  void on_xmpp(bool o, const xmpp::SaslSuccess&, const PacketRef& at, bool inside) {
+    side(o).sasl_success = true;
+    side(o).sasl_ref = at;
+    step(o, at, in(inside, "SASL success"));
+  }
+  void on_xmpp(bool o, const xmpp::SaslFailure& e, const PacketRef& at, bool inside) {
+    side(o).sasl_failure = true;
+    side(o).sasl_condition = e.condition;
+    side(o).sasl_ref = at;
+    step(o, at, in(inside, "SASL failure " + e.condition));
+  }
+  void on_xmpp(bool o, const xmpp::DialbackResult& e, const PacketRef& at, bool inside) {
+    dialback(o, e, false, at);
+    step(o, at, in(inside, dialback_text(e, false)));
+  }
+  void on_xmpp(bool o, const xmpp::DialbackVerify& e, const PacketRef& at, bool inside) {
+    dialback(o, e, true, at);
+    step(o, at, in(inside, dialback_text(e, true)));
+  }
+  void on_xmpp(bool o, const xmpp::StreamError& e, const PacketRef& at, bool inside) {
+    if (!side(o).stream_error) side(o).stream_error = StreamErrorFact{e.condition, e.text, at};
+    std::string t = "stream error " + e.condition;
+    if (!e.text.empty()) t += ": " + e.text.substr(0, 200);
+    step(o, at, in(inside, t));
+  }
+  void on_xmpp(bool o, const xmpp::Stanza& e, const PacketRef& at, bool inside) {
+    SideFacts& s = side(o);
+    switch (e.kind) {
+      case xmpp::StanzaKind::kMessage:
+        ++s.stanzas.message;
+        break;
+      case xmpp::StanzaKind::kPresence:
+        ++s.stanzas.presence;
+        break;
+      case xmpp::StanzaKind::kIq:
+        ++s.stanzas.iq;
+        break;
+      case xmpp::StanzaKind::kOther:
+        ++s.stanzas.other;
+        break;
+    }
+    bool error = e.type == "error" || !e.error_condition.empty();
+    if (error && e.kind != xmpp::StanzaKind::kOther) {
+      ++s.stanza_errors;
+      if (s.stanza_error_samples.size() < kMaxStanzaErrors)
+        s.stanza_error_samples.push_back(StanzaErrorFact{kind_name(e.kind), e.error_condition,
+                                                         e.error_type, e.from, e.to, e.id, at});
+    }
+    std::string t = e.kind == xmpp::StanzaKind::kOther ? e.name : kind_name(e.kind);
+    if (!e.type.empty()) t += " type=" + e.type;
+    if (!e.error_condition.empty()) t += " (" + e.error_condition + ")";
+    step(o, at, in(inside, t), true);
+  }
+  void on_xmpp(bool o, const xmpp::StreamClose&, const PacketRef& at, bool inside) {
+    side(o).closed = true;
+    side(o).close_ref = at;
+    step(o, at, in(inside, "</stream:stream>"));
+  }
+  void on_xmpp(bool, const xmpp::Whitespace&, const PacketRef&, bool) {}
+  void on_xmpp(bool, const xmpp::TlsHandoff&, const PacketRef&, bool) {}
+  void on_xmpp(bool o, const xmpp::DirectTls&, const PacketRef& at, bool) {
+    side(o).direct_tls = true;
+    mark_tls_started();
+    f_.tls.direct = true;
+    f_.kind = "direct-tls";
+    step(o, at, "direct TLS (XEP-0368)");
+  }
+  void on_xmpp(bool o, const xmpp::NotXmpp& e, const PacketRef& at, bool) {
+    SideFacts& s = side(o);
+    s.not_xmpp_kind = e.kind;
+    s.not_xmpp_bytes = e.first_bytes;
+    s.not_xmpp_ref = at;
+    if (f_.kind != "direct-tls") f_.kind = "not-xmpp";
+    step(o, at, "not XMPP (" + e.kind + "): '" + e.first_bytes + "'");
+  }
+  void on_xmpp(bool o, const xmpp::CompressionHandoff&, const PacketRef& at, bool) {
+    side(o).compressed = true;
+    step(o, at, "stream compression starts: the rest is opaque");
+  }
+  void on_xmpp(bool o, const xmpp::Anomaly& e, const PacketRef& at, bool inside) {
+    if (e.name == xmpp::kAnomalyStartTlsPlaintextAfter) {
+      side(o).plaintext_after_tls = true;
+      side(o).plaintext_after_ref = at;
+      step(o, at, "plaintext after the STARTTLS point (not TLS)");
+      return;
+    }
+    if (e.name == xmpp::kAnomalyGapResync || e.name == xmpp::kAnomalyMidstreamResync ||
+        e.name == xmpp::kAnomalyTextAtStreamLevel)
+      return;
+    std::string t = "XMPP parsing stopped: " + e.name;
+    if (!e.detail.empty()) t += " (" + e.detail.substr(0, 120) + ")";
+    step(o, at, in(inside, t));
+  }
+
+  void dialback(bool o, const xmpp::DialbackElement& e, bool verify, const PacketRef& at) {
+    if (f_.dialback.size() >= kMaxDialback) {
+      ++f_.dialback_dropped;
+      return;
+    }
+    DialbackFact d;
+    d.verify = verify;
+    d.from_orig = o;
+    d.type = e.type;
+    d.from = e.from;
+    d.to = e.to;
+    d.id = e.id;
+    d.condition = e.error_condition;
+    d.has_key = e.has_key;
+    d.ref = at;
+    if (e.type != xmpp::DialbackType::kRequest) {
+      // An answer goes back the other way, with from/to swapped (and the same id for
+      // db:verify); pair it with the oldest such request not answered yet.
+      d.solicited = false;
+      for (std::size_t i = 0; i < f_.dialback.size(); ++i) {
+        auto& q = f_.dialback[i];
+        if (q.type != xmpp::DialbackType::kRequest || q.answered || q.verify != verify ||
+            q.from_orig == o)
+          continue;
+        if (!e.from.empty() && !q.to.empty() && e.from != q.to) continue;
+        if (!e.to.empty() && !q.from.empty() && e.to != q.from) continue;
+        if (verify && !e.id.empty() && !q.id.empty() && e.id != q.id) continue;
+        q.answered = true;
+        q.answer = f_.dialback.size();
+        d.solicited = true;
+        break;
+      }
+    }
+    f_.dialback.push_back(std::move(d));
+  }
+
+  void tls_events(const PacketRef& at) {
+    if (!tls_ || tls_->events().empty()) return;
+    for (const auto& e : tls_->events()) {
+      bool client = e.side == tls::Side::kClient;
+      std::visit([&](const auto& b) { on_tls(client, b, at); }, e.body);
+    }
+    tls_->clear_events();
+  }
+
+  void on_tls(bool client, const tls::ClientHello& e, const PacketRef& at) {
+    if (!f_.tls.client_hello) {
+      f_.tls.client_hello = e;
+      f_.tls.client_hello_ref = at;
+    }
+    std::string t = "TLS ClientHello";
+    if (!e.supported_versions.empty()) {
+      t += " versions=";
+      for (std::size_t i = 0; i < e.supported_versions.size(); ++i)
+        t += (i ? "," : "") + tls::version_name(e.supported_versions[i]);
+    } else {
+      t += " version=" + tls::version_name(e.legacy_version);
+    }
+    if (!e.sni.empty()) t += " sni=" + e.sni;
+    if (!e.alpn.empty()) {
+      t += " alpn=";
+      for (std::size_t i = 0; i < e.alpn.size(); ++i)
+        t += (i ? "," : "") + e.alpn[i];
+    }
+    step(client, at, t);
+  }
+  void on_tls(bool client, const tls::ServerHello& e, const PacketRef& at) {
+    if (e.hello_retry_request) {
+      step(client, at, "TLS HelloRetryRequest");
+      return;
+    }
+    f_.tls.server_hello = e;
+    f_.tls.server_hello_ref = at;
+    std::string t = "TLS ServerHello " + tls::version_name(e.version) + " " +
+                    tls::cipher_suite_name(e.cipher_suite);
+    if (!e.alpn.empty()) t += " alpn=" + e.alpn;
+    if (e.version >= 0x0304) t += " (certificate and what follows are encrypted)";
+    step(client, at, t);
+  }
+  void on_tls(bool client, const tls::Certificates& e, const PacketRef& at) {
+    if (client) {
+      if (f_.tls.client_chain.empty()) {
+        f_.tls.client_chain = e.chain;
+        f_.tls.client_certificate_ref = at;
+      }
+    } else if (f_.tls.chain.empty()) {
+      f_.tls.chain = e.chain;
+      f_.tls.chain_total = e.total;
+      f_.tls.certificate_ref = at;
+    }
+    std::string t = "TLS Certificate";
+    if (!e.chain.empty()) {
+      const auto& c = e.chain.front();
+      t += " subject=" + c.subject;
+      if (!c.dns_names.empty()) {
+        t += " dns=";
+        for (std::size_t i = 0; i < c.dns_names.size() && i < 4; ++i)
+          t += (i ? "," : "") + c.dns_names[i];
+      }
+      if (c.self_signed) t += " (self-signed)";
+    }
+    t += " chain=" + std::to_string(e.total);
+    step(client, at, t);
+  }
+  void on_tls(bool client, const tls::CertificateRequest&, const PacketRef& at) {
+    f_.tls.certificate_request = true;
+    step(client, at, "TLS CertificateRequest (client certificate asked)");
+  }
+  void on_tls(bool, const tls::ServerHelloDone&, const PacketRef&) {}
+  void on_tls(bool, const tls::ClientKeyExchange&, const PacketRef&) {}
+  void on_tls(bool, const tls::OtherHandshake&, const PacketRef&) {}
+  void on_tls(bool client, const tls::ChangeCipherSpec&, const PacketRef& at) {
+    step(client, at, "TLS ChangeCipherSpec");
+  }
+  void on_tls(bool client, const tls::EncryptionStarted&, const PacketRef& at) {
+    step(client, at, "TLS encrypted from here");
+  }
+  void on_tls(bool client, const tls::Alert& e, const PacketRef& at) {
+    ++f_.tls.alert_count;
+    if (f_.tls.alerts.size() < kMaxAlerts)
+      f_.tls.alerts.push_back(AlertFact{client, e.level, e.description, e.encrypted, at});
+    if (e.encrypted) {
+      step(client, at, "TLS alert (encrypted)");
+      return;
+    }
+    step(client, at,
+         std::string("TLS alert ") + (e.level == 2 ? "fatal " : "warning ") +
+             tls::alert_description_name(e.description));
+  }
+  void on_tls(bool client, const tls::NotTls& e, const PacketRef& at) {
+    (client ? f_.tls.client_not_tls : f_.tls.server_not_tls) = e.first_bytes;
+    step(client, at, "not TLS: '" + e.first_bytes + "'");
+  }
+  void on_tls(bool, const tls::Anomaly&, const PacketRef&) {}
+
+  AnomalyCounters& anomalies_;
+  Config cfg_;
+  ConnectionFacts f_;
+  Dir o_, r_;
+  std::unique_ptr<tls::Session> tls_;
+  std::vector<std::uint8_t> plain_;
+};
+
+ConnectionAnalyzer::ConnectionAnalyzer(AnomalyCounters& anomalies, Config config)
+    : impl_(std::make_unique<Impl>(anomalies, config)) {}
+ConnectionAnalyzer::~ConnectionAnalyzer() = default;
+
+void ConnectionAnalyzer::on_data(bool from_orig, std::span<const std::uint8_t> bytes,
+                                 const PacketRef& at) {
+  impl_->on_data(from_orig, bytes, at);
+}
+void ConnectionAnalyzer::on_gap(bool from_orig, std::uint64_t length, const PacketRef& at) {
+  impl_->on_gap(from_orig, length, at);
+}
+void ConnectionAnalyzer::on_end(bool from_orig, const PacketRef& at) {
+  impl_->on_end(from_orig, at);
+}
+const ConnectionFacts& ConnectionAnalyzer::facts() const {
+  return impl_->facts();
+}
+ConnectionFacts ConnectionAnalyzer::finish(const PacketRef& at) {
+  return impl_->finish(at);
+}
+
+}  // namespace fedscope::s2s
