@@ -4,6 +4,7 @@
 #include <map>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "fedscope/packet/packet.hpp"
 
@@ -120,8 +121,45 @@ struct Engine::Impl : flow::StreamSinkFactory {
       dns_tcp;
   flow::PacketRef current;
 
+  // XMPP S2S: one session analyzer per connection on a federation port; two sinks feed it.
+  struct XmppConn;
+  struct XmppSink : flow::StreamSink {
+    XmppConn* conn = nullptr;
+    bool from_orig = true;
+    void on_data(std::uint64_t, std::span<const std::uint8_t> d) override;
+    void on_gap(std::uint64_t, std::uint64_t len) override;
+    void on_end() override;
+  };
+  struct XmppConn {
+    XmppConn(Impl* i, s2s::Config c) : impl(i), analyzer(i->engine.anomalies_, c) {
+      o.conn = this;
+      r.conn = this;
+      r.from_orig = false;
+    }
+    Impl* impl;
+    s2s::ConnectionAnalyzer analyzer;
+    XmppSink o, r;
+  };
+  std::unordered_map<std::uint32_t, std::unique_ptr<XmppConn>> xmpp_conns;
+  std::unordered_map<std::uint32_t, s2s::ConnectionFacts> xmpp_done;
+  std::unordered_set<std::uint16_t> s2s_ports{5269, 5270};
+  static constexpr std::size_t kMaxS2sPorts = 64;
+  bool current_syn = false;
+
   flow::StreamSink* sink_for(const flow::Connection& c, bool from_orig) override {
     const auto& leg = c.legs.front();
+    if (config.xmpp && (s2s_ports.count(leg.resp.port) || s2s_ports.count(leg.orig.port))) {
+      auto& x = xmpp_conns[c.id];
+      if (!x) {
+        s2s::Config sc;
+        sc.xmpp_limits = config.xmpp_limits;
+        sc.tls_limits = config.tls_limits;
+        // The connection's first packet was no SYN: the capture joined mid-stream.
+        sc.midstream = !current_syn;
+        x = std::make_unique<XmppConn>(this, sc);
+      }
+      return from_orig ? static_cast<flow::StreamSink*>(&x->o) : &x->r;
+    }
     if (leg.resp.port != 53 && leg.orig.port != 53) return nullptr;
     auto& slot = dns_tcp[c.id];
     auto s = std::make_unique<DnsTcpSink>();
@@ -133,7 +171,13 @@ struct Engine::Impl : flow::StreamSinkFactory {
     (from_orig ? slot.first : slot.second) = std::move(s);
     return raw;
   }
-  void release(const flow::Connection& c) override { dns_tcp.erase(c.id); }
+  void release(const flow::Connection& c) override {
+    dns_tcp.erase(c.id);
+    if (auto it = xmpp_conns.find(c.id); it != xmpp_conns.end()) {
+      xmpp_done[c.id] = it->second->analyzer.finish(current);
+      xmpp_conns.erase(it);
+    }
+  }
 
   // ---- DNS ---------------------------------------------------------------------------------
 
@@ -272,6 +316,9 @@ struct Engine::Impl : flow::StreamSinkFactory {
         auto& v = srv_of_target[srv->target];
         if (v.size() >= kMaxNamesPerKey) v.erase(v.begin());
         v.push_back(SrvSeen{time, rr.name, srv->port, t.id});
+        // A federation service announced on another port: its connections are S2S too.
+        if (!domain_of_service(rr.name).empty() && s2s_ports.size() < kMaxS2sPorts)
+          s2s_ports.insert(srv->port);
       }
     }
   }
@@ -331,6 +378,10 @@ struct Engine::Impl : flow::StreamSinkFactory {
   void on_closed(flow::Connection&& conn) {
     ConnectionRecord rec;
     rec.conn = std::move(conn);
+    if (auto it = xmpp_done.find(rec.conn.id); it != xmpp_done.end()) {
+      rec.xmpp = std::make_unique<s2s::ConnectionFacts>(std::move(it->second));
+      xmpp_done.erase(it);
+    }
     correlate(rec);
     observer.on_connection(std::move(rec));
   }
@@ -373,6 +424,16 @@ struct Engine::Impl : flow::StreamSinkFactory {
   }
 };
 
+void Engine::Impl::XmppSink::on_data(std::uint64_t, std::span<const std::uint8_t> d) {
+  conn->analyzer.on_data(from_orig, d, conn->impl->current);
+}
+void Engine::Impl::XmppSink::on_gap(std::uint64_t, std::uint64_t len) {
+  conn->analyzer.on_gap(from_orig, len, conn->impl->current);
+}
+void Engine::Impl::XmppSink::on_end() {
+  conn->analyzer.on_end(from_orig, conn->impl->current);
+}
+
 Engine::Engine(EngineConfig config, Observer& observer)
     : impl_(std::make_unique<Impl>(*this, config, observer)) {}
 
@@ -414,6 +475,7 @@ void Engine::on_frame(const Frame& frame) {
     case packet::Transport::kTcp: {
       ++stats_.tcp;
       std::uint64_t before = im.flows.duplicate_copies();
+      im.current_syn = (p.tcp.flags & packet::tcp_flags::kSyn) != 0;
       im.flows.on_tcp(p);
       stats_.nat_copies += im.flows.duplicate_copies() - before;
       break;

@@ -16,6 +16,7 @@
 #include "fedscope/base/frame.hpp"
 #include "fedscope/dns/message.hpp"
 #include "fedscope/flow/flow_table.hpp"
+#include "fedscope/s2s/session.hpp"
 
 namespace fedscope::engine {
 
@@ -62,6 +63,8 @@ struct DnsLink {
 struct ConnectionRecord {
   flow::Connection conn;
   std::vector<DnsLink> dns;  ///< empty: DNS not observed
+  /// What was said inside (XMPP, TLS) on a federation port; null when not analysed.
+  std::unique_ptr<s2s::ConnectionFacts> xmpp;
 };
 
 class Observer {
@@ -76,6 +79,10 @@ struct EngineConfig {
   double dns_timeout_seconds = 5.0;
   std::size_t max_pending_dns = 100000;
   std::size_t max_answers_kept = 32;
+  /// Decode XMPP and TLS on federation ports (5269, 5270, and ports named by SRV answers).
+  bool xmpp = true;
+  xmpp::Limits xmpp_limits{};
+  tls::Limits tls_limits{};
 };
 
 /// Counts of what was read, for the report's capture section.
