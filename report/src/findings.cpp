@@ -167,6 +167,202 @@ constexpr std::array kCatalogue = {
         "Add the source NAT (PAT to the public address) for the XMPP server's outbound "
         "connections, and make sure it matches TCP 5269 and DNS.",
         ""},
+    CatalogueEntry{
+        "xmpp-not-xmpp", "xmpp", Severity::kError,
+        "Something other than XMPP on the federation port",
+        "The bytes on the federation connection are not an XMPP stream: an HTTP server, an SSH "
+        "banner, TLS where a plain stream was expected, or binary data. Usually the port "
+        "forward or the SRV record points at another service, or another program holds port "
+        "5269.",
+        "Find what listens on that address and port (`ss -ltnp 'sport = :5269'` on the "
+        "server, the NAT/port-forward rule on the firewall) and point it at the XMPP server "
+        "(Prosody, ejabberd). Check that the SRV record names the XMPP server, not a web host.",
+        "warning when it is the connecting side that sent something else (a scanner); error "
+        "when the answering side is not an XMPP server."},
+    CatalogueEntry{
+        "xmpp-no-stream", "xmpp", Severity::kError, "TCP connected but no XMPP stream started",
+        "The TCP connection was established, but the receiving side never sent its stream "
+        "header back (or neither side sent a byte) before the connection closed. Typical "
+        "causes: a proxy or load balancer that accepts TCP without a server behind it, a "
+        "firewall with protocol inspection holding the data, or a server so busy or "
+        "misconfigured that it never answers.",
+        "Check that the XMPP server itself accepted the connection (its log shows incoming "
+        "s2s connections), that nothing between (load balancer, IPS, 'XMPP inspection') holds "
+        "or drops the data, and that the server's s2s module is enabled.",
+        ""},
+    CatalogueEntry{
+        "xmpp-stream-error", "xmpp", Severity::kError, "The XMPP stream was closed with an error",
+        "One server closed the stream with an RFC 6120 §4.9 stream error; the condition (the "
+        "finding's detail) says why: host-unknown (the receiving server does not serve that "
+        "domain), not-authorized (authentication failed), policy-violation (a local policy, "
+        "often 'encryption required'), remote-connection-failed (it could not connect to the "
+        "other domain's server, e.g. for the dialback check), improper-addressing, "
+        "unsupported-stanza-type, see-other-host (redirect), connection-timeout, ...",
+        "Read the condition and text in the finding. host-unknown: make the domain a "
+        "VirtualHost (Prosody) / host (ejabberd) on the server the SRV record points at. "
+        "not-authorized: see the dialback or SASL finding next to it. policy-violation: "
+        "compare both servers' encryption and certificate policies (Prosody "
+        "`s2s_require_encryption`, `s2s_secure_auth`). remote-connection-failed: the server "
+        "could not reach the other domain: check that domain's DNS and firewall.",
+        "warning for see-other-host, connection-timeout, system-shutdown and reset (the "
+        "stream was closed in an orderly way), error for every other condition."},
+    CatalogueEntry{
+        "xmpp-dialback-invalid", "xmpp", Severity::kError,
+        "Dialback check answered 'invalid' (or error)",
+        "The receiving server asked the authoritative server of the originating domain whether "
+        "the dialback key was really generated there (XEP-0220), and the answer was 'invalid' "
+        "(or an error). The classic causes: the originating domain is also registered with "
+        "another provider, or its SRV/A records point at another server, so the check reaches "
+        "a server that never sent the key; or the servers of a cluster do not share the "
+        "dialback secret.",
+        "Make the domain's `_xmpp-server._tcp` SRV and A/AAAA records (as the peer's resolver "
+        "sees them) point at the server that really sends its federation traffic, and remove "
+        "the domain from any other provider. For clusters, configure the same dialback secret "
+        "on every node (Prosody `dialback_secret`, ejabberd `s2s_dialback` / shared cookie).",
+        "A type='error' answer carries a condition (remote-server-not-found, "
+        "remote-server-timeout, ...): the receiving server could not reach the authoritative "
+        "server at all."},
+    CatalogueEntry{
+        "xmpp-dialback-timeout", "xmpp", Severity::kError, "Dialback request never answered",
+        "The originating server sent `<db:result>` with its key, and no answer came back before "
+        "the stream ended. That is what a receiving server does while its own check back to "
+        "the originating domain (DNS lookup, connection to that domain's server, db:verify) "
+        "hangs or fails.",
+        "Check the reverse path: the receiving server must resolve the originating domain "
+        "(`_xmpp-server._tcp` SRV and A records as seen from the internet) and reach it on TCP "
+        "5269 through the originating side's firewall and NAT. A firewall that lets outbound "
+        "5269 out but blocks inbound 5269 gives exactly this.",
+        ""},
+    CatalogueEntry{
+        "xmpp-dialback-unsolicited", "xmpp", Severity::kWarning,
+        "Dialback answer without a request",
+        "A `<db:result>` or `<db:verify>` answer (type valid/invalid/error) arrived that no "
+        "request on this connection asked for. A buggy or hostile peer, or a capture that "
+        "missed the request.",
+        "If the capture holds the whole connection, report it to the peer's administrator "
+        "(their server software may be misbehaving); receiving servers must ignore such "
+        "answers.",
+        ""},
+    CatalogueEntry{
+        "xmpp-starttls-failure", "xmpp", Severity::kError, "STARTTLS failed or was tampered with",
+        "The receiving server answered `<starttls/>` with `<failure/>` (or never answered), so "
+        "TLS never started; or bytes that are not TLS followed the STARTTLS switch point — "
+        "the STARTTLS command-injection class (CVE-2011-1431) or a middlebox rewriting the "
+        "stream.",
+        "On the server that refused: check its TLS certificate and key are loaded (Prosody "
+        "`prosodyctl check certs`, ejabberd `certfiles`) and that its TLS library works. "
+        "Plaintext after the switch point: find the device or software that injects it; "
+        "a correct server discards everything buffered before TLS.",
+        ""},
+    CatalogueEntry{
+        "xmpp-tls-required", "xmpp", Severity::kError,
+        "One side requires TLS, the other does not use it",
+        "The receiving server marked STARTTLS as required but the originating server carried "
+        "on without it (or the receiving server did not offer STARTTLS and the originating "
+        "server, which requires encryption, gave up). Prosody requires encryption for s2s by "
+        "default.",
+        "Enable TLS for federation on the server that does not use it (certificate and key for "
+        "the domain; Prosody `s2s_require_encryption`, ejabberd `s2s_use_starttls: required`), "
+        "or, if that cannot be done, relax the other server's requirement for this peer.",
+        ""},
+    CatalogueEntry{
+        "xmpp-sasl-failure", "xmpp", Severity::kError, "SASL authentication failed",
+        "The originating server tried SASL (EXTERNAL: authentication by its TLS certificate, "
+        "RFC 6120 §6, XEP-0178) and the receiving server answered `<failure/>` with a "
+        "condition (not-authorized, invalid-authzid, ...).",
+        "The originating server's certificate must name its domain (DNS-ID, SRV-ID or "
+        "XmppAddr) and chain to a CA the receiving server trusts. Otherwise let the servers "
+        "fall back to dialback (Prosody: `s2s_secure_auth = false` on the receiving side).",
+        ""},
+    CatalogueEntry{
+        "xmpp-auth-incomplete", "xmpp", Severity::kWarning,
+        "Stream ended before authentication completed",
+        "The streams were opened and features exchanged in clear, but neither dialback nor "
+        "SASL completed before the connection ended, and no other finding explains why.",
+        "Compare both servers' logs at that time: look for the authentication methods each "
+        "side offers and accepts (dialback enabled? certificates for SASL EXTERNAL?) and for "
+        "timeouts.",
+        ""},
+    CatalogueEntry{
+        "xmpp-stanza-error", "xmpp", Severity::kWarning, "Stanzas bounced with an error",
+        "A server returned stanzas of type 'error' (RFC 6120 §8.3): the federation link works, "
+        "but messages, presence or queries were refused — service-unavailable, "
+        "item-not-found (no such user), remote-server-not-found, not-allowed, ...",
+        "Read the condition: remote-server-not-found / remote-server-timeout mean a further "
+        "server could not be reached; service-unavailable or item-not-found usually mean the "
+        "user does not exist or blocks the sender.",
+        ""},
+    CatalogueEntry{
+        "tls-alert", "tls", Severity::kError, "TLS alert",
+        "A side sent a TLS alert in clear during the handshake (RFC 8446 §6): unknown_ca / "
+        "bad_certificate / certificate_unknown (it does not trust the other's certificate), "
+        "certificate_expired, handshake_failure (no common cipher or version), "
+        "protocol_version, unrecognized_name (SNI), certificate_required, ...",
+        "Act on the description: for trust alerts, install the full certificate chain from a "
+        "CA the peer trusts (or let the peer fall back to dialback); for handshake_failure and "
+        "protocol_version, enable TLS 1.2 and 1.3 with current cipher suites on both servers.",
+        "error for fatal alerts; warning for warning-level alerts other than close_notify."},
+    CatalogueEntry{
+        "tls-cert-name-mismatch", "tls", Severity::kError,
+        "Certificate does not name the XMPP domain",
+        "None of the certificate's identifiers covers the domain the stream was addressed to: "
+        "no DNS-ID (SAN dNSName, wildcard only as the whole left-most label), no SRV-ID "
+        "(_xmpp-server.DOMAIN) and no XmppAddr, as RFC 6120 §13.7 and RFC 7590 require, matched "
+        "per RFC 9525. The subject CN is not used.",
+        "Get a certificate whose subjectAltName includes the XMPP domain itself (not only the "
+        "host name of the server), e.g. `DNS:example.com` for federation of example.com, and "
+        "configure it for that domain (Prosody: `prosodyctl cert import`, ejabberd "
+        "`certfiles`).",
+        ""},
+    CatalogueEntry{
+        "tls-cert-expired", "tls", Severity::kError, "Certificate expired",
+        "The server's certificate was past its notAfter date at the time of the capture.",
+        "Renew the certificate (Let's Encrypt: check the renewal job and that the XMPP server "
+        "reloads the new file; Prosody `prosodyctl cert import`).",
+        ""},
+    CatalogueEntry{"tls-cert-expiring", "tls", Severity::kWarning,
+                   "Certificate expires within 30 days",
+                   "The server's certificate expires within 30 days of the capture time.",
+                   "Renew it now and check that automatic renewal reaches the XMPP server.", ""},
+    CatalogueEntry{
+        "tls-cert-not-yet-valid", "tls", Severity::kError, "Certificate not yet valid",
+        "The server's certificate has a notBefore date after the capture time: a clock that is "
+        "wrong on the issuing machine, or a certificate installed before its start date.",
+        "Check the clocks (NTP) on the server and the machine that made the certificate; "
+        "reissue it with a correct start date.",
+        ""},
+    CatalogueEntry{
+        "tls-cert-self-signed", "tls", Severity::kWarning, "Self-signed certificate",
+        "The server presented a self-signed certificate. Peers that verify certificates will "
+        "not trust it; federation can still work when the peer falls back to dialback.",
+        "Use a certificate from a public CA (e.g. Let's Encrypt) that names the XMPP domain.", ""},
+    CatalogueEntry{
+        "tls-old-version", "tls", Severity::kWarning, "TLS older than 1.2 negotiated",
+        "The servers negotiated SSL 3.0, TLS 1.0 or TLS 1.1, which RFC 8996 deprecates and "
+        "current peers refuse.",
+        "Update the TLS library and configuration of the server that cannot do TLS 1.2 or "
+        "newer; set the minimum protocol to TLS 1.2 on both.",
+        ""},
+    CatalogueEntry{
+        "tls-handshake-incomplete", "tls", Severity::kError, "TLS handshake never completed",
+        "TLS started (after STARTTLS or directly) but the handshake did not finish before the "
+        "connection ended, and no alert said why: a side stopped answering, or something in "
+        "between dropped or cut the handshake records (MTU problems with large certificate "
+        "chains, TLS inspection on the firewall).",
+        "Look at where the handshake stopped (the ladder): after the ClientHello, the server "
+        "never answered (server TLS configuration, a middlebox); after the server's "
+        "certificate, the client gave up (it did not trust it; check its log). Check path MTU "
+        "and any TLS inspection on the firewall.",
+        ""},
+    CatalogueEntry{
+        "tls-sni-mismatch", "tls", Severity::kWarning,
+        "TLS server name (SNI) differs from the stream's domain",
+        "The ClientHello's server_name is not the domain in the stream header's 'to'. A server "
+        "hosting several domains picks its certificate by SNI, so it may present the wrong "
+        "one.",
+        "Have the originating server send the XMPP domain as SNI (current Prosody and "
+        "ejabberd do); check for proxies that rewrite it.",
+        ""},
 };
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "fedscope/report/analysis.hpp"
+#include "fedscope/tls/names.hpp"
 
 namespace fedscope::report {
 namespace {
@@ -113,6 +114,76 @@ std::string icmp_text(const flow::IcmpEvent& e, bool v6, bool tcp = true) {
          icmp_meaning(e, v6, tcp);
 }
 
+// What a stream error condition usually means for federation (RFC 6120 §4.9.3).
+std::string stream_error_hint(const std::string& c) {
+  if (c == "host-unknown")
+    return "the receiving server does not serve that domain: it is not configured there, or the "
+           "SRV/A records point at the wrong server";
+  if (c == "not-authorized") return "authentication (dialback or SASL) failed";
+  if (c == "policy-violation")
+    return "a local policy refused the stream, often 'encryption required' or a blocked domain";
+  if (c == "remote-connection-failed")
+    return "the server could not connect to the other domain's server (e.g. for the dialback "
+           "check): that domain's DNS or firewall";
+  if (c == "improper-addressing") return "the stream header lacked a valid 'to' or 'from'";
+  if (c == "invalid-from") return "the 'from' domain is not one this stream is authorised for";
+  if (c == "unsupported-stanza-type") return "the peer sent an element it does not support";
+  if (c == "see-other-host") return "the server redirects to another host";
+  if (c == "connection-timeout") return "the stream was idle too long";
+  if (c == "system-shutdown") return "the server is shutting down";
+  if (c == "host-gone") return "the domain is no longer served there";
+  if (c == "undefined-condition") return "no standard reason given: read the text";
+  if (c == "unsupported-version") return "the stream version is not supported";
+  if (c == "invalid-namespace" || c == "bad-format" || c == "not-well-formed" ||
+      c == "restricted-xml")
+    return "the peer sent XML the server refuses";
+  if (c == "internal-server-error") return "the server failed internally: read its log";
+  if (c == "reset") return "the server reset the stream (e.g. new credentials or configuration)";
+  return "see RFC 6120 §4.9.3";
+}
+
+bool orderly_stream_error(const std::string& c) {
+  return c == "see-other-host" || c == "connection-timeout" || c == "system-shutdown" ||
+         c == "reset";
+}
+
+std::string alert_hint(std::uint8_t d) {
+  switch (d) {
+    case 48:
+      return "it does not trust the CA that issued the other side's certificate";
+    case 42:
+    case 46:
+      return "it rejected the other side's certificate";
+    case 45:
+      return "it considers the other side's certificate expired";
+    case 40:
+      return "no cipher suite or parameters both sides accept";
+    case 70:
+      return "no TLS version both sides accept";
+    case 112:
+      return "it does not serve the name asked for in SNI";
+    case 116:
+      return "it requires a client certificate that was not sent";
+    case 120:
+      return "no application protocol (ALPN) in common";
+    case 80:
+      return "an internal error on that side";
+    default:
+      return "";
+  }
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (!s.empty() && s.back() == '.') s.pop_back();
+  return s;
+}
+
+std::string date_text(std::int64_t unix_seconds) {
+  return format_iso8601(Timestamp::from_parts(unix_seconds, 0)).substr(0, 10);
+}
+
 class Judge {
  public:
   explicit Judge(Result& r) : r_(r) { ours_.insert(r.our_domains.begin(), r.our_domains.end()); }
@@ -123,6 +194,8 @@ class Judge {
     judge_dns();
     for (std::size_t i = 0; i < r_.connections.size(); ++i)
       judge_connection(i);
+    for (std::size_t i = 0; i < r_.connections.size(); ++i)
+      judge_xmpp(i);
     build_attempts();
     for (auto& f : r_.findings)
       std::stable_sort(f.evidence.begin(), f.evidence.end(),
@@ -138,6 +211,7 @@ class Judge {
   Result& r_;
   std::set<std::string> ours_;
   std::map<std::string, std::vector<std::size_t>> by_name_;  // qname -> dns indexes
+  std::map<std::string, std::size_t> cert_findings_;         // code|sha256 -> finding
   bool sll_ = false;
 
   bool is_ours(const std::string& d) const { return ours_.count(d) > 0; }
@@ -473,7 +547,10 @@ class Judge {
   }
 
   std::string domain_of(const ConnectionRecord& c) const {
-    return c.dns.empty() ? "" : c.dns.front().domain;
+    if (!c.dns.empty()) return c.dns.front().domain;
+    // No DNS seen: the domain the originating server's stream header asks for.
+    if (c.xmpp && c.xmpp->orig.header) return c.xmpp->orig.header->to;
+    return "";
   }
 
   static std::string leg_text(const flow::Leg& l) {
@@ -679,6 +756,432 @@ class Judge {
     f.evidence_total = l.o.syns;  // every SYN is evidence; the first is named
   }
 
+  // ---- XMPP and TLS ---------------------------------------------------------------------------
+
+  // The domains a connection's streams name: the originating server's header says
+  // from (its domain) and to (the receiving domain); the answer header says them back.
+  static std::pair<std::string, std::string> stream_domains(const s2s::ConnectionFacts& x) {
+    std::string from, to;
+    if (x.orig.header) {
+      from = x.orig.header->from;
+      to = x.orig.header->to;
+    }
+    if (x.resp.header) {
+      if (from.empty()) from = x.resp.header->to;
+      if (to.empty()) to = x.resp.header->from;
+    }
+    return {from, to};
+  }
+
+  void judge_xmpp(std::size_t index) {
+    auto& rec = r_.connections[index];
+    if (!rec.xmpp || !federation(rec)) return;
+    const auto& x = *rec.xmpp;
+    const auto& conn = rec.conn;
+    const auto& P = conn.primary();
+    auto [from_dom, to_dom] = stream_domains(x);
+    std::string domain = !to_dom.empty() ? to_dom : domain_of(rec);
+    const std::string who_o = P.orig.addr.to_string(), who_r = P.resp.addr.to_string();
+    auto name_o = from_dom.empty() ? who_o : from_dom + " (" + who_o + ")";
+    auto name_r = to_dom.empty() ? who_r : to_dom + " (" + who_r + ")";
+    auto at = [&](Finding& f) -> Finding& {
+      f.flow = conn.id;
+      return f;
+    };
+    // How long the capture went on after a point, on this connection.
+    auto waited = [&](const PacketRef& since) { return (P.last - since.time).seconds(); };
+    const bool ended_by_capture = conn.capture_ended;
+    std::size_t before = r_.findings.size();
+
+    // -- not XMPP
+    for (bool orig : {false, true}) {
+      const auto& s = orig ? x.orig : x.resp;
+      if (s.not_xmpp_kind.empty()) continue;
+      auto& f = at(add("xmpp-not-xmpp", orig ? Severity::kWarning : Severity::kError,
+                       (orig ? "The connecting side " + who_o + " sent "
+                             : "The server at " + P.resp.to_string() + " answered with ") +
+                           s.not_xmpp_kind + " ('" + s.not_xmpp_bytes + "'), not XMPP.",
+                       domain));
+      f.detail = s.not_xmpp_kind;
+      if (s.not_xmpp_ref) evidence(f, *s.not_xmpp_ref);
+    }
+    if (x.kind == "not-xmpp") return;
+
+    // -- no stream
+    bool est = established(P);
+    if (est && !x.resp.header && x.resp.not_xmpp_kind.empty() && !x.tls.started &&
+        !ended_by_capture && !x.midstream && x.resp.gap_bytes == 0) {
+      std::string s;
+      if (x.orig.header)
+        s = name_o + " opened an XMPP stream to " + name_r +
+            ", which never sent a stream header back (" + std::to_string(x.resp.bytes) +
+            " bytes in " + std::to_string(static_cast<int>(waited(x.orig.header->ref) + 0.5)) +
+            " s) before the connection closed.";
+      else if (x.orig.bytes == 0 && x.resp.bytes == 0)
+        s = "The TCP connection " + leg_text(P) +
+            " opened and closed without either side "
+            "sending a byte: no XMPP stream.";
+      if (!s.empty()) {
+        auto& f = at(add("xmpp-no-stream", s, domain));
+        if (x.orig.header) evidence(f, x.orig.header->ref);
+        if (P.o.first_fin) evidence(f, *P.o.first_fin);
+        if (P.r.first_fin) evidence(f, *P.r.first_fin);
+      }
+    }
+
+    // -- stream errors
+    for (bool orig : {false, true}) {
+      const auto& s = orig ? x.orig : x.resp;
+      if (!s.stream_error) continue;
+      const auto& e = *s.stream_error;
+      auto& f = at(add("xmpp-stream-error",
+                       orderly_stream_error(e.condition) ? Severity::kWarning : Severity::kError,
+                       (orig ? name_o : name_r) + " closed the stream with <" + e.condition + "/>" +
+                           (e.text.empty() ? "" : " ('" + e.text.substr(0, 200) + "')") + ": " +
+                           stream_error_hint(e.condition) + ".",
+                       domain));
+      f.detail = e.condition;
+      evidence(f, e.ref);
+    }
+
+    // -- dialback
+    const std::string who_db = "receiving";
+    for (std::size_t i = 0; i < x.dialback.size(); ++i) {
+      const auto& d = x.dialback[i];
+      std::string el = d.verify ? "db:verify" : "db:result";
+      if (d.type == xmpp::DialbackType::kInvalid || d.type == xmpp::DialbackType::kError) {
+        bool invalid = d.type == xmpp::DialbackType::kInvalid;
+        std::string s;
+        if (!d.verify)
+          s = d.from + " (" + (d.from_orig ? who_o : who_r) + ") refused " + d.to +
+              "'s dialback key: <db:result type='" + (invalid ? "invalid" : "error") + "'/>" +
+              (invalid ? ". The authoritative server for " + d.to + " that " + d.from +
+                             " asked (by " + d.to + "'s DNS) said the key is not its own"
+                       : " (" + (d.condition.empty() ? std::string("no condition") : d.condition) +
+                             "): " + d.from + " could not verify the key with " + d.to +
+                             "'s authoritative server") +
+              ".";
+        else
+          s = "The authoritative server " + d.from + " (" + (d.from_orig ? who_o : who_r) +
+              ") answered <db:verify type='" + (invalid ? "invalid" : "error") + "'/> to " + d.to +
+              (invalid ? ": it did not generate that key (a server claiming " + d.from +
+                             " that is not its own server sent it)"
+                       : " (" + d.condition + ")") +
+              ".";
+        auto& f = at(add("xmpp-dialback-invalid", s, d.verify ? d.from : d.to));
+        f.detail = std::string(invalid ? "invalid" : "error") + (d.verify ? " (verify)" : "") +
+                   (d.condition.empty() ? "" : ": " + d.condition);
+        for (const auto& q : x.dialback)
+          if (q.answer && *q.answer == i) evidence(f, q.ref);
+        evidence(f, d.ref);
+      } else if (d.type != xmpp::DialbackType::kRequest && !d.solicited && !x.midstream &&
+                 x.orig.gap_bytes == 0 && x.resp.gap_bytes == 0) {
+        auto& f = at(add("xmpp-dialback-unsolicited",
+                         (d.from_orig ? name_o : name_r) + " sent <" + el + " type='" +
+                             std::string(xmpp::to_string(d.type)) + "'/> for " + d.from + " -> " +
+                             d.to + " that no request on this connection asked for.",
+                         domain));
+        f.detail = el;
+        evidence(f, d.ref);
+      }
+    }
+    for (const auto& d : x.dialback) {
+      if (d.type != xmpp::DialbackType::kRequest || d.answered) continue;
+      // The answer's absence is evidence only when the stream went on long enough without it
+      // and no stream error answered instead.
+      const auto& answerer = d.from_orig ? x.resp : x.orig;
+      bool closed = !ended_by_capture || waited(d.ref) >= 30.0;
+      // A reset from the answering side ended it (tcp-reset says so), not a silent wait.
+      bool answerer_reset = d.from_orig ? P.r.first_rst.has_value() : P.o.first_rst.has_value();
+      if (!closed || answerer.stream_error || answerer_reset || x.tls.started) continue;
+      std::string el = d.verify ? "db:verify" : "db:result";
+      auto& f = at(add("xmpp-dialback-timeout",
+                       (d.from_orig ? name_o : name_r) + " sent <" + el + "> (" + d.from + " -> " +
+                           d.to + ") and got no answer in " +
+                           std::to_string(static_cast<int>(waited(d.ref) + 0.5)) +
+                           " s before the stream ended: " +
+                           (d.verify ? d.to + "'s server never confirmed its key"
+                                     : d.to + " could not complete its check back to " + d.from +
+                                           "'s authoritative server") +
+                           ".",
+                       d.verify ? d.from : d.to));
+      f.detail = el;
+      evidence(f, d.ref);
+    }
+
+    // -- STARTTLS
+    if (x.resp.tls_failure) {
+      auto& f = at(add("xmpp-starttls-failure",
+                       name_r + " answered <starttls/> with <failure/>: TLS was refused.", domain));
+      f.detail = "failure";
+      if (x.resp.tls_ref) evidence(f, *x.resp.tls_ref);
+    } else if (x.orig.starttls && !x.resp.proceed && !ended_by_capture && x.resp.gap_bytes == 0 &&
+               !x.resp.stream_error) {
+      auto& f = at(add("xmpp-starttls-failure",
+                       name_o + " sent <starttls/> and " + name_r +
+                           " never answered it before the connection closed.",
+                       domain));
+      f.detail = "no answer";
+      if (x.orig.tls_ref) evidence(f, *x.orig.tls_ref);
+    }
+    for (bool orig : {true, false}) {
+      const auto& s = orig ? x.orig : x.resp;
+      // The initiator's switch point counts only once the receiver said <proceed/>.
+      if (!s.plaintext_after_tls || (orig && !x.resp.proceed)) continue;
+      auto& f = at(add("xmpp-starttls-failure",
+                       (orig ? name_o : name_r) +
+                           " sent plaintext right after its STARTTLS switch point where TLS "
+                           "must start: STARTTLS command injection (CVE-2011-1431 class) or a "
+                           "middlebox rewriting the stream.",
+                       domain));
+      f.detail = "plaintext after STARTTLS";
+      if (s.plaintext_after_ref) evidence(f, *s.plaintext_after_ref);
+    }
+
+    // -- TLS required
+    const auto& rf = x.resp.features;
+    bool orig_went_on =
+        !x.orig.starttls && (x.orig.stanzas.total() > 0 || !x.orig.sasl_mechanism.empty() ||
+                             std::any_of(x.dialback.begin(), x.dialback.end(),
+                                         [](const s2s::DialbackFact& d) { return d.from_orig; }));
+    if (rf && rf->starttls.required && !x.orig.starttls &&
+        (orig_went_on || x.orig.closed || x.resp.stream_error)) {
+      auto& f =
+          at(add("xmpp-tls-required",
+                 name_r + " requires TLS (<starttls><required/></starttls>) but " + name_o +
+                     " did not start it" + (orig_went_on ? " and went on in clear" : "") + ".",
+                 domain));
+      f.detail = "receiver requires TLS";
+      if (x.resp.features_ref) evidence(f, *x.resp.features_ref);
+    } else if (rf && !rf->starttls.offered && x.orig.starttls && !x.resp.proceed) {
+      // A server that requires encryption tries STARTTLS even when it is not offered
+      // (Prosody does); closing without a word would look the same as a scripted peer.
+      std::string what = " sent <starttls/> anyway" +
+                         std::string(x.resp.stream_error ? " and was refused with <" +
+                                                               x.resp.stream_error->condition + "/>"
+                                                         : "");
+      auto& f = at(add("xmpp-tls-required",
+                       name_r + " does not offer STARTTLS and " + name_o + what + ": " + name_o +
+                           " requires encryption, " + name_r + " has TLS off.",
+                       domain));
+      f.detail = "originator requires TLS";
+      if (x.resp.features_ref) evidence(f, *x.resp.features_ref);
+      if (x.orig.tls_ref) evidence(f, *x.orig.tls_ref);
+      if (x.orig.close_ref) evidence(f, *x.orig.close_ref);
+    }
+
+    // -- SASL
+    for (bool orig : {false, true}) {
+      const auto& s = orig ? x.orig : x.resp;
+      if (!s.sasl_failure) continue;
+      const auto& asker = orig ? x.resp : x.orig;
+      auto& f =
+          at(add("xmpp-sasl-failure",
+                 (orig ? name_o : name_r) + " refused SASL " +
+                     (asker.sasl_mechanism.empty() ? std::string("authentication")
+                                                   : asker.sasl_mechanism) +
+                     " with <" + (s.sasl_condition.empty() ? "failure" : s.sasl_condition) + "/>.",
+                 domain));
+      f.detail = s.sasl_condition;
+      if (s.sasl_ref) evidence(f, *s.sasl_ref);
+    }
+
+    // -- stanza errors
+    for (bool orig : {false, true}) {
+      const auto& s = orig ? x.orig : x.resp;
+      if (s.stanza_errors == 0) continue;
+      const auto& e = s.stanza_error_samples.front();
+      auto& f = at(add(
+          "xmpp-stanza-error",
+          (orig ? name_o : name_r) + " returned " + std::to_string(s.stanza_errors) +
+              " stanza error" + (s.stanza_errors == 1 ? "" : "s") + "; first: " + e.kind +
+              (e.condition.empty() ? "" : " <" + e.condition + "/>") +
+              (e.from.empty() ? "" : " from " + e.from) + (e.to.empty() ? "" : " to " + e.to) + ".",
+          domain));
+      f.detail = e.condition;
+      f.count = s.stanza_errors;
+      for (const auto& sample : s.stanza_error_samples)
+        evidence(f, sample.ref);
+      f.evidence_total = s.stanza_errors;
+    }
+
+    // -- authentication incomplete (only when the authentication phase was observable)
+    bool explained = r_.findings.size() > before;
+    bool verify_only = std::any_of(x.dialback.begin(), x.dialback.end(),
+                                   [](const s2s::DialbackFact& d) { return d.verify; });
+    bool authed = x.orig.sasl_success || x.resp.sasl_success ||
+                  std::any_of(x.dialback.begin(), x.dialback.end(), [](const s2s::DialbackFact& d) {
+                    return !d.verify && d.type == xmpp::DialbackType::kValid;
+                  });
+    // Empty features are what a server sends after authentication (the restart after SASL),
+    // so only features that offer a way to authenticate make its absence a fault.
+    bool auth_offered = x.resp.features &&
+                        (x.resp.features->dialback || !x.resp.features->sasl_mechanisms.empty() ||
+                         x.resp.features->starttls.offered);
+    if (!explained && !authed && !verify_only && !x.tls.started && x.orig.header && x.resp.header &&
+        auth_offered && !ended_by_capture && !x.midstream) {
+      auto& f = at(add("xmpp-auth-incomplete",
+                       "The stream " + from_dom + " -> " + to_dom + " (" + leg_text(P) +
+                           ") ended without authentication: neither dialback nor SASL "
+                           "completed" +
+                           (x.orig.stanzas.total() ? "" : " and no stanza was sent") + ".",
+                       domain));
+      if (x.resp.features_ref) evidence(f, *x.resp.features_ref);
+      if (x.orig.close_ref) evidence(f, *x.orig.close_ref);
+    }
+
+    judge_tls(rec, domain, name_o, name_r);
+  }
+
+  void judge_tls(const ConnectionRecord& rec, const std::string& domain, const std::string& name_o,
+                 const std::string& name_r) {
+    const auto& x = *rec.xmpp;
+    const auto& t = x.tls;
+    if (!t.started) return;
+    const auto& conn = rec.conn;
+    const auto& P = conn.primary();
+    auto at = [&](Finding& f) -> Finding& {
+      f.flow = conn.id;
+      return f;
+    };
+    bool fatal_alert = false;
+    for (const auto& a : t.alerts) {
+      if (a.encrypted || a.description == 0) continue;  // close_notify is an orderly close
+      bool fatal = a.level == 2;
+      fatal_alert = fatal_alert || fatal;
+      std::string hint = alert_hint(a.description);
+      auto& f = at(add("tls-alert", fatal ? Severity::kError : Severity::kWarning,
+                       "The TLS " + std::string(a.from_client ? "client " : "server ") +
+                           (a.from_client ? name_o : name_r) + " sent a " +
+                           (fatal ? "fatal" : "warning") + " alert " +
+                           tls::alert_description_name(a.description) +
+                           (hint.empty() ? "" : ": " + hint) + ".",
+                       domain));
+      f.detail = tls::alert_description_name(a.description);
+      evidence(f, a.ref);
+    }
+    if (t.server_hello && t.server_hello->version < 0x0303) {
+      auto& f =
+          at(add("tls-old-version",
+                 name_o + " and " + name_r + " negotiated " +
+                     tls::version_name(t.server_hello->version) + " (deprecated by RFC 8996).",
+                 domain));
+      f.detail = tls::version_name(t.server_hello->version);
+      if (t.server_hello_ref) evidence(f, *t.server_hello_ref);
+    }
+    // A side that did not speak TLS at all (plaintext after STARTTLS) is its own finding.
+    bool not_tls = !t.client_not_tls.empty() || !t.server_not_tls.empty() ||
+                   x.orig.plaintext_after_tls || x.resp.plaintext_after_tls;
+    if (!t.complete && !fatal_alert && !not_tls && t.client_hello &&
+        (!conn.capture_ended || (P.last - t.client_hello_ref->time).seconds() >= 30.0)) {
+      std::string where = !t.server_hello ? "the server never answered the ClientHello"
+                          : t.certificate == s2s::Seen::kYes
+                              ? "it stopped after the server's certificate"
+                              : "it stopped after the ServerHello";
+      auto& f = at(add("tls-handshake-incomplete",
+                       "The TLS handshake between " + name_o + " and " + name_r +
+                           " never completed: " + where + ".",
+                       domain));
+      if (t.client_hello_ref) evidence(f, *t.client_hello_ref);
+      if (t.server_hello_ref) evidence(f, *t.server_hello_ref);
+    }
+    // SNI against the stream's 'to' (the domain the initiating server wants).
+    std::string to = x.orig.header ? x.orig.header->to : "";
+    if (t.client_hello && !t.client_hello->sni.empty() && !to.empty() &&
+        lower(t.client_hello->sni) != lower(to)) {
+      auto& f = at(add("tls-sni-mismatch",
+                       name_o + " asked for TLS server name '" + t.client_hello->sni +
+                           "' on a stream to " + to + ".",
+                       domain));
+      f.detail = t.client_hello->sni;
+      if (t.client_hello_ref) evidence(f, *t.client_hello_ref);
+    }
+    // The domain the server certificate must name: the stream's 'to', else SNI, else DNS.
+    std::string want = !to.empty()                                      ? to
+                       : t.client_hello && !t.client_hello->sni.empty() ? t.client_hello->sni
+                                                                        : domain;
+    if (t.certificate == s2s::Seen::kYes && !t.chain.empty())
+      judge_certificate(rec, t.chain.front(), t.certificate_ref, name_r, "", want, domain);
+    // The originating server's client certificate (asked for SASL EXTERNAL) names its own
+    // domain, the stream's 'from'.
+    if (!t.client_chain.empty())
+      judge_certificate(rec, t.client_chain.front(), t.client_certificate_ref, name_o, "client ",
+                        x.orig.header ? x.orig.header->from : "", domain);
+  }
+
+  void judge_certificate(const ConnectionRecord& rec, const tls::CertificateInfo& leaf,
+                         const std::optional<PacketRef>& ref, const std::string& who,
+                         const std::string& kind, const std::string& want,
+                         const std::string& domain) {
+    if (leaf.parse_error) return;
+    const auto& P = rec.conn.primary();
+    auto at = [&](Finding& f) -> Finding& {
+      f.flow = rec.conn.id;
+      return f;
+    };
+    PacketRef cref = ref ? *ref : P.o.first_syn.value_or(PacketRef{});
+    std::int64_t now = cref.time.ns / 1'000'000'000;
+    std::string subject = leaf.subject.empty() ? "(empty subject)" : leaf.subject;
+    std::string what = who + " presented a " + kind + "certificate (" + subject + ")";
+    // One finding per certificate and code: the same certificate shown on several
+    // connections (as server and as client certificate) adds evidence, not findings.
+    auto add_cert = [&](std::string_view code, std::string summary,
+                        const std::string& dom) -> Finding& {
+      auto key = std::string(code) + "|" + leaf.sha256;
+      if (auto it = cert_findings_.find(key); it != cert_findings_.end()) {
+        auto& f = r_.findings[it->second];
+        ++f.count;
+        return f;
+      }
+      cert_findings_[key] = r_.findings.size();
+      return at(add(code, std::move(summary), dom));
+    };
+    if (!want.empty()) {
+      auto m = tls::certificate_covers(leaf, want);
+      if (!m.covered) {
+        std::string names;
+        for (const auto& n : leaf.dns_names)
+          names += (names.empty() ? "" : ", ") + ("DNS:" + n);
+        for (const auto& n : leaf.srv_names)
+          names += (names.empty() ? "" : ", ") + ("SRV:" + n);
+        for (const auto& n : leaf.xmpp_addrs)
+          names += (names.empty() ? "" : ", ") + ("XmppAddr:" + n);
+        auto& f = add_cert("tls-cert-name-mismatch",
+                           what + " that does not name " + want + ": it names " +
+                               (names.empty() ? "nothing in its SAN" : names) +
+                               (m.how.empty() ? "" : "; " + m.how) + ".",
+                           want);
+        f.detail = want;
+        evidence(f, cref);
+      }
+    }
+    if (leaf.not_after < now) {
+      auto& f = add_cert("tls-cert-expired",
+                         what + " that expired on " + date_text(leaf.not_after) + ".", domain);
+      f.detail = date_text(leaf.not_after);
+      evidence(f, cref);
+    } else if (leaf.not_after - now < 30 * 86400) {
+      auto& f =
+          add_cert("tls-cert-expiring",
+                   what + " that expires on " + date_text(leaf.not_after) + ", " +
+                       std::to_string((leaf.not_after - now) / 86400) + " days after this capture.",
+                   domain);
+      f.detail = date_text(leaf.not_after);
+      evidence(f, cref);
+    }
+    if (leaf.not_before > now) {
+      auto& f =
+          add_cert("tls-cert-not-yet-valid",
+                   what + " that is valid only from " + date_text(leaf.not_before) + ".", domain);
+      f.detail = date_text(leaf.not_before);
+      evidence(f, cref);
+    }
+    if (leaf.self_signed) {
+      auto& f = add_cert("tls-cert-self-signed", what + " that is self-signed.", domain);
+      evidence(f, cref);
+    }
+  }
+
   // ---- Attempts -------------------------------------------------------------------------------
 
   void build_attempts() {
@@ -712,15 +1215,63 @@ class Judge {
       if (d.empty()) d = r_.dns[i].qname;
       attempt_for("d:" + d, d).dns.push_back(i);
     }
+    // Dialback verify connections (the receiving server asking the authoritative server):
+    // linked to the stream whose id their db:verify carries.
+    std::map<std::string, std::vector<std::size_t>> by_stream_id;
+    for (std::size_t i = 0; i < r_.connections.size(); ++i) {
+      const auto& x = r_.connections[i].xmpp;
+      if (x && x->resp.header && !x->resp.header->id.empty())
+        by_stream_id[x->resp.header->id].push_back(i);
+    }
+    std::map<std::size_t, std::vector<std::size_t>> verifies_for;  // main -> verify conns
+    std::set<std::size_t> verify_only;
+    for (std::size_t i = 0; i < r_.connections.size(); ++i) {
+      const auto& x = r_.connections[i].xmpp;
+      if (!x) continue;
+      bool own_result = false, linked = false;
+      for (const auto& d : x->dialback) {
+        if (d.type != xmpp::DialbackType::kRequest || !d.from_orig) continue;
+        if (!d.verify) {
+          own_result = true;
+          continue;
+        }
+        auto it = by_stream_id.find(d.id);
+        if (it == by_stream_id.end()) continue;
+        for (auto main : it->second) {
+          const auto& m = r_.connections[main].xmpp;
+          if (main == i || !m->orig.header) continue;
+          // The verify goes from the receiving domain to the originating one.
+          if (!d.to.empty() && !m->orig.header->from.empty() && d.to != m->orig.header->from)
+            continue;
+          auto& v = verifies_for[main];
+          if (std::find(v.begin(), v.end(), i) == v.end()) v.push_back(i);
+          linked = true;
+        }
+      }
+      if (linked && !own_result && x->orig.stanzas.total() == 0) verify_only.insert(i);
+    }
+    std::vector<std::size_t> attempt_of(r_.connections.size(), SIZE_MAX);
     for (std::size_t i = 0; i < r_.connections.size(); ++i) {
       const auto& c = r_.connections[i];
-      if (!federation(c)) continue;
+      if (!federation(c) || verify_only.count(i)) continue;
       std::string d = domain_of(c);
       Attempt& a = d.empty() ? attempt_for("e:" + c.conn.primary().resp.to_string(), "")
                              : attempt_for("d:" + d, d);
       if (d.empty()) a.target = c.conn.primary().resp.to_string();
       if (a.originator.empty()) a.originator = c.conn.primary().orig.addr.to_string();
       a.connections.push_back(i);
+      a.roles.push_back("stream");
+      attempt_of[i] = static_cast<std::size_t>(&a - r_.attempts.data());
+    }
+    for (const auto& [main, vs] : verifies_for) {
+      if (attempt_of[main] == SIZE_MAX) continue;
+      auto& a = r_.attempts[attempt_of[main]];
+      for (auto v : vs) {
+        if (std::find(a.connections.begin(), a.connections.end(), v) != a.connections.end())
+          continue;
+        a.connections.push_back(v);
+        a.roles.push_back("dialback-verify");
+      }
     }
     for (auto& a : r_.attempts) {
       if (a.originator.empty() && !a.dns.empty())
@@ -737,7 +1288,73 @@ class Judge {
         if (c.capture_ended && c.conn_state == "S0" && c.syn_retries() == 0) ended = true;
       }
       a.outcome = ok ? "connected" : ended ? "capture-ended" : "failed";
+      xmpp_outcome(a);
     }
+  }
+
+  // Domains, authentication and the XMPP-level outcome of an attempt, from its own streams.
+  void xmpp_outcome(Attempt& a) {
+    bool any_stream = false, encrypted = false, error = false;
+    std::string method, result;
+    int best = -1;
+    // The most conclusive result wins: valid/success > invalid/failure > no answer > unseen.
+    auto set = [&](const std::string& m, const std::string& res, int rank) {
+      if (rank >= best) {
+        method = m;
+        result = res;
+        best = rank;
+      }
+    };
+    for (std::size_t k = 0; k < a.connections.size(); ++k) {
+      const auto& rec = r_.connections[a.connections[k]];
+      for (const auto& f : r_.findings)
+        if (f.flow && *f.flow == rec.conn.id && f.severity == Severity::kError) error = true;
+      if (a.roles[k] != "stream" || !rec.xmpp) continue;
+      const auto& x = *rec.xmpp;
+      if (!x.orig.header && !x.tls.started) continue;
+      any_stream = true;
+      auto [from, to] = stream_domains(x);
+      if (a.from_domain.empty()) a.from_domain = from;
+      if (a.to_domain.empty()) a.to_domain = to;
+      for (const auto& d : x.dialback) {
+        if (d.verify || !d.from_orig || d.type != xmpp::DialbackType::kRequest) continue;
+        if (d.answer) {
+          auto t = x.dialback[*d.answer].type;
+          set("dialback",
+              t == xmpp::DialbackType::kValid     ? "valid"
+              : t == xmpp::DialbackType::kInvalid ? "invalid"
+                                                  : "error",
+              t == xmpp::DialbackType::kValid ? 4 : 3);
+        } else {
+          set("dialback", rec.conn.capture_ended ? "pending" : "no-answer", 2);
+        }
+      }
+      if (!x.orig.sasl_mechanism.empty()) {
+        std::string m = x.orig.sasl_mechanism == "EXTERNAL" ? "sasl-external" : "sasl";
+        set(m,
+            x.resp.sasl_success   ? "success"
+            : x.resp.sasl_failure ? "failure"
+                                  : (rec.conn.capture_ended ? "pending" : "no-answer"),
+            x.resp.sasl_success   ? 4
+            : x.resp.sasl_failure ? 3
+                                  : 2);
+      }
+      if (x.tls.started && !x.tls.decrypted) {
+        encrypted = x.tls.complete;
+        set("unknown", "not-observable", 1);
+      } else {
+        set("none", "none", 0);
+      }
+    }
+    if (!any_stream) return;
+    a.auth_method = method;
+    a.auth_result = result;
+    if (result == "valid" || result == "success")
+      a.outcome = "authenticated";
+    else if (a.outcome == "connected" && error)
+      a.outcome = "failed";
+    else if (a.outcome == "connected" && encrypted)
+      a.outcome = "encrypted";
   }
 };
 

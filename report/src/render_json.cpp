@@ -8,7 +8,7 @@ namespace {
 
 using nlohmann::ordered_json;
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 ordered_json ref_json(const Result& r, const flow::PacketRef& p) {
   return ordered_json{{"packet", p.number},
@@ -30,6 +30,195 @@ ordered_json rdata_json(const dns::ResourceRecord& rr) {
     j["data"] = ordered_json{{"mname", soa->mname}, {"rname", soa->rname}, {"serial", soa->serial}};
   else
     j["data"] = nullptr;
+  return j;
+}
+
+ordered_json opt_str(const std::string& s) {
+  return s.empty() ? ordered_json(nullptr) : ordered_json(s);
+}
+
+ordered_json stanza_json(const s2s::StanzaCounts& c) {
+  return ordered_json{
+      {"message", c.message}, {"presence", c.presence}, {"iq", c.iq}, {"other", c.other}};
+}
+
+ordered_json header_json(const Result& r, const s2s::SideFacts& s) {
+  if (!s.header) return nullptr;
+  const auto& h = *s.header;
+  return ordered_json{{"from", opt_str(h.from)},   {"to", opt_str(h.to)},
+                      {"id", opt_str(h.id)},       {"version", opt_str(h.version)},
+                      {"namespace", h.ns},         {"dialback_ns", h.dialback_ns},
+                      {"restarts", s.headers - 1}, {"packet", ref_json(r, h.ref)}};
+}
+
+ordered_json features_json(const s2s::SideFacts& s) {
+  if (!s.features) return nullptr;
+  const auto& f = *s.features;
+  return ordered_json{{"starttls", f.starttls.offered},
+                      {"starttls_required", f.starttls.required},
+                      {"sasl", f.sasl_mechanisms},
+                      {"dialback", f.dialback},
+                      {"bidi", f.bidi},
+                      {"compression", f.compression_offered},
+                      {"other", f.other}};
+}
+
+ordered_json certificate_json(const tls::CertificateInfo& c) {
+  return ordered_json{{"subject", c.subject},
+                      {"san", c.dns_names},
+                      {"xmpp_addrs", c.xmpp_addrs},
+                      {"srv_names", c.srv_names},
+                      {"issuer", c.issuer},
+                      {"not_before", format_iso8601(Timestamp::from_parts(c.not_before, 0))},
+                      {"not_after", format_iso8601(Timestamp::from_parts(c.not_after, 0))},
+                      {"self_signed", c.self_signed},
+                      {"key", c.key},
+                      {"sha256", c.sha256},
+                      {"parse_error", c.parse_error}};
+}
+
+ordered_json tls_json(const Result& r, const s2s::ConnectionFacts& x) {
+  const auto& t = x.tls;
+  if (!t.started) return nullptr;
+  ordered_json j;
+  j["direct"] = t.direct;
+  ordered_json versions = ordered_json::array();
+  ordered_json alpn = ordered_json::array();
+  if (t.client_hello) {
+    for (auto v : t.client_hello->supported_versions)
+      versions.push_back(tls::version_name(v));
+    if (versions.empty()) versions.push_back(tls::version_name(t.client_hello->legacy_version));
+    alpn = t.client_hello->alpn;
+  }
+  j["client_hello"] = t.client_hello ? ordered_json{{"versions", versions},
+                                                    {"sni", opt_str(t.client_hello->sni)},
+                                                    {"alpn", alpn},
+                                                    {"packet", ref_json(r, *t.client_hello_ref)}}
+                                     : ordered_json(nullptr);
+  j["version"] = t.server_hello ? ordered_json(tls::version_name(t.server_hello->version))
+                                : ordered_json(nullptr);
+  j["cipher"] = t.server_hello ? ordered_json(tls::cipher_suite_name(t.server_hello->cipher_suite))
+                               : ordered_json(nullptr);
+  j["sni"] = t.client_hello ? opt_str(t.client_hello->sni) : ordered_json(nullptr);
+  j["alpn"] = t.server_hello ? opt_str(t.server_hello->alpn) : ordered_json(nullptr);
+  j["complete"] = t.complete;
+  j["certificate"] = std::string(t.certificate == s2s::Seen::kYes  ? "seen"
+                                 : t.certificate == s2s::Seen::kNo ? "absent"
+                                 : t.server_hello && t.server_hello->version >= 0x0304
+                                     ? "not-observable (TLS 1.3 encrypts it)"
+                                     : "not-observable");
+  ordered_json certs = ordered_json::array();
+  for (const auto& c : t.chain)
+    certs.push_back(certificate_json(c));
+  j["certificates"] = certs;
+  ordered_json client_certs = ordered_json::array();
+  for (const auto& c : t.client_chain)
+    client_certs.push_back(certificate_json(c));
+  j["client_certificates"] = client_certs;
+  j["client_certificate_requested"] = t.certificate_request;
+  ordered_json alerts = ordered_json::array();
+  for (const auto& a : t.alerts)
+    alerts.push_back(ordered_json{
+        {"by", a.from_client ? "client" : "server"},
+        {"level",
+         a.encrypted ? ordered_json(nullptr) : ordered_json(a.level == 2 ? "fatal" : "warning")},
+        {"description", a.encrypted ? ordered_json(nullptr)
+                                    : ordered_json(tls::alert_description_name(a.description))},
+        {"encrypted", a.encrypted},
+        {"packet", ref_json(r, a.ref)}});
+  j["alerts"] = alerts;
+  j["encrypted_records"] =
+      ordered_json{{"client", t.client_encrypted_records}, {"server", t.server_encrypted_records}};
+  j["xmpp_inside"] = t.decrypted ? "decrypted" : "not-observable";
+  return j;
+}
+
+std::string by_name(bool from_orig) {
+  return from_orig ? "originator" : "receiver";
+}
+
+ordered_json xmpp_json(const Result& r, const s2s::ConnectionFacts& x) {
+  ordered_json j;
+  j["kind"] = x.kind;
+  std::string from, to;
+  if (x.orig.header) {
+    from = x.orig.header->from;
+    to = x.orig.header->to;
+  }
+  if (x.resp.header) {
+    if (from.empty()) from = x.resp.header->to;
+    if (to.empty()) to = x.resp.header->from;
+  }
+  j["domains"] = ordered_json{{"from", opt_str(from)}, {"to", opt_str(to)}};
+  j["streams"] =
+      ordered_json{{"originator", header_json(r, x.orig)}, {"receiver", header_json(r, x.resp)}};
+  j["features"] = features_json(x.resp);
+  std::string starttls = x.orig.starttls ? (x.resp.proceed       ? "proceed"
+                                            : x.resp.tls_failure ? "failure"
+                                                                 : "no-answer")
+                         : x.tls.direct  ? "direct-tls"
+                         : x.orig.header ? "not-requested"
+                                         : "not-observed";
+  j["starttls"] = starttls;
+  j["tls"] = tls_json(r, x);
+  ordered_json db = ordered_json::array();
+  for (const auto& d : x.dialback)
+    db.push_back(ordered_json{
+        {"element", d.verify ? "db:verify" : "db:result"},
+        {"by", by_name(d.from_orig)},
+        {"type", std::string(xmpp::to_string(d.type))},
+        {"from", d.from},
+        {"to", d.to},
+        {"id", opt_str(d.id)},
+        {"condition", opt_str(d.condition)},
+        {"answered",
+         d.type == xmpp::DialbackType::kRequest ? ordered_json(d.answered) : ordered_json(nullptr)},
+        {"solicited", d.type == xmpp::DialbackType::kRequest ? ordered_json(nullptr)
+                                                             : ordered_json(d.solicited)},
+        {"packet", ref_json(r, d.ref)}});
+  j["dialback"] = db;
+  if (!x.orig.sasl_mechanism.empty() || x.resp.sasl_success || x.resp.sasl_failure)
+    j["sasl"] = ordered_json{{"mechanism", opt_str(x.orig.sasl_mechanism)},
+                             {"result", x.resp.sasl_success   ? ordered_json("success")
+                                        : x.resp.sasl_failure ? ordered_json("failure")
+                                                              : ordered_json(nullptr)},
+                             {"condition", opt_str(x.resp.sasl_condition)}};
+  else
+    j["sasl"] = nullptr;
+  bool hidden = x.tls.started && !x.tls.decrypted;
+  ordered_json stanzas{{"client", stanza_json(x.orig.stanzas)},
+                       {"server", stanza_json(x.resp.stanzas)}};
+  if (hidden) stanzas["inside_tls"] = "not-observable";
+  j["stanzas"] = stanzas;
+  j["stanza_errors"] = x.orig.stanza_errors + x.resp.stanza_errors;
+  const s2s::SideFacts* err = x.resp.stream_error   ? &x.resp
+                              : x.orig.stream_error ? &x.orig
+                                                    : nullptr;
+  j["stream_error"] = err ? ordered_json{{"by", by_name(err == &x.orig)},
+                                         {"condition", err->stream_error->condition},
+                                         {"text", opt_str(err->stream_error->text)},
+                                         {"packet", ref_json(r, err->stream_error->ref)}}
+                          : ordered_json(nullptr);
+  j["closed"] = ordered_json{{"originator", x.orig.closed}, {"receiver", x.resp.closed}};
+  const s2s::SideFacts* nx = !x.resp.not_xmpp_kind.empty()   ? &x.resp
+                             : !x.orig.not_xmpp_kind.empty() ? &x.orig
+                                                             : nullptr;
+  j["not_xmpp"] = nx ? ordered_json{{"by", by_name(nx == &x.orig)},
+                                    {"kind", nx->not_xmpp_kind},
+                                    {"first_bytes", nx->not_xmpp_bytes}}
+                     : ordered_json(nullptr);
+  j["parse_stopped"] =
+      ordered_json{{"originator", opt_str(x.orig.failure)}, {"receiver", opt_str(x.resp.failure)}};
+  j["inside_tls"] = std::string(s2s::to_string(x.xmpp_inside_tls));
+  ordered_json ladder = ordered_json::array();
+  for (const auto& st : x.ladder)
+    ladder.push_back(ordered_json{{"time", format_iso8601(st.ref.time)},
+                                  {"packet", st.ref.number},
+                                  {"direction", st.from_orig ? "->" : "<-"},
+                                  {"event", st.text},
+                                  {"repeat", st.repeat}});
+  j["ladder"] = ladder;
+  j["ladder_dropped"] = x.ladder_dropped;
   return j;
 }
 
@@ -238,27 +427,28 @@ void render_json(const Result& r, std::ostream& os) {
     ordered_json syn_times = ordered_json::array();
     for (const auto& t : P.o.syn_times)
       syn_times.push_back((t - P.o.syn_times.front()).seconds());
-    w.element(ordered_json{
-        {"id", c.id},
-        {"client", P.orig.to_string()},
-        {"server", P.resp.to_string()},
-        {"legs", legs},
-        {"conn_state", c.conn_state},
-        {"history", P.history},
-        {"syn_retries", c.syn_retries()},
-        {"syn_times", syn_times},
-        {"start", format_iso8601(P.start)},
-        {"end", format_iso8601(P.last)},
-        {"duration", (P.last - P.start).seconds()},
-        {"bytes_client", P.o.payload_bytes},
-        {"bytes_server", P.r.payload_bytes},
-        {"packets", P.o.packets + P.r.packets},
-        {"retransmissions", P.o.retransmissions + P.r.retransmissions},
-        {"gap_bytes", c.gap_bytes},
-        {"capture_ended", c.capture_ended},
-        {"midstream", c.midstream},
-        {"domains", domains},
-        {"dns", rec.dns.empty() ? ordered_json("not-observed") : ordered_json(links)}});
+    w.element(
+        ordered_json{{"id", c.id},
+                     {"client", P.orig.to_string()},
+                     {"server", P.resp.to_string()},
+                     {"legs", legs},
+                     {"conn_state", c.conn_state},
+                     {"history", P.history},
+                     {"syn_retries", c.syn_retries()},
+                     {"syn_times", syn_times},
+                     {"start", format_iso8601(P.start)},
+                     {"end", format_iso8601(P.last)},
+                     {"duration", (P.last - P.start).seconds()},
+                     {"bytes_client", P.o.payload_bytes},
+                     {"bytes_server", P.r.payload_bytes},
+                     {"packets", P.o.packets + P.r.packets},
+                     {"retransmissions", P.o.retransmissions + P.r.retransmissions},
+                     {"gap_bytes", c.gap_bytes},
+                     {"capture_ended", c.capture_ended},
+                     {"midstream", c.midstream},
+                     {"domains", domains},
+                     {"dns", rec.dns.empty() ? ordered_json("not-observed") : ordered_json(links)},
+                     {"xmpp", rec.xmpp ? xmpp_json(r, *rec.xmpp) : ordered_json(nullptr)}});
   }
   w.end_array();
 
@@ -270,13 +460,28 @@ void render_json(const Result& r, std::ostream& os) {
     ordered_json dnsids = ordered_json::array();
     for (auto i : a.dns)
       dnsids.push_back(r.dns[i].id);
+    ordered_json roles = a.roles;
+    ordered_json codes = ordered_json::array();
+    for (const auto& f : r.findings) {
+      bool mine = false;
+      for (auto i : a.connections)
+        if (f.flow && *f.flow == r.connections[i].conn.id) mine = true;
+      if (!f.flow && !a.domain.empty() && f.domain == a.domain) mine = true;
+      if (mine) codes.push_back(f.code);
+    }
     attempts.push_back(ordered_json{
         {"target", a.target},
         {"domain", a.domain.empty() ? ordered_json(nullptr) : ordered_json(a.domain)},
         {"originator", a.originator.empty() ? ordered_json(nullptr) : ordered_json(a.originator)},
         {"dns", dnsids},
         {"connections", conns},
-        {"outcome", a.outcome}});
+        {"roles", roles},
+        {"outcome", a.outcome},
+        {"domains", ordered_json{{"from", opt_str(a.from_domain)}, {"to", opt_str(a.to_domain)}}},
+        {"auth", a.auth_method.empty()
+                     ? ordered_json(nullptr)
+                     : ordered_json{{"method", a.auth_method}, {"result", a.auth_result}}},
+        {"findings", codes}});
   }
   w.field("attempts", attempts);
 

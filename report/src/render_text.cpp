@@ -57,10 +57,79 @@ std::string dns_outcome(const engine::DnsTransaction& t) {
   return s.empty() ? "NODATA" : s;
 }
 
-std::string conn_story(const Result& r, const engine::ConnectionRecord& rec) {
+std::string counts_text(const s2s::StanzaCounts& c) {
+  std::string s;
+  auto add = [&](std::uint64_t n, const char* what) {
+    if (!n) return;
+    s += (s.empty() ? "" : ", ") + std::to_string(n) + " " + what;
+  };
+  add(c.message, "message");
+  add(c.presence, "presence");
+  add(c.iq, "iq");
+  add(c.other, "other");
+  return s.empty() ? "none" : s;
+}
+
+// A few indented lines: what the XMPP and TLS layers of one connection showed.
+std::string xmpp_story(const s2s::ConnectionFacts& x, bool established) {
+  const std::string pad = "\n                    ";
+  std::string s;
+  if (x.kind == "no-data") return established ? pad + "XMPP: no byte in either direction" : "";
+  if (x.kind == "not-xmpp") {
+    const auto& side = x.resp.not_xmpp_kind.empty() ? x.orig : x.resp;
+    return pad + "NOT XMPP: " + side.not_xmpp_kind + " '" + side.not_xmpp_bytes + "'";
+  }
+  std::string from = x.orig.header ? x.orig.header->from : "";
+  std::string to = x.orig.header ? x.orig.header->to : "";
+  if (x.orig.header || x.resp.header)
+    s += pad + "XMPP " + (from.empty() ? "?" : from) + " → " + (to.empty() ? "?" : to);
+  else if (x.tls.direct)
+    s += pad + "direct TLS (XEP-0368)";
+  if (x.orig.starttls)
+    s += x.resp.proceed       ? ", STARTTLS"
+         : x.resp.tls_failure ? ", STARTTLS refused"
+                              : ", STARTTLS unanswered";
+  const auto& t = x.tls;
+  if (t.started) {
+    if (t.server_hello)
+      s += pad + tls::version_name(t.server_hello->version) + ", " +
+           tls::cipher_suite_name(t.server_hello->cipher_suite);
+    else
+      s += pad + "TLS (no ServerHello seen)";
+    if (t.client_hello && !t.client_hello->sni.empty()) s += ", SNI " + t.client_hello->sni;
+    s += t.complete ? ", handshake complete" : ", handshake NOT complete";
+    if (t.certificate == s2s::Seen::kYes && !t.chain.empty()) {
+      const auto& c = t.chain.front();
+      s += pad + "certificate " + c.subject;
+      std::string names;
+      for (const auto& n : c.dns_names)
+        names += (names.empty() ? "" : " ") + ("DNS:" + n);
+      for (const auto& n : c.srv_names)
+        names += (names.empty() ? "" : " ") + ("SRV:" + n);
+      for (const auto& n : c.xmpp_addrs)
+        names += (names.empty() ? "" : " ") + ("XmppAddr:" + n);
+      if (!names.empty()) s += " [" + names + "]";
+      s += ", issuer " + (c.self_signed ? std::string("itself (self-signed)") : c.issuer);
+      s += ", valid " + format_iso8601(Timestamp::from_parts(c.not_before, 0)).substr(0, 10) +
+           " to " + format_iso8601(Timestamp::from_parts(c.not_after, 0)).substr(0, 10);
+    } else if (t.server_hello && t.server_hello->version >= 0x0304) {
+      s += pad + "certificate and XMPP inside: not observable (TLS 1.3 encrypts them)";
+    }
+    if (!t.decrypted && t.server_hello && t.server_hello->version < 0x0304)
+      s += pad + "XMPP inside TLS: not observable (encrypted)";
+  }
+  if (!t.started || t.decrypted) {
+    if (x.orig.header || x.resp.header)
+      s += pad + "stanzas → " + counts_text(x.orig.stanzas) + "; ← " + counts_text(x.resp.stanzas);
+  }
+  return s;
+}
+
+std::string conn_story(const Result& r, const engine::ConnectionRecord& rec,
+                       const std::string& role) {
   const auto& c = rec.conn;
   const auto& P = c.primary();
-  std::string s = "TCP  flow " + std::to_string(c.id) + "  " + P.orig.to_string() + " → " +
+  std::string s = "TCP  flow " + std::to_string(c.id) + role + "  " + P.orig.to_string() + " → " +
                   P.resp.to_string() + "  " + c.conn_state + " " + P.history;
   if (c.syn_retries() > 0) s += "  " + std::to_string(P.o.syns) + " SYNs";
   if (P.r.syns > 0 && P.o.payload_bytes + P.r.payload_bytes > 0)
@@ -89,6 +158,8 @@ std::string conn_story(const Result& r, const engine::ConnectionRecord& rec) {
            std::to_string(e.code) + " from " + e.reporter.to_string() + " (" +
            ref_text(r, e.ref.file, e.ref.number) + ")";
   if (rec.dns.empty()) s += "\n                    DNS: not observed in this capture";
+  if (rec.xmpp)
+    s += xmpp_story(*rec.xmpp, P.r.syns > 0 && P.history.find('A') != std::string::npos);
   return s;
 }
 
@@ -142,9 +213,36 @@ std::string render_text(const Result& r) {
                                            dns_outcome(t) + "  (" +
                                            ref_text(r, t.query.file, t.query.number) + ")");
     }
-    for (auto i : a.connections) {
-      const auto& c = r.connections[i];
-      lines.emplace_back(c.conn.primary().start, conn_story(r, c));
+    if (!a.from_domain.empty() || !a.auth_method.empty()) {
+      out += "      XMPP " + (a.from_domain.empty() ? "?" : a.from_domain) + " → " +
+             (a.to_domain.empty() ? "?" : a.to_domain);
+      if (a.auth_method == "unknown")
+        out += ", authentication: not observable (inside TLS)";
+      else if (!a.auth_method.empty())
+        out += ", authentication: " + a.auth_method +
+               (a.auth_result == a.auth_method ? "" : " " + a.auth_result);
+      out += "\n";
+    }
+    for (std::size_t k = 0; k < a.connections.size(); ++k) {
+      const auto& c = r.connections[a.connections[k]];
+      std::string role =
+          a.roles.size() > k && a.roles[k] != "stream" ? " [" + a.roles[k] + "]" : "";
+      lines.emplace_back(c.conn.primary().start, conn_story(r, c, role));
+      if (!c.xmpp) continue;
+      // The ladder: each event at its packet's time, with its connection and direction. A
+      // verify connection is its own attempt's story: only its db:verify steps belong here.
+      for (const auto& st : c.xmpp->ladder) {
+        if (!role.empty() && st.text.find("db:verify") == std::string::npos) continue;
+        std::string line =
+            "  flow " + std::to_string(c.conn.id) + (st.from_orig ? " → " : " ← ") + st.text;
+        if (st.repeat > 1) line += " (×" + std::to_string(st.repeat) + ")";
+        line += "  (" + ref_text(r, st.ref.file, st.ref.number) + ")";
+        lines.emplace_back(st.ref.time, line);
+      }
+      if (c.xmpp->ladder_dropped)
+        lines.emplace_back(c.conn.primary().last, "  flow " + std::to_string(c.conn.id) + " ... " +
+                                                      std::to_string(c.xmpp->ladder_dropped) +
+                                                      " more events not shown");
     }
     std::stable_sort(lines.begin(), lines.end(),
                      [](const auto& x, const auto& y) { return x.first < y.first; });

@@ -32,7 +32,19 @@ struct Attempt {
   std::string target;                    ///< domain or "ip:port"
   std::vector<std::size_t> dns;          ///< indexes into Result::dns
   std::vector<std::size_t> connections;  ///< indexes into Result::connections
-  std::string outcome;                   ///< "connected", "failed", "capture-ended", "dns-only"
+  /// Per connection (parallel to @c connections): "stream" (the attempt's own), or
+  /// "dialback-verify" (the receiving server's check back to the authoritative server).
+  std::vector<std::string> roles;
+  /// "connected", "failed", "capture-ended", "dns-only"; with XMPP observed also
+  /// "authenticated" (dialback valid / SASL success) and "encrypted" (TLS up, inside unseen).
+  std::string outcome;
+  std::string from_domain, to_domain;  ///< from the stream headers ("" when not seen)
+  /// "dialback", "sasl-external", "sasl" (another mechanism), "none", "unknown" (inside TLS),
+  /// or "" when no XMPP stream was seen at all.
+  std::string auth_method;
+  /// "valid", "invalid", "error", "no-answer", "success", "failure", "pending" (capture ended),
+  /// "not-observable", "none", or "".
+  std::string auth_result;
 };
 
 struct Result {
