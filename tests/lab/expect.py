@@ -153,7 +153,7 @@ def readme(a):
         lines.append(f"* **{name}** — {desc}. {files}.  \n"
                      f"  messages: inside → peer {exp['messages']['inside_to_peer']}, peer → inside "
                      f"{exp['messages']['peer_to_inside']}.  \n"
-                     f"  must: {fmt(exp['must'])}; xmpp_must (not checked yet): {fmt(exp['xmpp_must'])}.\n")
+                     f"  must: {fmt(exp['must'])}; xmpp_must: {fmt(exp['xmpp_must'])}.\n")
     lines.append("<!-- END lab-scenarios -->")
     block = "\n".join(lines)
     text = open(a.readme).read()

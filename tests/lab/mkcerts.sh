@@ -9,7 +9,8 @@
 #
 # Every certificate: EC P-256, subjectAltName DNS:DOMAIN (RFC 6125 DNS-ID, what Prosody
 # and ejabberd match for s2s), extendedKeyUsage serverAuth + clientAuth (the client side
-# of an s2s connection presents it for SASL EXTERNAL), valid from yesterday for 30 days.
+# of an s2s connection presents it for SASL EXTERNAL), valid from yesterday for 397 days
+# (so healthy scenarios raise no tls-cert-expiring).
 # The keys are fresh each run: certificates in the captures differ between runs.
 set -euo pipefail
 dir=$1
@@ -24,18 +25,18 @@ ext() { # DOMAIN: extension config for a leaf
 }
 if [[ ! -f ca.crt ]]; then
   ossl ecparam -name prime256v1 -genkey -noout -out ca.key
-  ossl req -x509 -new -key ca.key -sha256 -days 30 -subj "/O=fedscope lab/CN=fedscope lab CA" \
+  ossl req -x509 -new -key ca.key -sha256 -days 397 -subj "/O=fedscope lab/CN=fedscope lab CA" \
     -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
     -out ca.crt
 fi
 for d in "$@"; do
   ossl ecparam -name prime256v1 -genkey -noout -out "ca/$d.key"
   ossl req -new -key "ca/$d.key" -subj "/O=fedscope lab/CN=$d" -out "ca/$d.csr"
-  ossl x509 -req -in "ca/$d.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -sha256 -days 30 \
+  ossl x509 -req -in "ca/$d.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -sha256 -days 397 \
     -extfile <(ext "$d") -out "ca/$d.crt"
   rm -f "ca/$d.csr"
   ossl ecparam -name prime256v1 -genkey -noout -out "self/$d.key"
-  ossl req -x509 -new -key "self/$d.key" -sha256 -days 30 -subj "/O=$d/CN=$d" \
+  ossl req -x509 -new -key "self/$d.key" -sha256 -days 397 -subj "/O=$d/CN=$d" \
     -addext "basicConstraints=critical,CA:FALSE" -addext "extendedKeyUsage=serverAuth,clientAuth" \
     -addext "subjectAltName=DNS:$d" -out "self/$d.crt"
   # fullchain + key in one file (ejabberd's certfiles)

@@ -7,7 +7,7 @@
 #                               on every capture set of FILE_SETS)
 #   EXTRA_CHECKS                JSON list of {files, must, must_not, why}: one file alone, where
 #                               a single vantage point must conclude less or something else
-#   XMPP_MUST, XMPP_MUST_NOT    XMPP/TLS codes of issue [xmpp-tls] (not checked yet)
+#   XMPP_MUST, XMPP_MUST_NOT    XMPP/TLS finding codes (checked like MUST/MUST_NOT)
 #   NOT_DET                     what these captures cannot show
 #   WANT_A2B, WANT_B2A          "delivered" / "not delivered": alice (inside) -> peer user,
 #                               peer user -> alice; checked after every run

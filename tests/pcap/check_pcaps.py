@@ -59,7 +59,10 @@ def expectation_tests(fedscope, schema, pcaps=None, golden=True):
         exp = json.loads(exp_path.read_text())
         d = exp_path.parent
         sets = exp.get("file_sets") or [[f] for f in exp.get("files", [])]
-        checks = [(fs, exp.get("must", []), exp.get("must_not", [])) for fs in sets]
+        # xmpp_must / xmpp_must_not: findings of the XMPP and TLS layers, checked like the rest.
+        must_all = exp.get("must", []) + exp.get("xmpp_must", [])
+        must_not_all = exp.get("must_not", []) + exp.get("xmpp_must_not", [])
+        checks = [(fs, must_all, must_not_all) for fs in sets]
         # A file alone, where one vantage point must conclude less (or something else).
         checks += [(x["files"], x.get("must", []), x.get("must_not", []))
                    for x in exp.get("extra_checks", [])]
