@@ -67,7 +67,13 @@ def json_first(key):
     block[-1] = block[-1].rstrip(",")
     return "\n".join(block)
 
+def xmpp_json(args):
+    # The `xmpp` object of the first flow of a report, as the CLI wrote it.
+    rep = json.loads(run(args + " --format json").stdout)
+    return json.dumps(rep["flows"][0]["xmpp"], indent=2, ensure_ascii=False)
+
 t = (ROOT / "docs" / "cli.md.in").read_text()
+t = re.sub(r"@@XMPPJSON (.*?)@@", lambda m: xmpp_json(m.group(1)), t)
 t = re.sub(r"@@RUN (.*?)@@", lambda m: both(m.group(1)), t)
 t = re.sub(r"@@FINDINGS (.*?)@@", lambda m: findings(m.group(1)), t)
 t = re.sub(r"@@GREP (.*?)@@(.*?)@@", lambda m: grep(m.group(1), m.group(2)), t)
