@@ -122,6 +122,8 @@ def write(a):
         **({"extra_checks": json.loads(a.extra_checks)} if a.extra_checks not in (None, "", "[]") else {}),
         "xmpp_must": a.xmpp_must,
         "xmpp_must_not": a.xmpp_must_not,
+        "exact": True,
+        "may": a.may,
         "messages": {"inside_to_peer": a.a2b, "peer_to_inside": a.b2a},
         "server_logs": dedupe(key),
         "not_determinable": a.not_determinable,
@@ -194,7 +196,8 @@ def main():
     ap.add_argument("--extra-checks")
     ap.add_argument("--a2b")
     ap.add_argument("--b2a")
-    for k in ("server", "must", "must-not", "xmpp-must", "xmpp-must-not", "not-determinable"):
+    for k in ("server", "must", "must-not", "xmpp-must", "xmpp-must-not", "may",
+              "not-determinable"):
         ap.add_argument("--" + k, action="append", default=[])
     a = ap.parse_args()
     if a.readme:

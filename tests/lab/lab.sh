@@ -437,6 +437,7 @@ write_expected() {
   for s in "${MUST_NOT[@]}"; do args+=(--must-not "$s"); done
   for s in "${XMPP_MUST[@]}"; do args+=(--xmpp-must "$s"); done
   for s in "${XMPP_MUST_NOT[@]}"; do args+=(--xmpp-must-not "$s"); done
+  for s in "${MAY[@]}"; do args+=(--may "$s"); done
   for s in "${NOT_DET[@]}"; do args+=(--not-determinable "$s"); done
   timeout 60 $PY "$HERE/expect.py" "${args[@]}"
 }

@@ -8,6 +8,8 @@
 #   EXTRA_CHECKS                JSON list of {files, must, must_not, why}: one file alone, where
 #                               a single vantage point must conclude less or something else
 #   XMPP_MUST, XMPP_MUST_NOT    XMPP/TLS finding codes (checked like MUST/MUST_NOT)
+#   MAY                         codes that may appear besides MUST/XMPP_MUST (the report must
+#                               give exactly MUST + XMPP_MUST, plus at most these)
 #   NOT_DET                     what these captures cannot show
 #   WANT_A2B, WANT_B2A          "delivered" / "not delivered": alice (inside) -> peer user,
 #                               peer user -> alice; checked after every run
@@ -20,7 +22,7 @@
 #   REPLY_AFTER (client timing, s), SETTLE (s after the clients, before the captures stop).
 
 scenario_defaults() {
-  DESC="" NOTES="" MUST=() MUST_NOT=() XMPP_MUST=() XMPP_MUST_NOT=() NOT_DET=()
+  DESC="" NOTES="" MUST=() MUST_NOT=() XMPP_MUST=() XMPP_MUST_NOT=() MAY=() NOT_DET=()
   CHECKS=() FILE_SETS=$SETS_ALL EXTRA_CHECKS='[]'
   DNAT_TO="$SRV_IP:5269" INBOUND_VERDICT=accept FW_FIRST_RULE=""
   DMZ_DNS=1 ALT=0 PEER=gmail ADMIN=""
@@ -213,6 +215,7 @@ sc_tls_required_one_side() {
   GMAIL_CERTS=none GMAIL_REQENC=false
   WANT_A2B="not delivered" WANT_B2A="not delivered"
   MUST_NOT=("${HEALTHY_NOT_BUT_RESET[@]}")
+  MAY=(tcp-reset)
   XMPP_MUST=(xmpp-tls-required xmpp-stream-error)
   XMPP_MUST_NOT=(xmpp-dialback-invalid tls-cert-self-signed)
   NOT_DET=("$PEER_DNS" "what cupdomain.example thinks of the unanswered <db:result/> on the inbound stream: it logs nothing above debug level and never answers it")
@@ -225,6 +228,7 @@ sc_cert_untrusted_secure_auth() {
   SRV_SECURE=true GMAIL_CERTS=self
   WANT_A2B="not delivered" WANT_B2A="not delivered"
   MUST_NOT=("${HEALTHY_NOT_BUT_RESET[@]}")
+  MAY=(tcp-reset)
   XMPP_MUST_NOT=(xmpp-tls-required xmpp-dialback-invalid)
   NOT_DET=("$PEER_DNS" "$TLS13 (so tls-cert-self-signed cannot be shown; see cert-untrusted-tls12)" "$AFTER_TLS: the stream errors that end both streams (cupdomain.example: 'Your server's certificate is not trusted') are encrypted")
   CHECKS=("$OUT_SYN_OK" "$IN_SYN_OK")
@@ -239,6 +243,7 @@ sc_dialback_imposter() {
   ZONE=("${ZONE[@]/--host-record=cupdomain.example,*/--host-record=cupdomain.example,$ALT_IP}")
   WANT_A2B="not delivered" WANT_B2A="not delivered"
   MUST_NOT=("${HEALTHY_NOT_BUT_RESET[@]}")
+  MAY=(tcp-reset)
   XMPP_MUST=(xmpp-dialback-invalid xmpp-stream-error)
   XMPP_MUST_NOT=(xmpp-tls-required tls-cert-self-signed)
   NOT_DET=("$PEER_DNS" "the dialback verify connection from gmail.example to the other provider (203.0.113.30), where the key is refused, and bob's message to the other provider: on the internet side, never through the firewall")
@@ -274,6 +279,7 @@ sc_cert_untrusted_tls12() {
   SRV_SECURE=true GMAIL_CERTS=self GMAIL_TLS12=1
   WANT_A2B="not delivered" WANT_B2A="not delivered"
   MUST_NOT=("${HEALTHY_NOT_BUT_RESET[@]}")
+  MAY=(tcp-reset)
   XMPP_MUST=(tls-cert-self-signed)
   XMPP_MUST_NOT=(xmpp-tls-required xmpp-dialback-invalid tls-old-version)
   NOT_DET=("$PEER_DNS" "$AFTER_TLS: the stream errors that end both streams are encrypted")

@@ -525,9 +525,10 @@ write_expected() {
   jq -n --arg description "$DESC" --argjson options "$OPTIONS_JSON" \
     --argjson must "$(json_arr "${MUST[@]}")" --argjson must_not "$(json_arr "${MUST_NOT[@]}")" \
     --argjson xmust "$(json_arr "${XMPP_MUST[@]}")" --argjson xnot "$(json_arr "${xnot[@]}")" \
-    --arg notes "$NOTES" \
+    --argjson may "$(json_arr "${XMPP_MAY[@]}")" --arg notes "$NOTES" \
     '{description: $description, options: $options, file_sets: [["s2s.pcap"]], must: $must,
-      must_not: $must_not, xmpp_must: $xmust, xmpp_must_not: $xnot, notes: $notes}' >"$1"
+      must_not: $must_not, xmpp_must: $xmust, xmpp_must_not: $xnot, exact: true, may: $may,
+      notes: $notes}' >"$1"
 }
 
 tshark_r() {  # FILE ARGS...: tshark with our decoders (and the key log when there is one)

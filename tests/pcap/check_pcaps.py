@@ -63,6 +63,8 @@ def expectation_tests(fedscope, schema, pcaps=None, golden=True):
         must_all = exp.get("must", []) + exp.get("xmpp_must", [])
         must_not_all = exp.get("must_not", []) + exp.get("xmpp_must_not", [])
         checks = [(fs, must_all, must_not_all) for fs in sets]
+        # exact: the report gives the required codes and nothing else (but "may").
+        allowed = set(must_all) | set(exp.get("may", [])) if exp.get("exact") else None
         # A file alone, where one vantage point must conclude less (or something else).
         checks += [(x["files"], x.get("must", []), x.get("must_not", []))
                    for x in exp.get("extra_checks", [])]
@@ -79,6 +81,9 @@ def expectation_tests(fedscope, schema, pcaps=None, golden=True):
                 check(c in got, f"{name}: expected finding {c}, got {sorted(got)}")
             for c in must_not:
                 check(c not in got, f"{name}: unexpected finding {c}")
+            if allowed is not None and fs in sets:
+                extra = sorted(got - allowed)
+                check(not extra, f"{name}: findings beyond the expected ones (exact): {extra}")
             has_error = any(f["severity"] == "error" for f in rep["findings"])
             check(rc == (1 if has_error else 0), f"{name}: exit status {rc}, errors={has_error}")
             if golden:
