@@ -87,6 +87,44 @@ TEST(Reassembler, ReversedSegmentsAndOverlapsReassemble) {
   }
 }
 
+TEST(Reassembler, AckPastAHoleMakesTheGapAtOnce) {
+  // The peer acknowledged bytes the capture never saw: the later bytes are delivered when the
+  // ACK (or the later segment) arrives, not held until the end.
+  AnomalyCounters a;
+  Reassembler r(a);
+  Collect sink;
+  r.set_isn(99);
+  r.segment(100, sp("abc"), 3, sink);
+  r.segment(110, sp("xyz"), 3, sink);  // bytes 3..9 missing
+  EXPECT_EQ(sink.out, "@0:abc");
+  r.acked(105, sink);  // only part of the hole acknowledged: nothing to deliver yet
+  EXPECT_EQ(sink.out, "@0:abc[gap 3+2]");
+  r.acked(113, sink);
+  EXPECT_EQ(sink.out, "@0:abc[gap 3+2][gap 5+5]@10:xyz");
+  EXPECT_EQ(a.get("tcp.acked_unseen"), 2u);
+  r.acked(114, sink);  // the FIN's sequence number: no gap
+  r.finish(sink);
+  EXPECT_EQ(sink.out, "@0:abc[gap 3+2][gap 5+5]@10:xyz[end]");
+  EXPECT_EQ(r.gaps(), 7u);
+}
+
+TEST(Reassembler, AckBeforeTheLaterSegmentArrives) {
+  AnomalyCounters a;
+  Reassembler r(a);
+  Collect sink;
+  r.set_isn(99);
+  r.segment(100, sp("abc"), 3, sink);
+  r.acked(110, sink);  // the lost segment was acknowledged; nothing held yet
+  EXPECT_EQ(sink.out, "@0:abc");
+  r.segment(110, sp("xyz"), 3, sink);
+  EXPECT_EQ(sink.out, "@0:abc[gap 3+7]@10:xyz");
+  // An ACK of bytes still in flight, with nothing held, creates nothing.
+  r.acked(200, sink);
+  r.segment(113, sp("!"), 1, sink);
+  r.finish(sink);
+  EXPECT_EQ(sink.out, "@0:abc[gap 3+7]@10:xyz@13:![end]");
+}
+
 TEST(Reassembler, HoleBecomesAnExplicitGap) {
   AnomalyCounters a;
   Reassembler r(a);

@@ -335,6 +335,14 @@ struct FlowTable::Impl {
     StreamSink* s = from_orig ? static_cast<StreamSink*>(&c.so) : static_cast<StreamSink*>(&c.sr);
     if (!r) return;
     if (syn) r->set_isn(p.tcp.seq);
+    // An ACK past a hole in the other direction: those bytes were sent and received, the
+    // capture missed them.
+    if ((p.tcp.flags & tf::kAck) && !rst) {
+      Reassembler* back = from_orig ? c.rr.get() : c.ro.get();
+      StreamSink* ps =
+          from_orig ? static_cast<StreamSink*>(&c.sr) : static_cast<StreamSink*>(&c.so);
+      if (back) back->acked(p.tcp.ack, *ps);
+    }
     if (p.payload_length > 0 && !rst) {
       r->segment(syn ? p.tcp.seq + 1 : p.tcp.seq, p.payload, p.payload_length, *s);
     }

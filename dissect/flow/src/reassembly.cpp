@@ -71,11 +71,39 @@ bool Reassembler::segment(std::uint32_t seq, std::span<const std::uint8_t> data,
   }
   held_[offset].assign(data.begin(), data.end());
   buffered_ += data.size();
+  fill_acked_holes(sink);
   while (buffered_ > max_buffered_ && !held_.empty()) {
     anomalies_->add("tcp.reassembly_limit");
     force_gap(sink);
   }
   return false;
+}
+
+void Reassembler::acked(std::uint32_t ack, StreamSink& sink) {
+  if (ended_ || !have_base_) return;
+  std::uint32_t high_seq = base_seq_ + static_cast<std::uint32_t>(highest_offset_);
+  std::int64_t ack_offset =
+      static_cast<std::int64_t>(highest_offset_) + static_cast<std::int32_t>(ack - high_seq);
+  if (ack_offset <= 0) return;
+  acked_to_ = std::max(acked_to_, static_cast<std::uint64_t>(ack_offset));
+  fill_acked_holes(sink);
+}
+
+void Reassembler::fill_acked_holes(StreamSink& sink) {
+  // Only a hole with data held after it: an ACK one past the data (for the FIN) or for bytes
+  // that are still to come in this capture creates nothing.
+  while (!held_.empty() && acked_to_ > next_offset_) {
+    const std::uint64_t hole_end = std::min(acked_to_, held_.begin()->first);
+    if (hole_end > next_offset_) {
+      anomalies_->add("tcp.acked_unseen");
+      sink.on_gap(next_offset_, hole_end - next_offset_);
+      gap_bytes_ += hole_end - next_offset_;
+      next_offset_ = hole_end;
+    }
+    std::size_t before = held_.size();
+    drain(sink);
+    if (held_.size() == before) break;  // the next held bytes start past the acked point
+  }
 }
 
 void Reassembler::deliver(std::uint64_t offset, std::span<const std::uint8_t> data,

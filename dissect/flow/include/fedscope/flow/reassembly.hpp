@@ -40,6 +40,11 @@ class Reassembler {
   /// Returns true when the segment carried only bytes already delivered or held.
   bool segment(std::uint32_t seq, std::span<const std::uint8_t> data, std::uint32_t wire_length,
                StreamSink& sink);
+  /// The other side acknowledged this direction up to sequence number @p ack. A hole before
+  /// that point which has data held after it was received by the peer but never captured:
+  /// it becomes a gap now (counted as tcp.acked_unseen, Wireshark's "ACKed segment that wasn't
+  /// captured") instead of holding the later bytes until a limit or the end.
+  void acked(std::uint32_t ack, StreamSink& sink);
   /// Declares every hole up to the data held as gaps, delivers what is held, then on_end().
   void finish(StreamSink& sink);
 
@@ -52,6 +57,7 @@ class Reassembler {
   void deliver(std::uint64_t offset, std::span<const std::uint8_t> data, StreamSink& sink);
   void drain(StreamSink& sink);
   void force_gap(StreamSink& sink);
+  void fill_acked_holes(StreamSink& sink);
 
   AnomalyCounters* anomalies_;
   std::size_t max_buffered_;
@@ -61,6 +67,7 @@ class Reassembler {
   std::uint32_t base_seq_ = 0;        ///< sequence number of stream offset 0
   std::uint64_t next_offset_ = 0;     ///< next stream offset to deliver
   std::uint64_t highest_offset_ = 0;  ///< last byte seen + 1 (for seq unwrapping)
+  std::uint64_t acked_to_ = 0;        ///< the peer acknowledged everything before this offset
   std::uint64_t gap_bytes_ = 0;
   std::size_t buffered_ = 0;
   std::map<std::uint64_t, std::vector<std::uint8_t>> held_;  ///< offset -> bytes, out of order
