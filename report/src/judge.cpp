@@ -548,8 +548,8 @@ class Judge {
 
   std::string domain_of(const ConnectionRecord& c) const {
     if (!c.dns.empty()) return c.dns.front().domain;
-    // No DNS seen: the domain the originating server's stream header asks for.
-    if (c.xmpp && c.xmpp->orig.header) return c.xmpp->orig.header->to;
+    // No DNS seen: the domain the originating server's stream asks for.
+    if (c.xmpp) return stream_domains(*c.xmpp).second;
     return "";
   }
 
@@ -769,6 +769,14 @@ class Judge {
     if (x.resp.header) {
       if (from.empty()) from = x.resp.header->to;
       if (to.empty()) to = x.resp.header->from;
+    }
+    // Joined mid-stream (no headers): the originator's own dialback request names the pair.
+    for (const auto& d : x.dialback) {
+      if (!from.empty() && !to.empty()) break;
+      if (d.from_orig && !d.verify && d.type == xmpp::DialbackType::kRequest) {
+        if (from.empty()) from = d.from;
+        if (to.empty()) to = d.to;
+      }
     }
     return {from, to};
   }
@@ -1285,10 +1293,24 @@ class Judge {
         const auto& c = r_.connections[i].conn;
         // Connected means connected end to end: every leg (each side of a NAT) established.
         if (std::all_of(c.legs.begin(), c.legs.end(), established)) ok = true;
+        // Joined mid-way: data both ways shows it was connected.
+        if (c.midstream && c.primary().o.payload_bytes > 0 && c.primary().r.payload_bytes > 0)
+          ok = true;
         if (c.capture_ended && c.conn_state == "S0" && c.syn_retries() == 0) ended = true;
       }
       a.outcome = ok ? "connected" : ended ? "capture-ended" : "failed";
       xmpp_outcome(a);
+    }
+    // Both directions of one domain pair.
+    for (std::size_t i = 0; i < r_.attempts.size(); ++i) {
+      auto& a = r_.attempts[i];
+      if (a.from_domain.empty() || a.to_domain.empty()) continue;
+      for (std::size_t j = 0; j < r_.attempts.size(); ++j)
+        if (j != i && r_.attempts[j].from_domain == a.to_domain &&
+            r_.attempts[j].to_domain == a.from_domain) {
+          a.reverse = j;
+          break;
+        }
     }
   }
 
@@ -1311,7 +1333,9 @@ class Judge {
         if (f.flow && *f.flow == rec.conn.id && f.severity == Severity::kError) error = true;
       if (a.roles[k] != "stream" || !rec.xmpp) continue;
       const auto& x = *rec.xmpp;
-      if (!x.orig.header && !x.tls.started) continue;
+      if (!x.orig.header && !x.resp.header && !x.tls.started && x.dialback.empty() &&
+          x.orig.stanzas.total() == 0)
+        continue;
       any_stream = true;
       auto [from, to] = stream_domains(x);
       if (a.from_domain.empty()) a.from_domain = from;

@@ -481,7 +481,8 @@ void render_json(const Result& r, std::ostream& os) {
         {"auth", a.auth_method.empty()
                      ? ordered_json(nullptr)
                      : ordered_json{{"method", a.auth_method}, {"result", a.auth_result}}},
-        {"findings", codes}});
+        {"findings", codes},
+        {"reverse", a.reverse ? ordered_json(*a.reverse) : ordered_json(nullptr)}});
   }
   w.field("attempts", attempts);
 

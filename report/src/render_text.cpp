@@ -83,6 +83,8 @@ std::string xmpp_story(const s2s::ConnectionFacts& x, bool established) {
   std::string to = x.orig.header ? x.orig.header->to : "";
   if (x.orig.header || x.resp.header)
     s += pad + "XMPP " + (from.empty() ? "?" : from) + " → " + (to.empty() ? "?" : to);
+  else if (x.midstream)
+    s += pad + "XMPP joined mid-stream: parsed from the first clear stanza boundary";
   else if (x.tls.direct)
     s += pad + "direct TLS (XEP-0368)";
   if (x.orig.starttls)
@@ -119,7 +121,7 @@ std::string xmpp_story(const s2s::ConnectionFacts& x, bool established) {
       s += pad + "XMPP inside TLS: not observable (encrypted)";
   }
   if (!t.started || t.decrypted) {
-    if (x.orig.header || x.resp.header)
+    if (x.orig.header || x.resp.header || x.midstream)
       s += pad + "stanzas → " + counts_text(x.orig.stanzas) + "; ← " + counts_text(x.resp.stanzas);
   }
   return s;
@@ -202,8 +204,9 @@ std::string render_text(const Result& r) {
   int n = 0;
   for (const auto& a : r.attempts) {
     out += "\n  [" + std::to_string(++n) + "] " +
-           (a.originator.empty() ? "" : a.originator + " → ") + a.target + "  (" + a.outcome +
-           ")\n";
+           (a.originator.empty() ? "" : a.originator + " → ") + a.target + "  (" + a.outcome + ")" +
+           (a.reverse ? "  reverse direction: [" + std::to_string(*a.reverse + 1) + "]" : "") +
+           "\n";
     // A ladder merged by time: DNS lookups and connections.
     std::vector<std::pair<Timestamp, std::string>> lines;
     for (auto i : a.dns) {

@@ -703,6 +703,43 @@ def gen_dns_tcp(out: str) -> None:
              "CNAME host1.example.net -> 192.0.2.10; no AAAA (NODATA with SOA)")
 
 
+def _pcap_records(path: str):
+    """The global header and the records (header + data) of a classic little-endian pcap."""
+    import struct
+    with open(path, "rb") as fh:
+        data = fh.read()
+    head, off, recs = data[:24], 24, []
+    while off + 16 <= len(data):
+        incl = struct.unpack_from("<I", data, off + 8)[0]
+        recs.append(data[off:off + 16 + incl])
+        off += 16 + incl
+    return head, recs
+
+
+def gen_xmpp_cuts(out: str) -> None:
+    # Cut from a real capture (pcaps/xmpp/dialback-valid-plaintext/s2s.pcap, two plaintext
+    # s2s connections with dialback and stanzas) so the XMPP parser meets a stream it joins
+    # mid-way, and one with a hole.
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "pcaps", "xmpp",
+                       "dialback-valid-plaintext", "s2s.pcap")
+    head, recs = _pcap_records(src)
+    with open(os.path.join(out, "xmpp-midstream.pcap"), "wb") as fh:
+        fh.write(head + b"".join(recs[7:]))
+    manifest("xmpp-midstream.pcap",
+             "pcaps/xmpp/dialback-valid-plaintext/s2s.pcap from its frame 8 on: connection 1 "
+             "(203.0.113.10 -> 198.51.100.20:5269) joined without its SYN and stream headers, "
+             "at a's <db:result>",
+             "connection 1 midstream; its XMPP is parsed from the first clear boundary "
+             "(xmpp.midstream_resync) in a synthetic stream context; connection 2 whole")
+    with open(os.path.join(out, "xmpp-gap.pcap"), "wb") as fh:
+        fh.write(head + b"".join(r for i, r in enumerate(recs) if i != 17))
+    manifest("xmpp-gap.pcap",
+             "the same capture without frame 18 (141 bytes of a.example's stream on "
+             "connection 1: its db:verify)",
+             "a 141-byte gap on connection 1: the element in hand is dropped, parsing resumes at "
+             "the next boundary (xmpp.gap_resync); the dropped request is not invented")
+
+
 def main() -> int:
     if len(sys.argv) != 2:
         print(__doc__, file=sys.stderr)
@@ -711,7 +748,7 @@ def main() -> int:
     os.makedirs(out, exist_ok=True)
     for gen in (gen_link_types, gen_ipv6, gen_pcapng, gen_nanosecond, gen_file_level,
                 gen_snaplen, gen_dns_bad, gen_bad_headers, gen_fragments, gen_icmp, gen_tcp_ooo,
-                gen_dns_tcp):
+                gen_dns_tcp, gen_xmpp_cuts):
         gen(out)
     with open(os.path.join(out, "MANIFEST.tsv"), "w") as fh:
         fh.write("# file\tcontents\texpected behaviour (tshark notes are for tshark 4.0.17)\n")

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,10 @@ struct Attempt {
   /// "valid", "invalid", "error", "no-answer", "success", "failure", "pending" (capture ended),
   /// "not-observable", "none", or "".
   std::string auth_result;
+  /// The attempt of the same domain pair in the other direction (to_domain -> from_domain):
+  /// federation needs both, and dialback checks cross between them. Index into
+  /// Result::attempts.
+  std::optional<std::size_t> reverse;
 };
 
 struct Result {
