@@ -1271,6 +1271,27 @@ class Judge {
       a.roles.push_back("stream");
       attempt_of[i] = static_cast<std::size_t>(&a - r_.attempts.data());
     }
+    // Multiplexing (RFC 6120 §8.1.1.1, XEP-0220 §2.5): one stream can carry the dialback of
+    // further domain pairs; the connection then belongs to those domains' attempts too.
+    for (std::size_t i = 0; i < r_.connections.size(); ++i) {
+      const auto& x = r_.connections[i].xmpp;
+      if (!x || attempt_of[i] == SIZE_MAX) continue;
+      const std::string own = stream_domains(*x).second;
+      std::set<std::string> extra;
+      for (const auto& d : x->dialback)
+        if (d.from_orig && !d.verify && d.type == xmpp::DialbackType::kRequest && !d.to.empty() &&
+            d.to != own)
+          extra.insert(d.to);
+      for (const auto& t : extra) {
+        Attempt& a = attempt_for("d:" + t, t);
+        if (std::find(a.connections.begin(), a.connections.end(), i) != a.connections.end())
+          continue;
+        if (a.originator.empty())
+          a.originator = r_.connections[i].conn.primary().orig.addr.to_string();
+        a.connections.push_back(i);
+        a.roles.push_back("multiplexed");
+      }
+    }
     for (const auto& [main, vs] : verifies_for) {
       if (attempt_of[main] == SIZE_MAX) continue;
       auto& a = r_.attempts[attempt_of[main]];
@@ -1331,7 +1352,29 @@ class Judge {
       const auto& rec = r_.connections[a.connections[k]];
       for (const auto& f : r_.findings)
         if (f.flow && *f.flow == rec.conn.id && f.severity == Severity::kError) error = true;
-      if (a.roles[k] != "stream" || !rec.xmpp) continue;
+      if (!rec.xmpp) continue;
+      if (a.roles[k] == "multiplexed") {
+        // Only this attempt's pair on the shared stream.
+        for (const auto& d : rec.xmpp->dialback) {
+          if (d.verify || !d.from_orig || d.type != xmpp::DialbackType::kRequest ||
+              d.to != a.domain)
+            continue;
+          any_stream = true;
+          if (a.from_domain.empty()) a.from_domain = d.from;
+          if (a.to_domain.empty()) a.to_domain = d.to;
+          auto t = d.answer ? rec.xmpp->dialback[*d.answer].type : xmpp::DialbackType::kRequest;
+          set("dialback",
+              !d.answer                         ? (rec.conn.capture_ended ? "pending" : "no-answer")
+              : t == xmpp::DialbackType::kValid ? "valid"
+              : t == xmpp::DialbackType::kInvalid ? "invalid"
+                                                  : "error",
+              !d.answer                         ? 2
+              : t == xmpp::DialbackType::kValid ? 4
+                                                : 3);
+        }
+        continue;
+      }
+      if (a.roles[k] != "stream") continue;
       const auto& x = *rec.xmpp;
       if (!x.orig.header && !x.resp.header && !x.tls.started && x.dialback.empty() &&
           x.orig.stanzas.total() == 0)

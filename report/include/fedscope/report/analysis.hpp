@@ -33,8 +33,9 @@ struct Attempt {
   std::string target;                    ///< domain or "ip:port"
   std::vector<std::size_t> dns;          ///< indexes into Result::dns
   std::vector<std::size_t> connections;  ///< indexes into Result::connections
-  /// Per connection (parallel to @c connections): "stream" (the attempt's own), or
-  /// "dialback-verify" (the receiving server's check back to the authoritative server).
+  /// Per connection (parallel to @c connections): "stream" (the attempt's own),
+  /// "dialback-verify" (the receiving server's check back to the authoritative server), or
+  /// "multiplexed" (another pair's stream that also carried this pair's dialback).
   std::vector<std::string> roles;
   /// "connected", "failed", "capture-ended", "dns-only"; with XMPP observed also
   /// "authenticated" (dialback valid / SASL success) and "encrypted" (TLS up, inside unseen).
