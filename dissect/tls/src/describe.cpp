@@ -7,6 +7,7 @@
 #include <variant>
 #include <vector>
 
+#include "fedscope/base/describe.hpp"
 #include "fedscope/tls/decoder.hpp"
 
 namespace fedscope::tls {
@@ -14,59 +15,12 @@ namespace {
 
 /// key='value' with control bytes, non-ASCII bytes and quotes escaped; empty values left out.
 void field(std::string& out, std::string_view key, std::string_view value) {
-  if (value.empty()) return;
-  out += ' ';
-  out += key;
-  out += "='";
-  for (char c : value) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '\'' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20 || u >= 0x7f) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[u >> 4];
-      out += kHex[u & 0xf];
-    } else {
-      out += c;
-    }
-  }
-  out += '\'';
+  describe::field(out, key, value, describe::Escape::kNonAscii);
 }
-
-void flag(std::string& out, std::string_view key, bool value) {
-  if (!value) return;
-  out += ' ';
-  out += key;
-}
-
-void number(std::string& out, std::string_view key, std::uint64_t value) {
-  out += ' ';
-  out += key;
-  out += '=';
-  out += std::to_string(value);
-}
-
-void text(std::string& out, std::string_view key, const std::string& value) {
-  out += ' ';
-  out += key;
-  out += '=';
-  out += value;
-}
-
-template <typename T, typename F>
-void list(std::string& out, std::string_view key, const std::vector<T>& values, F&& to_text) {
-  if (values.empty()) return;
-  out += ' ';
-  out += key;
-  out += "=[";
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    if (i > 0) out += ',';
-    out += to_text(values[i]);
-  }
-  out += ']';
-}
+using describe::flag;
+using describe::list;
+using describe::number;
+using describe::text;
 
 std::string hex4(std::uint16_t v) {
   static constexpr char kHex[] = "0123456789abcdef";

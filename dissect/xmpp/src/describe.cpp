@@ -5,57 +5,18 @@
 #include <type_traits>
 #include <variant>
 
+#include "fedscope/base/describe.hpp"
 #include "fedscope/xmpp/parser.hpp"
 
 namespace fedscope::xmpp {
 namespace {
 
-/// key='value' with control bytes and quotes escaped; empty values are left out.
-void field(std::string& out, std::string_view key, std::string_view value) {
-  if (value.empty()) return;
-  out += ' ';
-  out += key;
-  out += "='";
-  for (char c : value) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '\'' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20 || u == 0x7f) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[u >> 4];
-      out += kHex[u & 0xf];
-    } else {
-      out += c;
-    }
-  }
-  out += '\'';
-}
-
-void flag(std::string& out, std::string_view key, bool value) {
-  if (!value) return;
-  out += ' ';
-  out += key;
-}
-
-void number(std::string& out, std::string_view key, std::uint64_t value) {
-  out += ' ';
-  out += key;
-  out += '=';
-  out += std::to_string(value);
-}
+using describe::field;
+using describe::flag;
+using describe::number;
 
 void list(std::string& out, std::string_view key, const std::vector<std::string>& values) {
-  if (values.empty()) return;
-  out += ' ';
-  out += key;
-  out += "=[";
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    if (i > 0) out += ',';
-    out += values[i];
-  }
-  out += ']';
+  describe::list(out, key, values, [](const std::string& v) { return v; });
 }
 
 void dialback(std::string& out, const DialbackElement& d) {
