@@ -455,23 +455,11 @@ usage() {
 }
 
 main() {
-  local todo=() a s t readme_only=0
-  for a in "$@"; do
-    case $a in
-      --list) printf '%s\n' "${SCENARIOS[@]}"; exit 0 ;;
-      --readme) readme_only=1 ;;
-      -h | --help) usage; exit 0 ;;
-      -*) usage >&2; exit 2 ;;
-      *) todo+=("$a") ;;
-    esac
-  done
-  if ((readme_only)); then update_readme; exit 0; fi
-  ((${#todo[@]})) || todo=("${SCENARIOS[@]}")
-  for s in "${todo[@]}"; do declare -F "sc_${s//-/_}" >/dev/null || die "unknown scenario '$s' (see --list)"; done
-  [[ $(id -u) -eq 0 ]] || die "must run as root (network namespaces)"
-  for t in ip nft tcpdump dnsmasq prosody ejabberdctl setpriv openssl jq tshark timeout ss flock; do
-    command -v "$t" >/dev/null || die "missing $t (scripts/install-deps.sh --test)"
-  done
+  local s
+  ns_parse_args "$@"
+  if ((NS_README_ONLY)); then update_readme; exit 0; fi
+  local todo=("${NS_TODO[@]}")
+  ns_require ip nft tcpdump dnsmasq prosody ejabberdctl setpriv openssl jq tshark timeout ss flock
   $PY -c 'import slixmpp' 2>/dev/null || die "$PY lacks slixmpp (python3-slixmpp; scripts/install-deps.sh --test)"
 
   exec 9>"$LOCKFILE"

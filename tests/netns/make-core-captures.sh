@@ -765,31 +765,17 @@ usage() {
   printf '  %s\n' "${SCENARIOS[@]}"
 }
 
-README_ONLY=0
 main() {
-  local todo=() a s
-  for a in "$@"; do
-    case $a in
-      --list) printf '%s\n' "${SCENARIOS[@]}"; exit 0 ;;
-      --readme) README_ONLY=1 ;;
-      -h | --help) usage; exit 0 ;;
-      -*) usage >&2; exit 2 ;;
-      *) todo+=("$a") ;;
-    esac
-  done
-  if ((README_ONLY)); then
+  local s
+  ns_parse_args "$@"
+  if ((NS_README_ONLY)); then
     WORK=$(mktemp -d /tmp/fsc-netns.XXXXXX)
     trap 'rm -rf "$WORK"' EXIT
     update_readme
     exit 0
   fi
-  ((${#todo[@]})) || todo=("${SCENARIOS[@]}")
-  for s in "${todo[@]}"; do declare -F "sc_${s//-/_}" >/dev/null || die "unknown scenario '$s' (see --list)"; done
-  [[ $(id -u) -eq 0 ]] || die "must run as root (network namespaces)"
-  local t
-  for t in ip nft tcpdump socat dnsmasq dig python3 jq tshark timeout ss; do
-    command -v "$t" >/dev/null || die "missing $t (scripts/install-deps.sh --test)"
-  done
+  local todo=("${NS_TODO[@]}")
+  ns_require ip nft tcpdump socat dnsmasq dig python3 jq tshark timeout ss
 
   exec 9>"$LOCKFILE"
   timeout 10 flock 9 || die "another make-core-captures.sh run holds $LOCKFILE"

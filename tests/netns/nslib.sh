@@ -224,3 +224,34 @@ caps_wait() {
   ((!pending)) || die "tcpdump did not start within 5 s"
   sleep 0.1
 }
+
+# The command line the three capture scripts share: SCENARIO... | --list | --readme | --help.
+# Sets NS_TODO (the scenarios to run, all of SCENARIOS by default, each checked to have its
+# sc_NAME function) and NS_README_ONLY (1 for --readme); --list and --help exit here.
+ns_parse_args() {
+  local a s
+  NS_TODO=() NS_README_ONLY=0
+  for a in "$@"; do
+    case $a in
+      --list) printf '%s\n' "${SCENARIOS[@]}"; exit 0 ;;
+      --readme) NS_README_ONLY=1 ;;
+      -h | --help) usage; exit 0 ;;
+      -*) usage >&2; exit 2 ;;
+      *) NS_TODO+=("$a") ;;
+    esac
+  done
+  ((NS_README_ONLY)) && return 0
+  ((${#NS_TODO[@]})) || NS_TODO=("${SCENARIOS[@]}")
+  for s in "${NS_TODO[@]}"; do
+    declare -F "sc_${s//-/_}" >/dev/null || die "unknown scenario '$s' (see --list)"
+  done
+}
+
+# Root and the commands a script needs (names given), or a clear error.
+ns_require() {
+  local t
+  [[ $(id -u) -eq 0 ]] || die "must run as root (network namespaces)"
+  for t in "$@"; do
+    command -v "$t" >/dev/null || die "missing $t (scripts/install-deps.sh --test)"
+  done
+}
