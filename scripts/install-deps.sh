@@ -8,6 +8,7 @@ set -euo pipefail
 build_pkgs=(
   build-essential cmake pkg-config clang-format python3
   libpcap-dev libtins-dev libexpat1-dev libssl-dev libc-ares-dev libncurses-dev
+  zlib1g-dev libidn2-dev
   libboost1.81-dev libboost-program-options1.81-dev
   libgtest-dev googletest nlohmann-json3-dev
 )
