@@ -101,8 +101,16 @@ std::string_view to_string(AddressScope s) {
 }
 
 std::string Endpoint::to_string() const {
-  if (addr.is_v6()) return "[" + addr.to_string() + "]:" + std::to_string(port);
-  return addr.to_string() + ":" + std::to_string(port);
+  // Appended piece by piece: `"[" + std::string&&` trips g++ 12's -Wrestrict false positive
+  // (GCC bug 105651) at -O3, which stopped Release builds.
+  std::string s;
+  s.reserve(INET6_ADDRSTRLEN + 8);
+  if (addr.is_v6()) s += '[';
+  s += addr.to_string();
+  if (addr.is_v6()) s += ']';
+  s += ':';
+  s += std::to_string(port);
+  return s;
 }
 
 std::optional<Cidr> Cidr::parse(std::string_view text) {
