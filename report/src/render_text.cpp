@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 
@@ -18,16 +19,20 @@ std::string human_bytes(std::uint64_t b) {
   return fmt("%.1f MiB", static_cast<double>(b) / (1024 * 1024));
 }
 
-std::string file_name(const Result& r, std::uint16_t f) {
-  if (f >= r.files.size()) return "?";
-  const auto& p = r.files[f].path;
-  auto slash = p.rfind('/');
-  return slash == std::string::npos ? p : p.substr(slash + 1);
+// What a render needs besides the Result: the time style and the files' distinct names.
+struct Ctx {
+  const Result& r;
+  const TimeFormat& time;
+  std::vector<std::string> names;
+};
+
+std::string file_name(const Ctx& c, std::uint16_t f) {
+  return f < c.names.size() ? c.names[f] : "?";
 }
 
-std::string ref_text(const Result& r, std::uint16_t file, std::uint64_t packet) {
+std::string ref_text(const Ctx& c, std::uint16_t file, std::uint64_t packet) {
   std::string s = "#" + std::to_string(packet);
-  if (r.files.size() > 1) s = file_name(r, file) + s;
+  if (c.r.files.size() > 1) s = file_name(c, file) + s;
   return s;
 }
 
@@ -127,8 +132,9 @@ std::string xmpp_story(const s2s::ConnectionFacts& x, bool established) {
   return s;
 }
 
-std::string conn_story(const Result& r, const engine::ConnectionRecord& rec,
+std::string conn_story(const Ctx& cx, const engine::ConnectionRecord& rec,
                        const std::string& role) {
+  const Result& r = cx.r;
   const auto& c = rec.conn;
   const auto& P = c.primary();
   std::string s = "TCP  flow " + std::to_string(c.id) + role + "  " + P.orig.to_string() + " → " +
@@ -143,7 +149,7 @@ std::string conn_story(const Result& r, const engine::ConnectionRecord& rec,
     s += "\n                    also seen as " + l.orig.to_string() + " → " + l.resp.to_string() +
          " (" + flow::conn_state(l) + " " + l.history + ")";
     if (r.files.size() > 1 || l.vantage.ifindex >= 0 || l.vantage.interface >= 0) {
-      s += " at " + file_name(r, l.vantage.file);
+      s += " at " + file_name(cx, l.vantage.file);
       if (l.vantage.interface >= 0) {
         const auto& ifs = r.files[l.vantage.file].interfaces;
         auto at = static_cast<std::size_t>(l.vantage.interface);
@@ -158,7 +164,7 @@ std::string conn_story(const Result& r, const engine::ConnectionRecord& rec,
     for (const auto& e : l.icmp)
       s += "\n                    ICMP type " + std::to_string(e.type) + " code " +
            std::to_string(e.code) + " from " + e.reporter.to_string() + " (" +
-           ref_text(r, e.ref.file, e.ref.number) + ")";
+           ref_text(cx, e.ref.file, e.ref.number) + ")";
   if (rec.dns.empty()) s += "\n                    DNS: not observed in this capture";
   if (rec.xmpp)
     s += xmpp_story(*rec.xmpp, P.r.syns > 0 && P.history.find('A') != std::string::npos);
@@ -167,7 +173,53 @@ std::string conn_story(const Result& r, const engine::ConnectionRecord& rec,
 
 }  // namespace
 
-std::string render_text(const Result& r) {
+std::vector<std::string> distinct_file_names(const std::vector<std::string>& paths) {
+  // Components of each path, empty and "." ones dropped ("./a//b" is a/b).
+  std::vector<std::vector<std::string>> parts(paths.size());
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    if (paths[i] == "-") {
+      parts[i] = {"stdin"};
+      continue;
+    }
+    std::size_t start = 0;
+    while (start <= paths[i].size()) {
+      std::size_t slash = paths[i].find('/', start);
+      if (slash == std::string::npos) slash = paths[i].size();
+      std::string part = paths[i].substr(start, slash - start);
+      if (!part.empty() && part != ".") parts[i].push_back(std::move(part));
+      start = slash + 1;
+    }
+    if (parts[i].empty()) parts[i] = {paths[i]};
+  }
+  auto suffix = [&](std::size_t i, std::size_t k) {
+    const auto& p = parts[i];
+    k = std::min(k, p.size());
+    std::string s;
+    for (std::size_t j = p.size() - k; j < p.size(); ++j)
+      s += (s.empty() ? "" : "/") + p[j];
+    return s;
+  };
+  std::vector<std::string> names(paths.size());
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    std::size_t k = 1;
+    // Inputs are few (vantage points): the quadratic search is over files, not packets.
+    for (; k < parts[i].size(); ++k) {
+      bool clash = false;
+      for (std::size_t j = 0; j < paths.size() && !clash; ++j)
+        clash = j != i && suffix(j, k) == suffix(i, k);
+      if (!clash) break;
+    }
+    names[i] = suffix(i, k);
+  }
+  return names;
+}
+
+std::string render_text(const Result& r, const TextOptions& options) {
+  std::vector<std::string> paths;
+  for (const auto& f : r.files)
+    paths.push_back(f.path);
+  const Ctx cx{r, options.time, distinct_file_names(paths)};
+  const TimeFormat& tf = options.time;
   std::string out;
   std::uint64_t packets = 0;
   for (const auto& f : r.files)
@@ -175,20 +227,30 @@ std::string render_text(const Result& r) {
   out += "fedscope report: " + std::to_string(r.files.size()) + " file" +
          (r.files.size() == 1 ? "" : "s") + ", " + std::to_string(packets) + " packets";
   if (packets)
-    out += ", " + format_iso8601(r.stats.first) + " to " + format_time_of_day(r.stats.last) + " (" +
+    out += ", " +
+           (tf.style() == TimeStyle::kRelative ? format_iso8601(r.stats.first)
+                                               : tf.date_time(r.stats.first)) +
+           " to " + tf.time_of_day(r.stats.last) + " (" +
            fmt("%.1f s", (r.stats.last - r.stats.first).seconds()) + ")";
-  out += "\n";
+  out += "\n  times: " + tf.describe(r.stats.first) + "\n";
   for (const auto& f : r.files) {
-    out += "  " + f.path + ": " + f.linktype_name + ", " + std::to_string(f.packets) + " packets";
-    if (f.truncated)
-      out += ", " + std::to_string(f.truncated) + " cut by snaplen " + std::to_string(f.snaplen);
+    out += "  " + (f.path == "-" ? std::string("standard input") : f.path) + ": " +
+           f.linktype_name + ", " + std::to_string(f.packets) + " packets";
+    // The snaplen that cut them is the interface's: a pcapng file's interfaces differ.
+    if (f.truncated && f.interfaces.size() > 1)
+      out += ", " + std::to_string(f.truncated) + " cut by the interface's snaplen";
+    else if (f.truncated)
+      out += ", " + std::to_string(f.truncated) + " cut by snaplen " +
+             std::to_string(f.interfaces.empty() ? f.snaplen : f.interfaces.front().snaplen);
     if (!f.complete) out += ", READING STOPPED EARLY: " + f.error;
     out += "\n";
     if (f.interfaces.size() > 1)
       for (const auto& i : f.interfaces)
         out += "    interface " + std::to_string(i.id) +
                (i.name.empty() ? "" : " (" + i.name + ")") + ": " + i.linktype_name + ", snaplen " +
-               std::to_string(i.snaplen) + ", " + std::to_string(i.packets) + " packets\n";
+               (i.snaplen ? std::to_string(i.snaplen) : std::string("unlimited")) + ", " +
+               std::to_string(i.packets) + " packets" +
+               (i.truncated ? ", " + std::to_string(i.truncated) + " cut" : std::string()) + "\n";
   }
 
   if (!r.our_domains.empty() || !r.our_domains_inferred.empty()) {
@@ -214,7 +276,7 @@ std::string render_text(const Result& r) {
       lines.emplace_back(t.query.time, "DNS  " + t.qname + " " +
                                            std::string(dns::type_name(t.qtype)) + " → " +
                                            dns_outcome(t) + "  (" +
-                                           ref_text(r, t.query.file, t.query.number) + ")");
+                                           ref_text(cx, t.query.file, t.query.number) + ")");
     }
     if (!a.from_domain.empty() || !a.auth_method.empty()) {
       out += "      XMPP " + (a.from_domain.empty() ? "?" : a.from_domain) + " → " +
@@ -230,7 +292,7 @@ std::string render_text(const Result& r) {
       const auto& c = r.connections[a.connections[k]];
       std::string role =
           a.roles.size() > k && a.roles[k] != "stream" ? " [" + a.roles[k] + "]" : "";
-      lines.emplace_back(c.conn.primary().start, conn_story(r, c, role));
+      lines.emplace_back(c.conn.primary().start, conn_story(cx, c, role));
       if (!c.xmpp) continue;
       // The ladder: each event at its packet's time, with its connection and direction. A
       // verify connection is its own attempt's story: only its db:verify steps belong here.
@@ -239,7 +301,7 @@ std::string render_text(const Result& r) {
         std::string line =
             "  flow " + std::to_string(c.conn.id) + (st.from_orig ? " → " : " ← ") + st.text;
         if (st.repeat > 1) line += " (×" + std::to_string(st.repeat) + ")";
-        line += "  (" + ref_text(r, st.ref.file, st.ref.number) + ")";
+        line += "  (" + ref_text(cx, st.ref.file, st.ref.number) + ")";
         lines.emplace_back(st.ref.time, line);
       }
       if (c.xmpp->ladder_dropped)
@@ -249,8 +311,20 @@ std::string render_text(const Result& r) {
     }
     std::stable_sort(lines.begin(), lines.end(),
                      [](const auto& x, const auto& y) { return x.first < y.first; });
-    for (const auto& [t, line] : lines)
-      out += "      " + format_time_of_day(t) + "  " + line + "\n";
+    for (const auto& [t, line] : lines) {
+      // Stories continue on lines indented 20 columns for a 15-column time; keep them under
+      // the story whatever width this time style has (a zone marker, a relative number).
+      const std::string when = tf.time_of_day(t);
+      std::string body = line;
+      if (when.size() != 15) {
+        const std::string from = "\n" + std::string(20, ' ');
+        const std::string to = "\n" + std::string(when.size() + 5, ' ');
+        for (std::size_t at = body.find(from); at != std::string::npos;
+             at = body.find(from, at + to.size()))
+          body.replace(at, from.size(), to);
+      }
+      out += "      " + when + "  " + body + "\n";
+    }
   }
 
   out += "\nFindings\n";
@@ -265,8 +339,8 @@ std::string render_text(const Result& r) {
       out += "    evidence: ";
       for (std::size_t i = 0; i < f.evidence.size(); ++i) {
         if (i) out += ", ";
-        out += ref_text(r, f.evidence[i].file, f.evidence[i].packet) + " " +
-               format_time_of_day(f.evidence[i].time);
+        out += ref_text(cx, f.evidence[i].file, f.evidence[i].packet) + " " +
+               tf.time_of_day(f.evidence[i].time);
       }
       if (f.evidence_total > f.evidence.size())
         out += " (" + std::to_string(f.evidence_total) + " packets in all)";

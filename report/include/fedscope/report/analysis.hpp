@@ -13,6 +13,7 @@
 #include "fedscope/capture/reader.hpp"
 #include "fedscope/engine/engine.hpp"
 #include "fedscope/report/findings.hpp"
+#include "fedscope/report/time_format.hpp"
 
 namespace fedscope::report {
 
@@ -78,9 +79,19 @@ bool analyze(const Options& options, Result& result, std::string& error);
 /// The judges alone, over records already collected (used by analyze(), and by tests).
 void judge(Result& result);
 
+/// How the text report is written (JSON has no such choices: it is the contract).
+struct TextOptions {
+  TimeFormat time;  ///< UTC unless --time says otherwise
+};
+
+/// Names that tell input files apart in evidence ("outside/capture.pcap#12"): for each path the
+/// shortest trailing run of path components that no other path ends with; "stdin" for "-".
+/// Parallel to @p paths.
+std::vector<std::string> distinct_file_names(const std::vector<std::string>& paths);
+
 /// Renderers. Each writes the whole report. JSON is streamed record by record (memory holds
 /// one record's JSON at a time, whatever the number of flows).
-std::string render_text(const Result& r);
+std::string render_text(const Result& r, const TextOptions& options = {});
 void render_json(const Result& r, std::ostream& os);
 
 }  // namespace fedscope::report
