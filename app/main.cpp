@@ -2,16 +2,19 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <cstdio>
-#include <fstream>
+#include <cstdlib>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "fedscope/packet/packet.hpp"
 #include "fedscope/report/analysis.hpp"
 #include "fedscope/report/findings.hpp"
+#include "output.hpp"
 
 namespace po = boost::program_options;
 using namespace fedscope;
@@ -20,31 +23,68 @@ namespace {
 
 constexpr const char* kVersion = FEDSCOPE_VERSION;
 constexpr int kExitOk = 0, kExitFindings = 1, kExitUsage = 2;
+constexpr const char* kCommands[] = {"report", "findings", "help", "version"};
 
 void print_main_help(std::ostream& os) {
   os << "fedscope " << kVersion
      << " — find why XMPP federation (TCP 5269) fails\n\n"
         "usage: fedscope <command> [options]\n\n"
         "commands:\n"
-        "  report FILE...   analyse captures (pcap/pcapng) and report findings\n"
-        "  findings         list the findings catalogue\n\n"
+        "  report FILE...     analyse captures (pcap/pcapng, gzip'd or not; - for standard\n"
+        "                     input) and report findings\n"
+        "  findings [CODE]    the findings catalogue, or one finding's meaning and remedy\n"
+        "  help [COMMAND]     this help, or a command's\n\n"
         "options:\n"
-        "  -h, --help       this help; `fedscope <command> --help` for a command\n"
-        "  --version        print the version\n\n"
+        "  -h, --help         this help; `fedscope help <command>` for a command\n"
+        "  -V, --version      print the version\n\n"
         "exit status: 0 no error-level findings, 1 error-level findings, 2 usage error or\n"
         "unreadable input.\n";
 }
 
-int cmd_report(const std::vector<std::string>& args) {
-  po::options_description opts("fedscope report [options] FILE...");
-  std::string format = "text", output;
-  std::vector<std::string> inside, domains, files;
-  double dns_timeout = 5.0;
+// One line saying what is wrong, one saying where to read more (tcpdump/git habit): the whole
+// option list after every typo hides the message.
+int usage_error(const std::string& command, const std::string& message) {
+  const std::string prefix = command.empty() ? "fedscope" : "fedscope " + command;
+  std::cerr << prefix << ": " << message << "\n"
+            << "see `" << prefix << " --help`\n";
+  return kExitUsage;
+}
+
+// Levenshtein distance, for "did you mean" on short words (commands, finding codes).
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j)
+    row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diag = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+po::options_description report_options(std::string& format, std::string& output,
+                                       std::vector<std::string>& inside,
+                                       std::vector<std::string>& domains,
+                                       std::vector<std::string>& files, double& dns_timeout,
+                                       std::string& time) {
+  po::options_description opts("usage: fedscope report [options] FILE...\n\noptions");
   // clang-format off
   opts.add_options()
     ("help,h", "this help")
+    ("read,r", po::value(&files)->composing(),
+     "a capture to read (like tcpdump -r; the same as giving FILE)")
     ("format,f", po::value(&format)->default_value("text"), "text or json")
-    ("output,o", po::value(&output), "write the report to FILE instead of standard output")
+    ("output,o", po::value(&output),
+     "write the report to FILE (written in full, then renamed into place) instead of standard "
+     "output")
+    ("time", po::value(&time)->default_value("utc"),
+     "how the text report shows times: utc, local (this machine's zone, from TZ) or relative "
+     "(seconds since the first packet); JSON is always UTC")
     ("inside-net", po::value(&inside)->composing(),
      "CIDR of your inside network (repeatable), e.g. 192.0.2.0/24")
     ("domain", po::value(&domains)->composing(),
@@ -52,6 +92,53 @@ int cmd_report(const std::vector<std::string>& args) {
     ("dns-timeout", po::value(&dns_timeout)->default_value(5.0),
      "seconds after which an unanswered DNS query counts as unanswered");
   // clang-format on
+  return opts;
+}
+
+void print_report_help(std::ostream& os) {
+  std::string a, b, c;
+  std::vector<std::string> d, e, f;
+  double g = 0;
+  os << report_options(a, b, d, e, f, g, c)
+     << "\nFILE: one or more captures (one per vantage point or interface), merged by time:\n"
+        "pcap or pcapng, gzip-compressed or not; `-` (or /dev/stdin, a FIFO, <(zcat x.gz)) reads\n"
+        "standard input in one pass, e.g. `ssh fw tcpdump -w - ... | fedscope report -`.\n"
+        "Exit status: 0 no error-level findings, 1 error-level findings, 2 usage error or\n"
+        "unreadable input.\n";
+}
+
+void print_findings_help(std::ostream& os) {
+  os << "usage: fedscope findings [--format text|json|markdown] [CODE...]\n\n"
+        "Without CODE: every finding code with its severity and title. With CODE: what it means\n"
+        "and the remedy (a word that is no code lists the codes containing it, e.g. `tls`).\n\n"
+        "options:\n"
+        "  -f, --format FMT   text (default), json ({\"findings\": [...]}) or markdown\n"
+        "                     (docs/findings.md)\n"
+        "  --markdown         the same as --format markdown\n"
+        "  -h, --help         this help\n";
+}
+
+// The zone name for `--time local`'s header: TZ as given, else what /etc/localtime links to.
+std::string local_zone_name() {
+  if (const char* tz = std::getenv("TZ")) {
+    std::string s = tz;
+    if (!s.empty() && s.front() == ':') s.erase(0, 1);
+    return s.empty() ? "UTC" : s;
+  }
+  char buf[512];
+  const ssize_t n = ::readlink("/etc/localtime", buf, sizeof buf - 1);
+  if (n <= 0) return "";
+  std::string link(buf, static_cast<std::size_t>(n));
+  auto at = link.find("zoneinfo/");
+  return at == std::string::npos ? "" : link.substr(at + 9);
+}
+
+int cmd_report(const std::vector<std::string>& args) {
+  std::string format = "text", output, time = "utc";
+  std::vector<std::string> inside, domains, files;
+  double dns_timeout = 5.0;
+  po::options_description opts =
+      report_options(format, output, inside, domains, files, dns_timeout, time);
   po::options_description hidden;
   hidden.add_options()("file", po::value(&files)->composing());
   po::options_description all;
@@ -63,40 +150,51 @@ int cmd_report(const std::vector<std::string>& args) {
     po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
-    std::cerr << "fedscope report: " << e.what() << "\n" << opts;
-    return kExitUsage;
+    return usage_error("report", e.what());
   }
   if (vm.count("help")) {
-    std::cout << opts
-              << "\nFILE: one or more captures (one per vantage point or interface), merged by "
-                 "time.\nExit status: 0 no error-level findings, 1 error-level findings, 2 usage "
-                 "error or unreadable input.\n";
+    print_report_help(std::cout);
     return kExitOk;
   }
-  if (files.empty()) {
-    std::cerr << "fedscope report: no capture file given\n" << opts;
-    return kExitUsage;
-  }
-  if (format != "text" && format != "json") {
-    std::cerr << "fedscope report: --format must be text or json, not '" << format << "'\n";
-    return kExitUsage;
-  }
-  if (!(dns_timeout > 0)) {
-    std::cerr << "fedscope report: --dns-timeout must be a positive number of seconds\n";
-    return kExitUsage;
-  }
+  if (files.empty()) return usage_error("report", "no capture file given");
+  if (format != "text" && format != "json")
+    return usage_error("report", "--format must be text or json, not '" + format + "'");
+  report::TimeStyle time_style = report::TimeStyle::kUtc;
+  if (!report::parse_time_style(time, time_style))
+    return usage_error("report", "--time must be utc, local or relative, not '" + time + "'");
+  if (!(dns_timeout > 0))
+    return usage_error("report", "--dns-timeout must be a positive number of seconds");
   report::Options o;
-  o.files = files;
   o.domains = domains;
   o.engine.dns_timeout_seconds = dns_timeout;
   for (const auto& c : inside) {
     auto cidr = Cidr::parse(c);
-    if (!cidr) {
-      std::cerr << "fedscope report: --inside-net: '" << c
-                << "' is not an address range like 192.0.2.0/24\n";
-      return kExitUsage;
-    }
+    if (!cidr)
+      return usage_error("report",
+                         "--inside-net: '" + c + "' is not an address range like 192.0.2.0/24");
     o.inside_nets.push_back(*cidr);
+  }
+  // The same input twice (a path and a link to it, `-` and /dev/stdin) is read once: its packets
+  // would otherwise look like a second vantage point seeing every packet again.
+  std::vector<app::FileId> ids;
+  for (const auto& f : files) {
+    const app::FileId id = app::identify(f);
+    auto same = std::find(ids.begin(), ids.end(), id);
+    if (same != ids.end()) {
+      std::cerr << "fedscope report: warning: " << f << " is the same input as "
+                << o.files[static_cast<std::size_t>(same - ids.begin())] << "; reading it once\n";
+      continue;
+    }
+    ids.push_back(id);
+    o.files.push_back(f);
+  }
+  // The destination is checked and created before the analysis: a typo in -o should not cost
+  // a long run, and a capture must never be overwritten by its own report.
+  std::string error;
+  auto out = app::Output::open(output, ids, error);
+  if (!out) {
+    std::cerr << "fedscope report: " << error << "\n";
+    return kExitUsage;
   }
   if (isatty(STDERR_FILENO)) {
     o.progress = [](double f) {
@@ -106,72 +204,166 @@ int cmd_report(const std::vector<std::string>& args) {
     };
   }
   report::Result result;
-  std::string error;
   if (!report::analyze(o, result, error)) {
     std::cerr << "fedscope report: " << error << "\n";
     return kExitUsage;
   }
   for (const auto& f : result.files) {
+    const std::string name = f.path == "-" ? "standard input" : f.path;
     if (f.interfaces.empty() && f.packets > 0 && packet::linktype_supported(f.linktype).empty())
-      std::cerr << "fedscope report: warning: " << f.path << ": link type " << f.linktype_name
-                << " (" << f.linktype << ") is not decoded; its " << f.packets
+      std::cerr << "fedscope report: warning: " << name << ": link type " << f.linktype_name << " ("
+                << f.linktype << ") is not decoded; its " << f.packets
                 << " packets are counted as link.unsupported_linktype\n";
     for (const auto& i : f.interfaces)
       if (i.packets > 0 && packet::linktype_supported(i.linktype).empty())
-        std::cerr << "fedscope report: warning: " << f.path << ": interface " << i.id
+        std::cerr << "fedscope report: warning: " << name << ": interface " << i.id
                   << (i.name.empty() ? "" : " (" + i.name + ")") << ": link type "
                   << i.linktype_name << " (" << i.linktype << ") is not decoded; its " << i.packets
                   << " packets are counted as link.unsupported_linktype\n";
     if (!f.complete)
-      std::cerr << "fedscope report: warning: " << f.path
+      std::cerr << "fedscope report: warning: " << name
                 << ": read stopped at a damaged record after " << f.packets << " packets ("
                 << f.error << ")\n";
   }
-  std::ofstream file;
-  if (!output.empty() && output != "-") {
-    file.open(output, std::ios::binary);
-    if (!file) {
-      std::cerr << "fedscope report: cannot write " << output << "\n";
-      return kExitUsage;
-    }
+  if (format == "json") {
+    report::render_json(result, out->stream());
+  } else {
+    report::TextOptions text;
+    text.time =
+        report::TimeFormat(time_style, result.stats.first,
+                           time_style == report::TimeStyle::kLocal ? local_zone_name() : "");
+    out->stream() << report::render_text(result, text);
   }
-  std::ostream& out = file.is_open() ? static_cast<std::ostream&>(file) : std::cout;
-  if (format == "json")
-    report::render_json(result, out);
-  else
-    out << report::render_text(result);
-  out.flush();
-  if (!out) {
-    std::cerr << "fedscope report: cannot write " << (output.empty() ? "standard output" : output)
-              << "\n";
+  if (!out->commit(error)) {
+    std::cerr << "fedscope report: " << error << "\n";
     return kExitUsage;
   }
   return result.errors() > 0 ? kExitFindings : kExitOk;
 }
 
 int cmd_findings(const std::vector<std::string>& args) {
-  bool markdown = false;
-  for (const auto& a : args) {
-    if (a == "--markdown")
-      markdown = true;
-    else if (a == "-h" || a == "--help") {
-      std::cout << "usage: fedscope findings [--markdown]\n  lists every finding code with its "
-                   "severity and title; --markdown prints docs/findings.md\n";
-      return kExitOk;
-    } else {
-      std::cerr << "fedscope findings: unknown option " << a << "\n";
-      return kExitUsage;
-    }
+  std::string format = "text";
+  std::vector<std::string> codes;
+  po::options_description opts;
+  // clang-format off
+  opts.add_options()
+    ("help,h", "")
+    ("format,f", po::value(&format)->default_value("text"), "")
+    ("markdown", "")
+    ("code", po::value(&codes)->composing(), "");
+  // clang-format on
+  po::positional_options_description pos;
+  pos.add("code", -1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return usage_error("findings", e.what());
   }
-  if (markdown) {
+  if (vm.count("help")) {
+    print_findings_help(std::cout);
+    return kExitOk;
+  }
+  if (vm.count("markdown")) format = "markdown";
+  if (format != "text" && format != "json" && format != "markdown")
+    return usage_error("findings", "--format must be text, json or markdown, not '" + format + "'");
+  if (format == "markdown") {
+    if (!codes.empty()) return usage_error("findings", "--markdown prints the whole catalogue");
     std::cout << report::catalogue_markdown();
     return kExitOk;
   }
-  for (const auto& e : report::catalogue()) {
-    std::printf("%-26s %-8s %s\n", std::string(e.code).c_str(),
-                std::string(report::to_string(e.severity)).c_str(), std::string(e.title).c_str());
+  // Which entries: all, or each CODE (exact), or the codes that contain a word.
+  std::vector<const report::CatalogueEntry*> picked;
+  bool exact = true;
+  for (const auto& want : codes) {
+    if (const auto* e = report::find_entry(want)) {
+      picked.push_back(e);
+      continue;
+    }
+    std::size_t before = picked.size();
+    for (const auto& e : report::catalogue())
+      if (std::string_view(e.code).find(want) != std::string_view::npos) picked.push_back(&e);
+    if (picked.size() > before) {
+      exact = false;
+      continue;
+    }
+    std::string best;
+    std::size_t best_d = 4;  // more edits than this is another word, not a typo
+    for (const auto& e : report::catalogue()) {
+      const std::size_t d = edit_distance(want, std::string(e.code));
+      if (d < best_d) {
+        best_d = d;
+        best = e.code;
+      }
+    }
+    std::cerr << "fedscope findings: unknown finding code '" << want << "'"
+              << (best.empty() ? "" : "; did you mean " + best + "?") << "\n"
+              << "see `fedscope findings` for the list\n";
+    return kExitUsage;
   }
+  const bool all = codes.empty();
+  if (all)
+    for (const auto& e : report::catalogue())
+      picked.push_back(&e);
+  if (format == "json") {
+    std::cout << report::catalogue_json(picked);
+    return kExitOk;
+  }
+  if (!all && exact) {
+    for (std::size_t i = 0; i < picked.size(); ++i)
+      std::cout << (i ? "\n" : "") << report::catalogue_entry_text(*picked[i]);
+    return kExitOk;
+  }
+  for (const auto* e : picked)
+    std::printf("%-26s %-8s %s\n", std::string(e->code).c_str(),
+                std::string(report::to_string(e->severity)).c_str(), std::string(e->title).c_str());
   return kExitOk;
+}
+
+// `fedscope x.pcap`, `fedscope -r x.pcap`, `fedscope reprot x.pcap`: say what was probably
+// meant instead of only "unknown command".
+int unknown_command(const std::vector<std::string>& args) {
+  const std::string& cmd = args.front();
+  std::string rest;
+  for (const auto& a : args)
+    rest += " " + a;
+  if (cmd == "-r" || cmd == "--read" || (cmd.size() > 2 && cmd.rfind("-r", 0) == 0))
+    return usage_error(
+        "", "'" + cmd + "' belongs to a command; did you mean `fedscope report" + rest + "`?");
+  if (!cmd.empty() && cmd.front() == '-') return usage_error("", "unknown option '" + cmd + "'");
+  const bool looks_like_file =
+      cmd.find('/') != std::string::npos || cmd.find(".pcap") != std::string::npos ||
+      cmd.find(".cap") != std::string::npos || cmd.find(".gz") != std::string::npos ||
+      ::access(cmd.c_str(), F_OK) == 0;
+  if (looks_like_file)
+    return usage_error(
+        "", "'" + cmd + "' is not a command; did you mean `fedscope report" + rest + "`?");
+  for (const char* known : kCommands)
+    if (edit_distance(cmd, known) <= 2)
+      return usage_error("", "unknown command '" + cmd + "'; did you mean `" + known + "`?");
+  return usage_error("", "unknown command '" + cmd + "' (commands: report, findings, help)");
+}
+
+int cmd_help(const std::vector<std::string>& args) {
+  if (args.empty()) {
+    print_main_help(std::cout);
+    return kExitOk;
+  }
+  if (args.size() > 1) return usage_error("help", "give one command, e.g. `fedscope help report`");
+  if (args.front() == "report") {
+    print_report_help(std::cout);
+    return kExitOk;
+  }
+  if (args.front() == "findings") {
+    print_findings_help(std::cout);
+    return kExitOk;
+  }
+  if (args.front() == "help" || args.front() == "version") {
+    print_main_help(std::cout);
+    return kExitOk;
+  }
+  return usage_error("help", "no command '" + args.front() + "' (commands: report, findings)");
 }
 
 }  // namespace
@@ -185,11 +377,12 @@ int main(int argc, char** argv) {
   const std::string cmd = args.front();
   std::vector<std::string> rest(args.begin() + 1, args.end());
   try {
-    if (cmd == "-h" || cmd == "--help" || cmd == "help") {
+    if (cmd == "-h" || cmd == "--help") {
       print_main_help(std::cout);
       return kExitOk;
     }
-    if (cmd == "--version" || cmd == "version") {
+    if (cmd == "help") return cmd_help(rest);
+    if (cmd == "--version" || cmd == "-V" || cmd == "version") {
       std::cout << "fedscope " << kVersion << "\n";
       return kExitOk;
     }
@@ -200,7 +393,5 @@ int main(int argc, char** argv) {
     std::cerr << "fedscope: " << e.what() << "\n";
     return kExitUsage;
   }
-  std::cerr << "fedscope: unknown command '" << cmd << "'\n\n";
-  print_main_help(std::cerr);
-  return kExitUsage;
+  return unknown_command(args);
 }

@@ -1,6 +1,7 @@
 #include "fedscope/report/findings.hpp"
 
 #include <array>
+#include <nlohmann/json.hpp>
 
 namespace fedscope::report {
 
@@ -398,6 +399,61 @@ std::string catalogue_markdown() {
     if (!e.severity_note.empty()) s += "Severity: " + std::string(e.severity_note) + "\n\n";
     s += "Remedy: " + std::string(e.remedy) + "\n";
   }
+  return s;
+}
+
+std::string catalogue_json(const std::vector<const CatalogueEntry*>& entries) {
+  nlohmann::ordered_json list = nlohmann::ordered_json::array();
+  for (const auto* e : entries)
+    list.push_back(nlohmann::ordered_json{
+        {"code", e->code},
+        {"layer", e->layer},
+        {"severity", to_string(e->severity)},
+        {"title", e->title},
+        {"meaning", e->meaning},
+        {"severity_note", e->severity_note.empty() ? nlohmann::ordered_json(nullptr)
+                                                   : nlohmann::ordered_json(e->severity_note)},
+        {"remedy", e->remedy},
+        {"doc", "docs/findings.md#" + std::string(e->code)}});
+  return nlohmann::ordered_json{{"findings", list}}.dump(2) + "\n";
+}
+
+namespace {
+
+// Words of @p text on lines of at most @p width columns (a longer word stands alone), each
+// line starting with @p indent. Counts bytes: the catalogue's few non-ASCII characters (§, →)
+// make a line at most a column or two short.
+std::string wrap(std::string_view text, std::size_t width, const std::string& indent) {
+  std::string out, line;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    while (pos < text.size() && text[pos] == ' ')
+      ++pos;
+    std::size_t end = text.find(' ', pos);
+    if (end == std::string_view::npos) end = text.size();
+    if (end == pos) break;
+    std::string_view word = text.substr(pos, end - pos);
+    if (!line.empty() && indent.size() + line.size() + 1 + word.size() > width) {
+      out += indent + line + "\n";
+      line.clear();
+    }
+    line += (line.empty() ? "" : " ") + std::string(word);
+    pos = end;
+  }
+  if (!line.empty()) out += indent + line + "\n";
+  return out;
+}
+
+}  // namespace
+
+std::string catalogue_entry_text(const CatalogueEntry& e, std::size_t width) {
+  std::string s = std::string(e.code) + "  (" + std::string(to_string(e.severity)) + ", layer " +
+                  std::string(e.layer) + ")\n";
+  s += wrap(e.title, width, "  ");
+  s += "\nWhat it means:\n" + wrap(e.meaning, width, "  ");
+  if (!e.severity_note.empty()) s += "\nSeverity:\n" + wrap(e.severity_note, width, "  ");
+  s += "\nRemedy:\n" + wrap(e.remedy, width, "  ");
+  s += "\nDocumented in docs/findings.md#" + std::string(e.code) + "\n";
   return s;
 }
 

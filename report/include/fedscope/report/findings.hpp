@@ -33,6 +33,11 @@ std::span<const CatalogueEntry> catalogue();
 const CatalogueEntry* find_entry(std::string_view code);
 /// docs/findings.md, generated from the table (a test keeps the file identical).
 std::string catalogue_markdown();
+/// `{"findings": [{code, layer, severity, title, meaning, severity_note, remedy, doc}, ...]}`
+/// for @p entries (pointers into catalogue()), pretty-printed, ending in a newline.
+std::string catalogue_json(const std::vector<const CatalogueEntry*>& entries);
+/// One entry for a terminal: title, meaning, severity note and remedy, wrapped at @p width.
+std::string catalogue_entry_text(const CatalogueEntry& e, std::size_t width = 80);
 
 /// A packet a person can find in Wireshark.
 struct Evidence {
