@@ -8,7 +8,7 @@ namespace {
 
 using nlohmann::ordered_json;
 
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
 ordered_json ref_json(const Result& r, const flow::PacketRef& p) {
   return ordered_json{{"packet", p.number},
@@ -300,11 +300,12 @@ void render_json(const Result& r, std::ostream& os) {
   for (const auto& f : r.files) {
     ordered_json ifs = ordered_json::array();
     for (const auto& i : f.interfaces)
-      ifs.push_back(ordered_json{{"id", i.id},
+      ifs.push_back(ordered_json{{"interface_id", i.id},
                                  {"name", i.name},
                                  {"linktype", i.linktype_name},
                                  {"snaplen", i.snaplen},
-                                 {"packets", i.packets}});
+                                 {"packets", i.packets},
+                                 {"truncated", i.truncated}});
     files.push_back(
         ordered_json{{"path", f.path},
                      {"linktype", f.linktype_name},
@@ -453,6 +454,7 @@ void render_json(const Result& r, std::ostream& os) {
   w.end_array();
 
   ordered_json attempts = ordered_json::array();
+  std::size_t attempt_id = 0;
   for (const auto& a : r.attempts) {
     ordered_json conns = ordered_json::array();
     for (auto i : a.connections)
@@ -470,6 +472,7 @@ void render_json(const Result& r, std::ostream& os) {
       if (mine) codes.push_back(f.code);
     }
     attempts.push_back(ordered_json{
+        {"id", ++attempt_id},
         {"target", a.target},
         {"domain", a.domain.empty() ? ordered_json(nullptr) : ordered_json(a.domain)},
         {"originator", a.originator.empty() ? ordered_json(nullptr) : ordered_json(a.originator)},
@@ -482,7 +485,8 @@ void render_json(const Result& r, std::ostream& os) {
                      ? ordered_json(nullptr)
                      : ordered_json{{"method", a.auth_method}, {"result", a.auth_result}}},
         {"findings", codes},
-        {"reverse", a.reverse ? ordered_json(*a.reverse) : ordered_json(nullptr)}});
+        // Ids are 1-based like every other id (flows, dns) and the text report's [n].
+        {"reverse", a.reverse ? ordered_json(*a.reverse + 1) : ordered_json(nullptr)}});
   }
   w.field("attempts", attempts);
 
