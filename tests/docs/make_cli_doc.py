@@ -2,7 +2,8 @@
 """Writes docs/cli.md from docs/cli.md.in by running the real fedscope on committed captures:
 every example in the CLI reference is real output. --check compares instead of writing
 (a ctest keeps the page true). Markers: @@RUN args@@, @@FINDINGS args@@, @@GREP pat@@args@@,
-@@STDERR args@@, @@ERRS@@, @@JSON key@@ (first element of a top-level array)."""
+@@STDERR args@@, @@ERRS@@, @@JSON key@@ (first element of a top-level array),
+@@HEADTZ zone n@@args@@ (the first n lines under TZ=zone)."""
 import argparse, json, re, shlex, subprocess, sys
 from pathlib import Path
 
@@ -13,9 +14,15 @@ ap.add_argument("--check", action="store_true")
 A = ap.parse_args()
 F = A.fedscope
 
-def run(args, stdout=True, stderr=True):
-    p = subprocess.run([F] + shlex.split(args), cwd=ROOT, capture_output=True, text=True)
+def run(args, stdout=True, stderr=True, env=None):
+    p = subprocess.run([F] + shlex.split(args), cwd=ROOT, capture_output=True, text=True, env=env)
     return p
+
+def head_tz(zone, n, args):
+    # The first n lines of a run under TZ=zone (for --time local).
+    import os
+    p = run(args, env=dict(os.environ, TZ=zone))
+    return "\n".join(p.stdout.splitlines()[:int(n)]) + "\n..."
 
 def both(args):
     p = run(args)
@@ -43,13 +50,12 @@ def stderr_only(args):
 def errs():
     cases = ["report /nonexistent.pcap", "report pcaps", "report pcaps/corner/not-a-capture.pcap",
              "report pcaps/corner/header-only-cut.pcap", "report pcaps/corner/empty.pcap --format xml",
-             "report pcaps/corner/empty.pcap --inside-net banana", "frobnicate"]
+             "report pcaps/corner/empty.pcap --inside-net banana", "report -o / pcaps/corner/empty.pcap",
+             "capture.pcap", "frobnicate", "findings nat-prot-mismatch"]
     out = []
     for c in cases:
         p = run(c)
         err = p.stderr.rstrip("\n")
-        if c == "frobnicate":
-            err = err.split("\n")[0] + "\n(followed by the general help)"
         out.append(f"$ fedscope {c}\n{err}\n[exit status {p.returncode}]")
     return "\n\n".join(out)
 
@@ -74,6 +80,7 @@ def xmpp_json(args):
 
 t = (ROOT / "docs" / "cli.md.in").read_text()
 t = re.sub(r"@@XMPPJSON (.*?)@@", lambda m: xmpp_json(m.group(1)), t)
+t = re.sub(r"@@HEADTZ (\S+) (\d+)@@(.*?)@@", lambda m: head_tz(m.group(1), m.group(2), m.group(3)), t)
 t = re.sub(r"@@RUN (.*?)@@", lambda m: both(m.group(1)), t)
 t = re.sub(r"@@FINDINGS (.*?)@@", lambda m: findings(m.group(1)), t)
 t = re.sub(r"@@GREP (.*?)@@(.*?)@@", lambda m: grep(m.group(1), m.group(2)), t)
