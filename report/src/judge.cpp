@@ -6,6 +6,7 @@
 #include <set>
 #include <tuple>
 
+#include "fedscope/base/domain.hpp"
 #include "fedscope/report/analysis.hpp"
 #include "fedscope/tls/names.hpp"
 
@@ -23,8 +24,10 @@ bool starts_with(std::string_view s, std::string_view p) {
   return s.substr(0, p.size()) == p;
 }
 
-std::string srv_domain(const std::string& qname) {
-  if (starts_with(qname, kSrvPrefix)) return qname.substr(kSrvPrefix.size());
+// The domain of an _xmpp-server._tcp name, in its comparison form (domain.hpp).
+std::string srv_domain(std::string_view qname) {
+  std::string k = domain_key(qname);
+  if (starts_with(k, kSrvPrefix)) return k.substr(kSrvPrefix.size());
   return "";
 }
 
@@ -173,20 +176,21 @@ std::string alert_hint(std::uint8_t d) {
   }
 }
 
-std::string lower(std::string s) {
-  for (auto& c : s)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (!s.empty() && s.back() == '.') s.pop_back();
-  return s;
-}
-
 std::string date_text(std::int64_t unix_seconds) {
   return format_iso8601(Timestamp::from_parts(unix_seconds, 0)).substr(0, 10);
 }
 
 class Judge {
  public:
-  explicit Judge(Result& r) : r_(r) { ours_.insert(r.our_domains.begin(), r.our_domains.end()); }
+  // --domain in its comparison form, each once: "CUPDOMAIN.EXAMPLE." is cupdomain.example,
+  // shown so in the report too.
+  explicit Judge(Result& r) : r_(r) {
+    std::vector<std::string> ours;
+    for (const auto& d : r.our_domains)
+      if (std::string k = domain_key(d); !k.empty() && ours_.insert(k).second)
+        ours.push_back(std::move(k));
+    r.our_domains = std::move(ours);
+  }
 
   void run() {
     learn_vantages();
@@ -209,12 +213,12 @@ class Judge {
 
  private:
   Result& r_;
-  std::set<std::string> ours_;
-  std::map<std::string, std::vector<std::size_t>> by_name_;  // qname -> dns indexes
+  std::set<std::string> ours_;                               // domain keys
+  std::map<std::string, std::vector<std::size_t>> by_name_;  // qname key -> dns indexes
   std::map<std::string, std::size_t> cert_findings_;         // code|sha256 -> finding
   bool sll_ = false;
 
-  bool is_ours(const std::string& d) const { return ours_.count(d) > 0; }
+  bool is_ours(const std::string& d) const { return !d.empty() && ours_.count(domain_key(d)) > 0; }
   bool inside(const IpAddress& a) const {
     return std::any_of(r_.inside_nets.begin(), r_.inside_nets.end(),
                        [&](const Cidr& c) { return c.contains(a); });
@@ -306,8 +310,8 @@ class Judge {
     for (const auto& t : r_.dns)
       for (const auto& rr : t.answers)
         if (const auto* a = std::get_if<IpAddress>(&rr.data); a && our_addrs.count(*a)) {
-          names.insert(t.qname);
-          names.insert(rr.name);
+          names.insert(domain_key(t.qname));
+          names.insert(domain_key(rr.name));
         }
     std::set<std::string> domains;
     for (const auto& t : r_.dns) {
@@ -315,7 +319,8 @@ class Judge {
       if (d.empty()) continue;
       if (names.count(d)) domains.insert(d);
       for (const auto& rr : t.answers)
-        if (const auto* srv = std::get_if<dns::SrvData>(&rr.data); srv && names.count(srv->target))
+        if (const auto* srv = std::get_if<dns::SrvData>(&rr.data);
+            srv && names.count(domain_key(srv->target)))
           domains.insert(d);
     }
     for (const auto& d : domains) {
@@ -328,7 +333,7 @@ class Judge {
 
   std::vector<const DnsTransaction*> lookups(const std::string& name, bool addresses) {
     std::vector<const DnsTransaction*> v;
-    auto it = by_name_.find(name);
+    auto it = by_name_.find(domain_key(name));
     if (it == by_name_.end()) return v;
     for (auto i : it->second) {
       const auto& t = r_.dns[i];
@@ -389,7 +394,7 @@ class Judge {
 
   void judge_dns() {
     for (std::size_t i = 0; i < r_.dns.size(); ++i)
-      by_name_[r_.dns[i].qname].push_back(i);
+      by_name_[domain_key(r_.dns[i].qname)].push_back(i);
 
     std::set<std::string> reported_suspicious;
     for (const auto& [name, idx] : by_name_) {
@@ -423,7 +428,8 @@ class Judge {
           const auto* s = std::get_if<dns::SrvData>(&rr.data);
           if (!s) continue;
           positive = true;
-          if (s->target == ".") {
+          const std::string target = domain_key(s->target);
+          if (target == ".") {
             auto& f = add("dns-srv-disabled",
                           "The SRV record " + rr.name + " has target \".\": " + whose(domain) +
                               " domain " + domain + " declares that it offers no federation.",
@@ -431,7 +437,7 @@ class Judge {
             evidence(f, *t);
             continue;
           }
-          if (s->port != 5269 && targets.insert(s->target + ":" + std::to_string(s->port)).second) {
+          if (s->port != 5269 && targets.insert(target + ":" + std::to_string(s->port)).second) {
             auto& f = add("dns-srv-port-nonstandard",
                           "The SRV record " + rr.name + " points at " + s->target + " port " +
                               std::to_string(s->port) + ", not 5269.",
@@ -439,7 +445,7 @@ class Judge {
             f.detail = std::to_string(s->port);
             evidence(f, *t);
           }
-          targets.insert(s->target);
+          targets.insert(target);
         }
       }
       if (!positive && negative) judge_srv_missing(name, domain, *negative, srv);
@@ -466,7 +472,7 @@ class Judge {
     int conns = 0, ok = 0;
     for (const auto& c : r_.connections) {
       for (const auto& l : c.dns) {
-        if (l.domain == domain && l.via == "a-fallback") {
+        if (l.via == "a-fallback" && domains_equal(l.domain, domain)) {
           ++conns;
           if (established(c.conn.primary())) ++ok;
           break;
@@ -549,7 +555,7 @@ class Judge {
   std::string domain_of(const ConnectionRecord& c) const {
     if (!c.dns.empty()) return c.dns.front().domain;
     // No DNS seen: the domain the originating server's stream asks for.
-    if (c.xmpp) return stream_domains(*c.xmpp).second;
+    if (c.xmpp) return s2s::stream_domains(*c.xmpp).second;
     return "";
   }
 
@@ -758,36 +764,13 @@ class Judge {
 
   // ---- XMPP and TLS ---------------------------------------------------------------------------
 
-  // The domains a connection's streams name: the originating server's header says
-  // from (its domain) and to (the receiving domain); the answer header says them back.
-  static std::pair<std::string, std::string> stream_domains(const s2s::ConnectionFacts& x) {
-    std::string from, to;
-    if (x.orig.header) {
-      from = x.orig.header->from;
-      to = x.orig.header->to;
-    }
-    if (x.resp.header) {
-      if (from.empty()) from = x.resp.header->to;
-      if (to.empty()) to = x.resp.header->from;
-    }
-    // Joined mid-stream (no headers): the originator's own dialback request names the pair.
-    for (const auto& d : x.dialback) {
-      if (!from.empty() && !to.empty()) break;
-      if (d.from_orig && !d.verify && d.type == xmpp::DialbackType::kRequest) {
-        if (from.empty()) from = d.from;
-        if (to.empty()) to = d.to;
-      }
-    }
-    return {from, to};
-  }
-
   void judge_xmpp(std::size_t index) {
     auto& rec = r_.connections[index];
     if (!rec.xmpp || !federation(rec)) return;
     const auto& x = *rec.xmpp;
     const auto& conn = rec.conn;
     const auto& P = conn.primary();
-    auto [from_dom, to_dom] = stream_domains(x);
+    auto [from_dom, to_dom] = s2s::stream_domains(x);
     std::string domain = !to_dom.empty() ? to_dom : domain_of(rec);
     const std::string who_o = P.orig.addr.to_string(), who_r = P.resp.addr.to_string();
     auto name_o = from_dom.empty() ? who_o : from_dom + " (" + who_o + ")";
@@ -1096,7 +1079,7 @@ class Judge {
     // SNI against the stream's 'to' (the domain the initiating server wants).
     std::string to = x.orig.header ? x.orig.header->to : "";
     if (t.client_hello && !t.client_hello->sni.empty() && !to.empty() &&
-        lower(t.client_hello->sni) != lower(to)) {
+        !domains_equal(t.client_hello->sni, to)) {
       auto& f = at(add("tls-sni-mismatch",
                        name_o + " asked for TLS server name '" + t.client_hello->sni +
                            "' on a stream to " + to + ".",
@@ -1193,7 +1176,8 @@ class Judge {
   // ---- Attempts -------------------------------------------------------------------------------
 
   void build_attempts() {
-    std::map<std::string, std::size_t> index;  // key -> attempt
+    // Keyed "d:" + domain key, or "e:" + endpoint; the attempt shows the domain as first seen.
+    std::map<std::string, std::size_t> index;
     auto attempt_for = [&](const std::string& key, const std::string& domain) -> Attempt& {
       auto it = index.find(key);
       if (it != index.end()) return r_.attempts[it->second];
@@ -1204,23 +1188,26 @@ class Judge {
       a.target = domain;
       return a;
     };
-    // Names that belong to a domain: its SRV names and SRV targets.
+    // Names that belong to a domain: its SRV names and SRV targets (all as keys).
     std::map<std::string, std::string> domain_of_name;
     for (const auto& t : r_.dns) {
-      std::string d = srv_domain(t.qname);
-      if (d.empty() && starts_with(t.qname, kSrvsPrefix)) d = t.qname.substr(kSrvsPrefix.size());
+      const std::string qname = domain_key(t.qname);
+      std::string d = srv_domain(qname);
+      if (d.empty() && starts_with(qname, kSrvsPrefix)) d = qname.substr(kSrvsPrefix.size());
       if (d.empty()) continue;
-      domain_of_name[t.qname] = d;
+      domain_of_name[qname] = d;
       for (const auto& rr : t.answers)
-        if (const auto* s = std::get_if<dns::SrvData>(&rr.data)) domain_of_name[s->target] = d;
+        if (const auto* s = std::get_if<dns::SrvData>(&rr.data))
+          domain_of_name[domain_key(s->target)] = d;
     }
     for (const auto& [name, d] : std::map<std::string, std::string>(domain_of_name))
       domain_of_name.emplace(d, d);
     for (std::size_t i = 0; i < r_.dns.size(); ++i) {
-      auto it = domain_of_name.find(r_.dns[i].qname);
+      const std::string qname = domain_key(r_.dns[i].qname);
+      auto it = domain_of_name.find(qname);
       std::string d = it != domain_of_name.end() ? it->second : "";
-      if (d.empty() && !suspicious_service(r_.dns[i].qname)) continue;
-      if (d.empty()) d = r_.dns[i].qname;
+      if (d.empty() && !suspicious_service(qname)) continue;
+      if (d.empty()) d = qname;
       attempt_for("d:" + d, d).dns.push_back(i);
     }
     // Dialback verify connections (the receiving server asking the authoritative server):
@@ -1249,7 +1236,8 @@ class Judge {
           const auto& m = r_.connections[main].xmpp;
           if (main == i || !m->orig.header) continue;
           // The verify goes from the receiving domain to the originating one.
-          if (!d.to.empty() && !m->orig.header->from.empty() && d.to != m->orig.header->from)
+          if (!d.to.empty() && !m->orig.header->from.empty() &&
+              !domains_equal(d.to, m->orig.header->from))
             continue;
           auto& v = verifies_for[main];
           if (std::find(v.begin(), v.end(), i) == v.end()) v.push_back(i);
@@ -1264,7 +1252,7 @@ class Judge {
       if (!federation(c) || verify_only.count(i)) continue;
       std::string d = domain_of(c);
       Attempt& a = d.empty() ? attempt_for("e:" + c.conn.primary().resp.to_string(), "")
-                             : attempt_for("d:" + d, d);
+                             : attempt_for("d:" + domain_key(d), d);
       if (d.empty()) a.target = c.conn.primary().resp.to_string();
       if (a.originator.empty()) a.originator = c.conn.primary().orig.addr.to_string();
       a.connections.push_back(i);
@@ -1276,14 +1264,14 @@ class Judge {
     for (std::size_t i = 0; i < r_.connections.size(); ++i) {
       const auto& x = r_.connections[i].xmpp;
       if (!x || attempt_of[i] == SIZE_MAX) continue;
-      const std::string own = stream_domains(*x).second;
-      std::set<std::string> extra;
+      const std::string own = s2s::stream_domains(*x).second;
+      std::map<std::string, std::string> extra;  // key -> domain as first named
       for (const auto& d : x->dialback)
         if (d.from_orig && !d.verify && d.type == xmpp::DialbackType::kRequest && !d.to.empty() &&
-            d.to != own)
-          extra.insert(d.to);
-      for (const auto& t : extra) {
-        Attempt& a = attempt_for("d:" + t, t);
+            !domains_equal(d.to, own))
+          extra.emplace(domain_key(d.to), d.to);
+      for (const auto& [key, t] : extra) {
+        Attempt& a = attempt_for("d:" + key, t);
         if (std::find(a.connections.begin(), a.connections.end(), i) != a.connections.end())
           continue;
         if (a.originator.empty())
@@ -1327,8 +1315,8 @@ class Judge {
       auto& a = r_.attempts[i];
       if (a.from_domain.empty() || a.to_domain.empty()) continue;
       for (std::size_t j = 0; j < r_.attempts.size(); ++j)
-        if (j != i && r_.attempts[j].from_domain == a.to_domain &&
-            r_.attempts[j].to_domain == a.from_domain) {
+        if (j != i && domains_equal(r_.attempts[j].from_domain, a.to_domain) &&
+            domains_equal(r_.attempts[j].to_domain, a.from_domain)) {
           a.reverse = j;
           break;
         }
@@ -1357,7 +1345,7 @@ class Judge {
         // Only this attempt's pair on the shared stream.
         for (const auto& d : rec.xmpp->dialback) {
           if (d.verify || !d.from_orig || d.type != xmpp::DialbackType::kRequest ||
-              d.to != a.domain)
+              !domains_equal(d.to, a.domain))
             continue;
           any_stream = true;
           if (a.from_domain.empty()) a.from_domain = d.from;
@@ -1380,7 +1368,7 @@ class Judge {
           x.orig.stanzas.total() == 0)
         continue;
       any_stream = true;
-      auto [from, to] = stream_domains(x);
+      auto [from, to] = s2s::stream_domains(x);
       if (a.from_domain.empty()) a.from_domain = from;
       if (a.to_domain.empty()) a.to_domain = to;
       for (const auto& d : x.dialback) {

@@ -1196,6 +1196,9 @@ CertificateInfo cert_with(std::vector<std::string> dns, std::vector<std::string>
 }
 
 TEST(TlsNames, Table) {
+  const std::string kBucher =
+      "b\xc3\xbc"
+      "cher.example";
   struct Case {
     CertificateInfo cert;
     std::string domain;
@@ -1236,18 +1239,34 @@ TEST(TlsNames, Table) {
       {cert_with({"other.example"}, {}, {}, "example.com"), "example.com", false, cn_only},
       {cert_with({}, {}, {}, "example.org"), "example.com", false, none},
       {cert_with({}), "example.com", false, none},
-      // IDN: compared as given, no IDNA conversion either way.
+      // IDN: compared as A-labels. A dNSName (A-labels) and an XmppAddr (UTF-8 U-labels)
+      // both cover the domain given in either form.
       {cert_with({"xn--bcher-kva.example"}), "xn--bcher-kva.example", true,
        "DNS-ID xn--bcher-kva.example"},
-      {cert_with({"xn--bcher-kva.example"}),
-       "b\xc3\xbc"
-       "cher.example",
-       false, none},
+      {cert_with({"xn--bcher-kva.example"}), kBucher, true, "DNS-ID xn--bcher-kva.example"},
+      {cert_with({"XN--BCHER-KVA.EXAMPLE"}), kBucher, true, "DNS-ID XN--BCHER-KVA.EXAMPLE"},
+      {cert_with({"*.xn--bcher-kva.example"}), "xmpp." + kBucher, true,
+       "DNS-ID *.xn--bcher-kva.example"},
+      {cert_with({}, {"_xmpp-server.xn--bcher-kva.example"}), kBucher + ".", true,
+       "SRV-ID _xmpp-server.xn--bcher-kva.example"},
+      {cert_with({}, {}, {kBucher}), "xn--bcher-kva.example", true, "XmppAddr " + kBucher},
+      {cert_with({}, {}, {kBucher}), "XN--Bcher-KVA.example.", true, "XmppAddr " + kBucher},
+      {cert_with({}, {},
+                 {"B\xc3\x9c"
+                  "CHER.example"}),
+       kBucher, true,
+       "XmppAddr B\xc3\x9c"
+       "CHER.example"},
+      // A dNSName is an IA5String: raw UTF-8 there names nothing.
       {cert_with({"B\xc3\x9c"
                   "CHER.example"}),
-       "b\xc3\xbc"
-       "cher.example",
-       false, none},
+       kBucher, false, none},
+      // A NUL cuts no name short, before or after IDNA conversion.
+      {cert_with({}, {},
+                 {std::string("b\xc3\xbc"
+                              "cher.example\0.evil",
+                              21)}),
+       kBucher, false, none},
       {cert_with({"*.example.com"}), "xn--bcher-kva.example.com", true, "DNS-ID *.example.com"},
       // Order: an exact DNS-ID is preferred over the other identifiers.
       {cert_with({"*.example.com", "a.example.com"}, {"_xmpp-server.a.example.com"},

@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "fedscope/base/domain.hpp"
 #include "fedscope/packet/packet.hpp"
 
 namespace fedscope::engine {
@@ -301,23 +302,27 @@ struct Engine::Impl : flow::StreamSinkFactory {
     v.push_back(NameSeen{t, name, txn});
   }
 
-  // Learns address and SRV facts from an answer for the later DNS -> TCP correlation.
+  // Learns address and SRV facts from an answer for the later DNS -> TCP correlation. Names
+  // are kept in their comparison form (domain.hpp), so an SRV target meets the A/AAAA query
+  // for it whatever case (0x20) or trailing dot either carries.
   void learn(const DnsTransaction& t, Timestamp time) {
     for (const auto& rr : t.answers) {
       if (const auto* a = std::get_if<IpAddress>(&rr.data)) {
-        remember_name(*a, rr.name, time, t.id);
-        if (rr.name != t.qname) remember_name(*a, t.qname, time, t.id);  // CNAME chains
+        std::string owner = domain_key(rr.name), qname = domain_key(t.qname);
+        remember_name(*a, owner, time, t.id);
+        if (owner != qname) remember_name(*a, qname, time, t.id);  // CNAME chains
       } else if (const auto* srv = std::get_if<dns::SrvData>(&rr.data)) {
-        if (srv->target == ".") continue;
-        if (srv_of_target.size() >= kMaxResolutionKeys && !srv_of_target.count(srv->target)) {
+        std::string target = domain_key(srv->target);
+        if (target == ".") continue;
+        if (srv_of_target.size() >= kMaxResolutionKeys && !srv_of_target.count(target)) {
           engine.anomalies_.add("dns.resolution_table_full");
           continue;
         }
-        auto& v = srv_of_target[srv->target];
+        auto& v = srv_of_target[target];
         if (v.size() >= kMaxNamesPerKey) v.erase(v.begin());
-        v.push_back(SrvSeen{time, rr.name, srv->port, t.id});
+        v.push_back(SrvSeen{time, domain_key(rr.name), srv->port, t.id});
         // A federation service announced on another port: its connections are S2S too.
-        if (!domain_of_service(rr.name).empty() && s2s_ports.size() < kMaxS2sPorts)
+        if (!domain_of_service(v.back().service).empty() && s2s_ports.size() < kMaxS2sPorts)
           s2s_ports.insert(srv->port);
       }
     }

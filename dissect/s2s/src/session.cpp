@@ -6,7 +6,29 @@
 #include <type_traits>
 #include <variant>
 
+#include "fedscope/base/domain.hpp"
+
 namespace fedscope::s2s {
+
+std::pair<std::string, std::string> stream_domains(const ConnectionFacts& x) {
+  std::string from, to;
+  if (x.orig.header) {
+    from = x.orig.header->from;
+    to = x.orig.header->to;
+  }
+  if (x.resp.header) {
+    if (from.empty()) from = x.resp.header->to;
+    if (to.empty()) to = x.resp.header->from;
+  }
+  for (const auto& d : x.dialback) {
+    if (!from.empty() && !to.empty()) break;
+    if (d.from_orig && !d.verify && d.type == xmpp::DialbackType::kRequest) {
+      if (from.empty()) from = d.from;
+      if (to.empty()) to = d.to;
+    }
+  }
+  return {from, to};
+}
 
 std::string_view to_string(Seen s) {
   switch (s) {
@@ -398,8 +420,8 @@ class ConnectionAnalyzer::Impl {
         if (q.type != xmpp::DialbackType::kRequest || q.answered || q.verify != verify ||
             q.from_orig == o)
           continue;
-        if (!e.from.empty() && !q.to.empty() && e.from != q.to) continue;
-        if (!e.to.empty() && !q.from.empty() && e.to != q.from) continue;
+        if (!e.from.empty() && !q.to.empty() && !domains_equal(e.from, q.to)) continue;
+        if (!e.to.empty() && !q.from.empty() && !domains_equal(e.to, q.from)) continue;
         if (verify && !e.id.empty() && !q.id.empty() && e.id != q.id) continue;
         q.answered = true;
         q.answer = f_.dialback.size();

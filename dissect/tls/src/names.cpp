@@ -11,6 +11,7 @@
 #include <string_view>
 #include <utility>
 
+#include "fedscope/base/domain.hpp"
 #include "fedscope/tls/decoder.hpp"
 
 namespace fedscope::tls {
@@ -157,16 +158,19 @@ std::string_view lookup(const Named (&table)[N], std::uint16_t code) {
 // ---------------------------------------------------------------------------------------------
 // Name matching
 
-char lower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+/// The comparison form (domain.hpp): ASCII lower case, one trailing dot removed, U-labels as
+/// A-labels, so a dNSName (A-labels) and an XmppAddr (UTF-8 U-labels) meet the domain in
+/// whichever form it was given.
+std::string canonical(std::string_view s) {
+  return domain_key(s);
 }
 
-/// ASCII lower case, one trailing dot removed.
-std::string canonical(std::string_view s) {
-  if (!s.empty() && s.back() == '.') s.remove_suffix(1);
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), lower);
-  return out;
+/// A dNSName or SRV-ID is an IA5String, so A-labels only: raw UTF-8 there names nothing a
+/// peer would match (it converts its reference identifier to A-labels first).
+std::string ia5_name(std::string_view s) {
+  const bool ascii =
+      std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+  return ascii ? canonical(s) : std::string();
 }
 
 /// A usable reference or presented DNS name: non-empty labels, no spaces or NULs.
@@ -176,14 +180,14 @@ bool plausible_name(std::string_view s) {
 }
 
 bool dns_exact(std::string_view presented, std::string_view domain) {
-  const std::string p = canonical(presented);
+  const std::string p = ia5_name(presented);
   return plausible_name(p) && p.find('*') == std::string::npos && p == domain;
 }
 
 /// "*.rest": the wildcard is the whole leftmost label, rest has at least two labels, and the
 /// domain is exactly one non-empty label followed by ".rest".
 bool dns_wildcard(std::string_view presented, std::string_view domain) {
-  const std::string p = canonical(presented);
+  const std::string p = ia5_name(presented);
   if (p.size() < 3 || p[0] != '*' || p[1] != '.') return false;
   const std::string_view rest = std::string_view(p).substr(2);
   if (!plausible_name(rest) || rest.find('*') != std::string_view::npos) return false;
@@ -195,7 +199,7 @@ bool dns_wildcard(std::string_view presented, std::string_view domain) {
 }
 
 bool srv_id(std::string_view presented, std::string_view domain) {
-  const std::string p = canonical(presented);
+  const std::string p = ia5_name(presented);
   constexpr std::string_view kService = "_xmpp-server.";
   return p.size() > kService.size() && p.compare(0, kService.size(), kService) == 0 &&
          p.substr(kService.size()) == domain && plausible_name(domain);

@@ -41,7 +41,9 @@ struct Attempt {
   /// "connected", "failed", "capture-ended", "dns-only"; with XMPP observed also
   /// "authenticated" (dialback valid / SASL success) and "encrypted" (TLS up, inside unseen).
   std::string outcome;
-  std::string from_domain, to_domain;  ///< from the stream headers ("" when not seen)
+  /// From the stream headers ("" when not seen), as written there: compare them with
+  /// fedscope::domains_equal().
+  std::string from_domain, to_domain;
   /// "dialback", "sasl-external", "sasl" (another mechanism), "none", "unknown" (inside TLS),
   /// or "" when no XMPP stream was seen at all.
   std::string auth_method;
@@ -62,7 +64,9 @@ struct Result {
   std::vector<engine::ConnectionRecord> connections;
   std::vector<Finding> findings;
   std::vector<Attempt> attempts;
-  std::vector<std::string> our_domains;           ///< from --domain
+  /// From --domain; judge() leaves each once, in its comparison form (fedscope::domain_key():
+  /// "CUPDOMAIN.EXAMPLE." becomes "cupdomain.example", U-labels become A-labels).
+  std::vector<std::string> our_domains;
   std::vector<std::string> our_domains_inferred;  ///< when --domain is absent: see judge.cpp
   std::vector<Cidr> inside_nets;
   bool forwarding_vantage = false;  ///< evidence the capture was taken on a forwarding box

@@ -49,7 +49,8 @@ struct DnsTransaction {
   bool nodata() const;
 };
 
-/// How a TCP connection was found through DNS.
+/// How a TCP connection was found through DNS. Names are in their comparison form
+/// (fedscope::domain_key()): lower case, no trailing dot, A-labels.
 struct DnsLink {
   std::string domain;   ///< the XMPP domain (from _xmpp-server._tcp.D, or D itself)
   std::string via;      ///< "srv", "a-fallback" or "address"

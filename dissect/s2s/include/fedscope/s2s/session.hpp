@@ -22,6 +22,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fedscope/base/anomaly.hpp"
@@ -167,6 +168,12 @@ struct ConnectionFacts {
   std::uint64_t ladder_dropped = 0;
   bool midstream = false;
 };
+
+/// The domain pair a connection's streams name, {from, to}: the originating server's stream
+/// header (its own domain, the receiving domain), else the answer header's to/from, else
+/// (joined mid-stream, no headers) the originator's own dialback request. "" where nothing
+/// names one. The text as seen, not normalized: compare with fedscope::domains_equal().
+std::pair<std::string, std::string> stream_domains(const ConnectionFacts& x);
 
 /// The slot for TLS decryption (a later issue feeds it from a TLS key log). It receives each
 /// side's TLS bytes in order and appends the application-data plaintext it could decrypt;

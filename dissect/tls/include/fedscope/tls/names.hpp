@@ -32,8 +32,11 @@ struct NameMatch {
 /// - XmppAddr (SAN otherName id-on-xmppAddr): equal to the domain (ASCII case-insensitive).
 /// - No CN fallback: a subject CN naming the domain does not count (RFC 9525 §6.1); @c how
 ///   then says so.
-/// Internationalised names are compared as given: no IDNA conversion (an A-label in the
-/// certificate does not match a U-label domain), non-ASCII bytes compared exactly.
+/// Internationalised names are compared in one form (fedscope::domain_key(): A-labels), so
+/// a dNSName "xn--bcher-kva.example" and an XmppAddr "bücher.example" both cover the domain
+/// given as "bücher.example" or "XN--BCHER-KVA.example."; a name libidn2 refuses is compared
+/// lowercased as given. A dNSName or SRV-ID with non-ASCII bytes (they are IA5Strings, so
+/// A-labels only) covers nothing.
 /// Checked in this order: DNS-ID exact, SRV-ID, XmppAddr, DNS-ID wildcard; the first match is
 /// reported.
 NameMatch certificate_covers(const CertificateInfo& cert, std::string_view domain);
