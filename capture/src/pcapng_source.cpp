@@ -3,13 +3,12 @@
 // a firewall's `dumpcap -i outside -i inside` file needs both. No exceptions on the data path:
 // everything wrong with the input is a counted anomaly or a "damaged" stop.
 //
-// Reading is a buffered std::FILE* loop over whole blocks: one block at a time goes into one
-// reused buffer (frames borrow it until the next call), so memory is bounded by the largest
-// block accepted (kPcapngMaxBlockLength) and never by the file.
+// Reading is a loop over whole blocks from the file's Input (buffered, maybe gzip-decoded): one
+// block at a time goes into one reused buffer (frames borrow it until the next call), so memory
+// is bounded by the largest block accepted (kPcapngMaxBlockLength) and never by the file.
 
 #include <pcap/dlt.h>  // DLT_RAW, DLT_LOOP, ...: the values differ between platforms
 
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -96,8 +95,6 @@ constexpr std::uint16_t kOptIfTsoffset = 14;
 constexpr std::size_t kMaxInterfaces = 4096;
 /// if_name / if_description are kept up to this many bytes.
 constexpr std::size_t kMaxInterfaceText = 256;
-/// stdio buffer: blocks are read through it, a few system calls per many packets.
-constexpr std::size_t kReadBufferSize = 256 * 1024;
 
 constexpr std::string_view kAnomalyBadInterface = "capture.pcapng_bad_interface";
 constexpr std::string_view kAnomalyBadOption = "capture.pcapng_bad_option";
@@ -112,14 +109,13 @@ std::string hex32(std::uint32_t v) {
 
 class PcapngSource final : public Source {
  public:
-  PcapngSource() = default;
-  ~PcapngSource() override { close(); }
+  explicit PcapngSource(Input& input) : input_(&input) {}
+  ~PcapngSource() override = default;
   PcapngSource(const PcapngSource&) = delete;
   PcapngSource& operator=(const PcapngSource&) = delete;
 
-  bool start(const std::string& path, FileInfo& info, std::string& error);
+  bool start(FileInfo& info, std::string& error);
   bool next(Frame& out, FileInfo& info, AnomalyCounters& anomalies) override;
-  std::uint64_t position() const override { return offset_; }
 
  private:
   enum class Got { kBlock, kEnd, kDamaged };
@@ -139,10 +135,7 @@ class PcapngSource final : public Source {
   bool start_section(FileInfo& info);
   bool add_interface(FileInfo& info, AnomalyCounters& anomalies);
   Step packet(Frame& out, FileInfo& info, AnomalyCounters& anomalies);
-  void close() {
-    if (file_) std::fclose(file_);
-    file_ = nullptr;
-  }
+  void close() { input_ = nullptr; }
 
   std::uint16_t u16(std::size_t off) const {
     std::uint16_t v;
@@ -160,11 +153,11 @@ class PcapngSource final : public Source {
     return swap_ ? __builtin_bswap64(v) : v;
   }
 
-  std::FILE* file_ = nullptr;
+  Input* input_ = nullptr;          ///< borrowed from FileReader; null once reading has stopped
   std::vector<std::uint8_t> body_;  ///< the current block between its lengths; frames borrow it
   std::uint32_t type_ = 0;          ///< the current block's type
   std::uint64_t block_offset_ = 0;  ///< where the current block starts in the file
-  std::uint64_t offset_ = 0;        ///< bytes consumed
+  std::uint64_t offset_ = 0;        ///< bytes consumed (decoded bytes for gzip)
   bool swap_ = false;               ///< the section's byte order is not the host's
   bool done_ = false;
   bool pending_ = false;  ///< start() read a block that next() has to handle first
@@ -176,7 +169,8 @@ class PcapngSource final : public Source {
 };
 
 std::size_t PcapngSource::read_some(std::uint8_t* dst, std::size_t n) {
-  std::size_t got = std::fread(dst, 1, n, file_);
+  if (!input_) return 0;
+  const std::size_t got = input_->read(dst, n);
   offset_ += got;
   return got;
 }
@@ -190,7 +184,8 @@ bool PcapngSource::damaged(FileInfo& info, const std::string& what) {
 }
 
 bool PcapngSource::cut(FileInfo& info) {
-  if (std::ferror(file_)) return damaged(info, std::string("read error: ") + std::strerror(errno));
+  // The input's own failure (read error, gzip cut short or corrupt) is the better reason.
+  if (input_ && !input_->error().empty()) return damaged(info, input_->error());
   return damaged(info, "the file ends inside the block (cut short)");
 }
 
@@ -198,7 +193,7 @@ PcapngSource::Got PcapngSource::read_block(FileInfo& info) {
   block_offset_ = offset_;
   std::uint8_t head[12];
   std::size_t got = read_some(head, 8);
-  if (got == 0 && !std::ferror(file_)) return Got::kEnd;
+  if (got == 0 && input_ && input_->error().empty()) return Got::kEnd;
   if (got < 8) {
     cut(info);
     return Got::kDamaged;
@@ -410,13 +405,7 @@ PcapngSource::Step PcapngSource::packet(Frame& out, FileInfo& info, AnomalyCount
   return Step::kFrame;
 }
 
-bool PcapngSource::start(const std::string& path, FileInfo& info, std::string& error) {
-  file_ = std::fopen(path.c_str(), "rb");
-  if (!file_) {
-    error = std::strerror(errno);
-    return false;
-  }
-  std::setvbuf(file_, nullptr, _IOFBF, kReadBufferSize);
+bool PcapngSource::start(FileInfo& info, std::string& error) {
   Got got = read_block(info);
   if (got != Got::kBlock || type_ != kBlockShb || !start_section(info)) {
     error = got == Got::kEnd ? std::string("empty file") : info.error;
@@ -485,10 +474,9 @@ bool PcapngSource::next(Frame& out, FileInfo& info, AnomalyCounters& anomalies) 
 
 }  // namespace
 
-std::unique_ptr<Source> open_pcapng_source(const std::string& path, FileInfo& info,
-                                           std::string& error) {
-  auto source = std::make_unique<PcapngSource>();
-  if (!source->start(path, info, error)) return nullptr;
+std::unique_ptr<Source> open_pcapng_source(Input& input, FileInfo& info, std::string& error) {
+  auto source = std::make_unique<PcapngSource>(input);
+  if (!source->start(info, error)) return nullptr;
   return source;
 }
 

@@ -1,35 +1,24 @@
 #include "fedscope/capture/reader.hpp"
 
-#include <sys/stat.h>
+#include <algorithm>
 
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
-
+#include "input.hpp"
 #include "source.hpp"
 
 namespace fedscope::capture {
 namespace {
 
-/// The first four bytes of every pcapng file (the Section Header Block type, the same in
-/// both byte orders).
-constexpr std::uint8_t kPcapngMagic[4] = {0x0A, 0x0D, 0x0D, 0x0A};
+constexpr const char* kStdin = "-";
 
-/// True when @p path starts like a pcapng file; anything else (classic pcap, junk, a file too
-/// short to tell) is left to libpcap and its error messages.
-bool looks_like_pcapng(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) return false;
-  std::uint8_t head[4] = {};
-  const bool ok = std::fread(head, 1, sizeof head, f) == sizeof head &&
-                  std::memcmp(head, kPcapngMagic, sizeof head) == 0;
-  std::fclose(f);
-  return ok;
+std::string input_name(const std::string& path) {
+  return path == kStdin ? "standard input" : path;
 }
 
 }  // namespace
 
 struct FileReader::Impl {
+  // Declared first so that it is destroyed last: the source borrows it.
+  std::unique_ptr<detail::Input> input;
   std::unique_ptr<detail::Source> source;  ///< null once the file is finished
   bool damage_counted = false;
 };
@@ -38,25 +27,57 @@ FileReader::~FileReader() = default;
 
 std::unique_ptr<FileReader> FileReader::open(const std::string& path, std::uint16_t file_index,
                                              std::string& error) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    error = path + ": " + std::strerror(errno);
-    return nullptr;
-  }
-  if (S_ISDIR(st.st_mode)) {
-    error = path + ": is a directory, not a capture file";
+  const std::string name = input_name(path);
+  std::string why;
+  auto input = detail::Input::open(path, why);
+  if (!input) {
+    error = name + ": " + why;
     return nullptr;
   }
   std::unique_ptr<FileReader> r(new FileReader());
   r->impl_ = std::make_unique<Impl>();
   r->index_ = file_index;
-  r->size_ = static_cast<std::uint64_t>(st.st_size);
+  r->size_ = input->size();
   r->info_.path = path;
-  std::string why;
-  r->impl_->source = looks_like_pcapng(path) ? detail::open_pcapng_source(path, r->info_, why)
-                                             : detail::open_libpcap_source(path, r->info_, why);
+  r->info_.name = name;
+  detail::Input& in = *input;
+  r->impl_->input = std::move(input);
+
+  // Four bytes tell every format read here; more are looked at only to say what else it is.
+  constexpr std::size_t kMagicBytes = 4;
+  detail::Format format = detail::sniff_format(in.peek(kMagicBytes));
+  if (format == detail::Format::kGzip) {
+    if (!in.start_gzip(why)) {
+      error = name + ": " + why;
+      return nullptr;
+    }
+    r->info_.compression = "gzip";
+    format = detail::sniff_format(in.peek(kMagicBytes));
+    if (format == detail::Format::kGzip) format = detail::Format::kOther;  // gzip in gzip
+  }
+  switch (format) {
+    case detail::Format::kPcapng:
+      r->info_.format = "pcapng";
+      r->impl_->source = detail::open_pcapng_source(in, r->info_, why);
+      break;
+    case detail::Format::kPcap:
+      r->info_.format = "pcap";
+      r->impl_->source = detail::open_libpcap_source(in, r->info_, why);
+      break;
+    default: {
+      const auto head = in.peek(detail::kDescribeBytes);
+      // Too few bytes to tell because the data broke off (gzip cut short): say that instead.
+      why = head.size() < kMagicBytes && !in.failure().empty()
+                ? in.failure()
+                : detail::describe_non_capture(head, in.gzip());
+      break;
+    }
+  }
   if (!r->impl_->source) {
-    error = path + ": not a readable pcap or pcapng capture (" + why + ")";
+    // The input's own failure (gzip cut short, read error) explains more than libpcap's
+    // "error reading dump file".
+    if (!in.error().empty() && why.find(in.error()) == std::string::npos) why = in.error();
+    error = name + ": not a readable pcap or pcapng capture (" + why + ")";
     return nullptr;
   }
   return r;
@@ -70,12 +91,24 @@ bool FileReader::next(Frame& out, AnomalyCounters& anomalies) {
     info_.bytes += out.data.size();
     if (out.truncated()) {
       ++info_.truncated;
+      if (out.interface >= 0 && static_cast<std::size_t>(out.interface) < info_.interfaces.size())
+        ++info_.interfaces[static_cast<std::size_t>(out.interface)].truncated;
       anomalies.add("capture.snaplen_truncated");
     }
-    if (info_.packets == 1) info_.first = out.time;
-    if (out.time < info_.last) anomalies.add("capture.time_went_backwards");
-    if (out.time > info_.last) info_.last = out.time;
+    if (info_.packets == 1) {
+      info_.first = info_.last = out.time;  // nothing earlier to compare with
+    } else {
+      if (out.time < info_.last) anomalies.add("capture.time_went_backwards");
+      if (out.time > info_.last) info_.last = out.time;
+    }
     return true;
+  }
+  const std::string& input_error = impl_->input->error();
+  if (!input_error.empty()) {
+    // Data cut short or corrupt under the capture format (gzip, read error): the frames read
+    // so far are kept, like before a damaged record; the input's words say why.
+    info_.complete = false;
+    if (info_.error.find(input_error) == std::string::npos) info_.error = input_error;
   }
   if (!info_.complete && !impl_->damage_counted) {
     // A damaged or cut record: what was read is kept, info_.error says where it stopped.
@@ -87,11 +120,18 @@ bool FileReader::next(Frame& out, AnomalyCounters& anomalies) {
 }
 
 std::uint64_t FileReader::position() const {
-  return impl_->source ? impl_->source->position() : size_;
+  // A finished regular file counts as read whole, even when reading stopped at damage.
+  if (!impl_->source && size_ != 0) return size_;
+  const std::uint64_t at = impl_->input->position();
+  return size_ != 0 ? std::min(at, size_) : at;  // a file still being written may grow
 }
 
 bool MergedReader::open(const std::vector<std::string>& paths, std::string& error) {
   slots_.clear();
+  if (std::count(paths.begin(), paths.end(), kStdin) > 1) {
+    error = "standard input (-) given more than once";
+    return false;
+  }
   for (std::size_t i = 0; i < paths.size(); ++i) {
     auto r = FileReader::open(paths[i], static_cast<std::uint16_t>(i), error);
     if (!r) return false;
@@ -128,11 +168,15 @@ std::vector<FileInfo> MergedReader::files() const {
 
 double MergedReader::progress() const {
   std::uint64_t total = 0, done = 0;
+  bool finished = true;
   for (const auto& s : slots_) {
+    finished = finished && !s.has;
+    if (s.reader->size() == 0) continue;  // a pipe: its share is unknown
     total += s.reader->size();
     done += s.reader->position();
   }
-  return total == 0 ? 1.0 : static_cast<double>(done) / static_cast<double>(total);
+  if (finished) return 1.0;
+  return total == 0 ? 0.0 : static_cast<double>(done) / static_cast<double>(total);
 }
 
 }  // namespace fedscope::capture

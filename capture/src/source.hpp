@@ -1,6 +1,7 @@
 #pragma once
 // Internal: the two ways FileReader reads a file (libpcap for classic pcap, our own reader for
-// pcapng) behind one small interface. Not installed, not part of the public API.
+// pcapng) behind one small interface. Both read from an Input that FileReader opened once and
+// owns; a source borrows it and must not outlive it. Not installed, not part of the public API.
 
 #include <cstdint>
 #include <memory>
@@ -9,6 +10,7 @@
 #include "fedscope/base/anomaly.hpp"
 #include "fedscope/base/frame.hpp"
 #include "fedscope/capture/reader.hpp"
+#include "input.hpp"
 
 namespace fedscope::capture::detail {
 
@@ -23,21 +25,19 @@ class Source {
   /// sets info.complete = false and info.error (FileReader counts "capture.damaged_record").
   /// Records it skips are counted in @p anomalies.
   virtual bool next(Frame& out, FileInfo& info, AnomalyCounters& anomalies) = 0;
-  /// Bytes of the file consumed so far; 0 when unknown.
-  virtual std::uint64_t position() const = 0;
 };
 
 /// libpcap's name of a DLT_* value ("EN10MB", "RAW", ...), "DLT_<n>" when it has none.
 std::string dlt_name(int dlt);
 
-/// Classic pcap (and anything else libpcap reads). On failure returns nullptr and sets
-/// @p error to libpcap's words.
-std::unique_ptr<Source> open_libpcap_source(const std::string& path, FileInfo& info,
-                                            std::string& error);
+/// Classic pcap, read by libpcap through a stdio stream over @p input (glibc fopencookie), so
+/// libpcap never opens the path itself. @p input is borrowed and must outlive the source. On
+/// failure returns nullptr and sets @p error to libpcap's words.
+std::unique_ptr<Source> open_libpcap_source(Input& input, FileInfo& info, std::string& error);
 
-/// pcapng; @p path must start with a Section Header Block. On failure returns nullptr and sets
-/// @p error to what is wrong with the start of the file.
-std::unique_ptr<Source> open_pcapng_source(const std::string& path, FileInfo& info,
-                                           std::string& error);
+/// pcapng; @p input must start with a Section Header Block. @p input is borrowed and must
+/// outlive the source. On failure returns nullptr and sets @p error to what is wrong with the
+/// start of the file.
+std::unique_ptr<Source> open_pcapng_source(Input& input, FileInfo& info, std::string& error);
 
 }  // namespace fedscope::capture::detail

@@ -1,16 +1,27 @@
 // Capture reading: the pcapng reader (committed files checked against tshark, generated files
 // for every corner: byte orders, sections, mixed link types, SPB, PB, timestamp resolutions,
-// damaged and cut blocks, bad interface ids), the classic-pcap path and MergedReader.
+// damaged and cut blocks, bad interface ids), the classic-pcap path and MergedReader; inputs
+// that can be read only once (pipes, standard input, FIFOs), gzip, and what is said about
+// inputs that are no capture.
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
+#include <cerrno>
+#include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <future>
 #include <limits>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "fedscope/capture/pcapng.hpp"
@@ -200,14 +211,18 @@ ReadResult read_file(const std::string& path) {
   while (reader->next(f, r.anomalies)) {
     r.frames.push_back(Got{f.time.ns, f.interface, f.linktype, f.wire_length,
                            Bytes(f.data.begin(), f.data.end()), f.number});
-    // Progress: never backwards, never past the file.
+    // Progress: never backwards, never past the file (a pipe's size is unknown: 0).
     EXPECT_GE(reader->position(), last_position);
-    EXPECT_LE(reader->position(), reader->size());
+    if (reader->size() != 0) {
+      EXPECT_LE(reader->position(), reader->size());
+    }
     last_position = reader->position();
     if (r.frames.size() > 100000) break;  // a bug guard, never reached
   }
   EXPECT_FALSE(reader->next(f, r.anomalies)) << "next() after the end must stay false";
-  EXPECT_EQ(reader->position(), reader->size());
+  if (reader->size() != 0) {
+    EXPECT_EQ(reader->position(), reader->size());
+  }
   r.info = reader->info();
   return r;
 }
@@ -933,4 +948,600 @@ TEST(PcapngGenerated, LargePacket) {
   ASSERT_EQ(r.frames.size(), 2u);
   EXPECT_EQ(r.frames[0].data, frame_bytes(70000, 0));
   EXPECT_EQ(r.info.bytes, 70001u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inputs read once: pipes, standard input, FIFOs; gzip; what a non-capture is called
+
+namespace {
+
+/// Classic pcap bytes: little-endian, microseconds, version 2.4.
+class Pcap {
+ public:
+  explicit Pcap(std::uint32_t linktype = kLinktypeEthernet, std::uint32_t snaplen = 65535) {
+    put32(0xA1B2C3D4);
+    put16(2);
+    put16(4);
+    put32(0);  // thiszone
+    put32(0);  // sigfigs
+    put32(snaplen);
+    put32(linktype);
+  }
+  /// One record; @p orig 0 means "as long as the data".
+  Pcap& record(std::uint32_t sec, std::uint32_t usec, const Bytes& data, std::uint32_t orig = 0) {
+    put32(sec);
+    put32(usec);
+    put32(static_cast<std::uint32_t>(data.size()));
+    put32(orig ? orig : static_cast<std::uint32_t>(data.size()));
+    out_.insert(out_.end(), data.begin(), data.end());
+    return *this;
+  }
+  const Bytes& bytes() const { return out_; }
+
+ private:
+  void put16(std::uint16_t v) {
+    for (int i = 0; i < 2; ++i)
+      out_.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+  }
+  void put32(std::uint32_t v) {
+    for (int i = 0; i < 4; ++i)
+      out_.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+  }
+  Bytes out_;
+};
+
+/// Bytes that hardly compress (an LCG), so gzip offsets track packet offsets.
+Bytes noise(std::size_t n, std::uint32_t seed) {
+  Bytes b(n);
+  for (auto& c : b) {
+    seed = seed * 1'103'515'245u + 12'345u;
+    c = static_cast<std::uint8_t>(seed >> 24);
+  }
+  return b;
+}
+
+/// A classic pcap of @p n records of 60..250 bytes, one per 10 ms.
+Bytes sample_pcap(std::size_t n = 40) {
+  Pcap p;
+  for (std::size_t i = 0; i < n; ++i)
+    p.record(static_cast<std::uint32_t>(kBase), static_cast<std::uint32_t>(i * 10'000),
+             noise(60 + (i * 37) % 191, static_cast<std::uint32_t>(i)));
+  return p.bytes();
+}
+
+/// A pcapng with two interfaces and @p n packets.
+Bytes sample_pcapng(std::size_t n = 30) {
+  Pcapng p;
+  p.shb().idb(kLinktypeEthernet, 0).idb(kLinktypeRaw, 0);
+  for (std::size_t i = 0; i < n; ++i)
+    p.epb(static_cast<std::uint32_t>(i % 2), 1'000'000 * static_cast<std::uint64_t>(kBase) + i,
+          noise(40 + (i * 53) % 300, static_cast<std::uint32_t>(100 + i)));
+  return p.bytes();
+}
+
+/// gzip (RFC 1952) of @p in, one member, made by zlib.
+Bytes gzip(const Bytes& in) {
+  z_stream zs{};
+  EXPECT_EQ(deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY),
+            Z_OK);
+  Bytes out(deflateBound(&zs, static_cast<uLong>(in.size())) + 64);
+  zs.next_in = const_cast<Bytef*>(in.data());
+  zs.avail_in = static_cast<uInt>(in.size());
+  zs.next_out = out.data();
+  zs.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
+}
+
+Bytes concat(Bytes a, const Bytes& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+Bytes text_bytes(const std::string& s) {
+  return Bytes(s.begin(), s.end());
+}
+
+/// A pipe whose write end a thread fills with @p data, @p chunk bytes per write(2), then closes.
+/// The reader gets path() (/dev/fd/N) or read_fd(); whoever closes the read end early makes the
+/// writer stop (EPIPE; SIGPIPE is ignored here).
+class PipeFeeder {
+ public:
+  PipeFeeder(Bytes data, std::size_t chunk) {
+    std::signal(SIGPIPE, SIG_IGN);
+    int fds[2];
+    EXPECT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+    read_fd_ = fds[0];
+    writer_ = std::thread([fd = fds[1], data = std::move(data), chunk] {
+      std::size_t off = 0;
+      while (off < data.size()) {
+        const ssize_t n = ::write(fd, data.data() + off, std::min(chunk, data.size() - off));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        off += static_cast<std::size_t>(n);
+      }
+      ::close(fd);
+    });
+  }
+  ~PipeFeeder() {
+    close_read();
+    writer_.join();
+  }
+  PipeFeeder(const PipeFeeder&) = delete;
+  PipeFeeder& operator=(const PipeFeeder&) = delete;
+  std::string path() const { return "/dev/fd/" + std::to_string(read_fd_); }
+  int read_fd() const { return read_fd_; }
+  void close_read() {
+    if (read_fd_ >= 0) ::close(read_fd_);
+    read_fd_ = -1;
+  }
+
+ private:
+  int read_fd_ = -1;
+  std::thread writer_;
+};
+
+ReadResult read_pipe(const Bytes& data, std::size_t chunk = 4096) {
+  PipeFeeder feed(data, chunk);
+  return read_file(feed.path());
+}
+
+/// Reads @p data as standard input ("-"): fd 0 is the pipe's read end meanwhile.
+ReadResult read_stdin(const Bytes& data, std::size_t chunk = 4096) {
+  PipeFeeder feed(data, chunk);
+  const int saved = ::dup(STDIN_FILENO);
+  EXPECT_GE(saved, 0);
+  EXPECT_EQ(::dup2(feed.read_fd(), STDIN_FILENO), STDIN_FILENO);
+  feed.close_read();
+  ReadResult r = read_file("-");
+  ::dup2(saved, STDIN_FILENO);  // also closes the pipe, which ends a writer still waiting
+  ::close(saved);
+  return r;
+}
+
+/// Reads @p data through a named FIFO whose writer writes everything and closes. Bounded: a
+/// reader that reopens the FIFO would wait forever for a second writer; after kFifoBound the
+/// test fails and a writer that comes and goes at once lets it finish.
+ReadResult read_fifo(const Bytes& data) {
+  constexpr auto kFifoBound = std::chrono::seconds(20);
+  std::signal(SIGPIPE, SIG_IGN);
+  std::string dir = (std::filesystem::temp_directory_path() / "fedscope-fifo-XXXXXX").string();
+  EXPECT_NE(::mkdtemp(dir.data()), nullptr);
+  const std::string fifo = dir + "/capture";
+  EXPECT_EQ(::mkfifo(fifo.c_str(), 0600), 0) << std::strerror(errno);
+  std::thread writer([&fifo, &data] {
+    const int fd = ::open(fifo.c_str(), O_WRONLY | O_CLOEXEC);  // waits for the reader
+    if (fd < 0) return;
+    std::size_t off = 0;
+    while (off < data.size()) {
+      const ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      off += static_cast<std::size_t>(n);
+    }
+    ::close(fd);
+  });
+  auto reading = std::async(std::launch::async, [&fifo] { return read_file(fifo); });
+  if (reading.wait_for(kFifoBound) != std::future_status::ready) {
+    ADD_FAILURE() << "reading the FIFO did not end within " << kFifoBound.count() << " s";
+    const int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0) ::close(fd);
+  }
+  ReadResult r = reading.get();
+  // A writer still waiting for a reader (the reader never opened): let it through.
+  const int fd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  writer.join();
+  if (fd >= 0) ::close(fd);
+  std::filesystem::remove_all(dir);
+  return r;
+}
+
+/// Same frames, same order, same everything a frame carries.
+void expect_same_frames(const ReadResult& got, const ReadResult& want) {
+  ASSERT_TRUE(got.opened) << got.open_error;
+  ASSERT_EQ(got.frames.size(), want.frames.size());
+  for (std::size_t i = 0; i < want.frames.size(); ++i) {
+    EXPECT_EQ(got.frames[i].ns, want.frames[i].ns) << i;
+    EXPECT_EQ(got.frames[i].interface, want.frames[i].interface) << i;
+    EXPECT_EQ(got.frames[i].linktype, want.frames[i].linktype) << i;
+    EXPECT_EQ(got.frames[i].wire_length, want.frames[i].wire_length) << i;
+    EXPECT_EQ(got.frames[i].data, want.frames[i].data) << i;
+    EXPECT_EQ(got.frames[i].number, want.frames[i].number) << i;
+  }
+  EXPECT_EQ(got.info.complete, want.info.complete) << got.info.error;
+  EXPECT_EQ(got.info.linktype_name, want.info.linktype_name);
+  EXPECT_EQ(got.info.format, want.info.format);
+  EXPECT_EQ(got.info.interfaces.size(), want.info.interfaces.size());
+  EXPECT_EQ(got.anomalies.total(), want.anomalies.total());
+}
+
+/// The open error for @p content, which must not open.
+std::string open_error_for(const Bytes& content) {
+  TempFile t(content);
+  std::string error;
+  EXPECT_EQ(FileReader::open(t.path(), 0, error), nullptr);
+  const std::string prefix = t.path() + ": ";
+  EXPECT_EQ(error.rfind(prefix, 0), 0u) << error;
+  return error.substr(prefix.size());
+}
+
+std::string not_a_capture(const std::string& why) {
+  return "not a readable pcap or pcapng capture (" + why + ")";
+}
+
+}  // namespace
+
+TEST(Input, RegularFileSaysFormatAndNoCompression) {
+  auto r = read_bytes(sample_pcap());
+  ASSERT_TRUE(r.opened) << r.open_error;
+  EXPECT_EQ(r.frames.size(), 40u);
+  EXPECT_EQ(r.info.format, "pcap");
+  EXPECT_EQ(r.info.compression, "");
+  EXPECT_EQ(r.info.name, r.info.path);
+  auto n = read_bytes(sample_pcapng());
+  ASSERT_TRUE(n.opened) << n.open_error;
+  EXPECT_EQ(n.info.format, "pcapng");
+  EXPECT_EQ(n.info.compression, "");
+}
+
+TEST(Input, PcapFromAPipe) {
+  const Bytes b = sample_pcap();
+  auto want = read_bytes(b);
+  expect_same_frames(read_pipe(b), want);
+  expect_same_frames(read_pipe(b, 1), want);  // one byte per write(2)
+  expect_same_frames(read_pipe(b, 7), want);
+}
+
+TEST(Input, PcapngFromAPipe) {
+  const Bytes b = sample_pcapng();
+  auto want = read_bytes(b);
+  ASSERT_EQ(want.frames.size(), 30u);
+  expect_same_frames(read_pipe(b), want);
+  expect_same_frames(read_pipe(b, 1), want);
+}
+
+TEST(Input, StandardInputIsDash) {
+  const Bytes b = sample_pcapng();
+  auto want = read_bytes(b);
+  auto r = read_stdin(b);
+  expect_same_frames(r, want);
+  EXPECT_EQ(r.info.path, "-");
+  EXPECT_EQ(r.info.name, "standard input");
+  // A pipe's size is unknown, its position still counts.
+  PipeFeeder feed(sample_pcap(), 4096);
+  std::string error;
+  auto reader = FileReader::open(feed.path(), 0, error);
+  ASSERT_TRUE(reader) << error;
+  Frame f;
+  AnomalyCounters a;
+  while (reader->next(f, a)) {
+  }
+  EXPECT_EQ(reader->size(), 0u);
+  EXPECT_EQ(reader->position(), sample_pcap().size());
+}
+
+TEST(Input, FifoEndsWhenItsWriterCloses) {
+  const Bytes b = sample_pcap();
+  expect_same_frames(read_fifo(b), read_bytes(b));
+}
+
+TEST(Input, PcapngThroughAFifo) {
+  // Sniffing the format used to consume the first bytes of the FIFO ("empty file").
+  const Bytes b = sample_pcapng();
+  expect_same_frames(read_fifo(b), read_bytes(b));
+  expect_same_frames(read_fifo(gzip(b)), read_bytes(b));
+}
+
+TEST(Input, FifoWithAWriterThatWritesNothing) {
+  auto r = read_fifo(Bytes{});
+  EXPECT_FALSE(r.opened);
+  EXPECT_NE(r.open_error.find(not_a_capture("empty input")), std::string::npos) << r.open_error;
+}
+
+TEST(Gzip, PcapFromAFile) {
+  const Bytes b = sample_pcap();
+  const Bytes gz = gzip(b);
+  auto r = read_bytes(gz);
+  expect_same_frames(r, read_bytes(b));
+  EXPECT_EQ(r.info.format, "pcap");
+  EXPECT_EQ(r.info.compression, "gzip");
+  EXPECT_TRUE(r.info.complete) << r.info.error;
+  // Progress is in compressed bytes: the whole .gz at the end.
+  TempFile t(gz);
+  std::string error;
+  auto reader = FileReader::open(t.path(), 0, error);
+  ASSERT_TRUE(reader) << error;
+  EXPECT_EQ(reader->size(), gz.size());
+  Frame f;
+  AnomalyCounters a;
+  while (reader->next(f, a)) {
+  }
+  EXPECT_EQ(reader->position(), gz.size());
+}
+
+TEST(Gzip, PcapngFromAFileAndAPipe) {
+  const Bytes b = sample_pcapng();
+  auto want = read_bytes(b);
+  auto r = read_bytes(gzip(b));
+  expect_same_frames(r, want);
+  EXPECT_EQ(r.info.format, "pcapng");
+  EXPECT_EQ(r.info.compression, "gzip");
+  expect_same_frames(read_pipe(gzip(b)), want);
+  expect_same_frames(read_stdin(gzip(b)), want);
+}
+
+TEST(Gzip, OneByteWritesThroughAPipe) {
+  // No assumption on read sizes: every read(2) may return a single byte.
+  for (const Bytes& b : {sample_pcap(), sample_pcapng()}) {
+    auto r = read_pipe(gzip(b), 1);
+    expect_same_frames(r, read_bytes(b));
+    EXPECT_EQ(r.info.compression, "gzip");
+  }
+}
+
+TEST(Gzip, SeveralMembersAreOneStream) {
+  // `cat a.gz b.gz`: split inside the file header, inside a record, and in three.
+  const Bytes b = sample_pcap();
+  auto want = read_bytes(b);
+  for (std::size_t cut : {std::size_t{10}, std::size_t{24}, std::size_t{331}, b.size() - 1}) {
+    const Bytes first(b.begin(), b.begin() + static_cast<std::ptrdiff_t>(cut));
+    const Bytes rest(b.begin() + static_cast<std::ptrdiff_t>(cut), b.end());
+    auto r = read_bytes(concat(gzip(first), gzip(rest)));
+    expect_same_frames(r, want);
+    EXPECT_TRUE(r.info.complete) << cut << ": " << r.info.error;
+  }
+  const Bytes a(b.begin(), b.begin() + 100), m(b.begin() + 100, b.begin() + 1000),
+      z(b.begin() + 1000, b.end());
+  expect_same_frames(read_pipe(concat(concat(gzip(a), gzip(m)), gzip(z)), 3), want);
+  // An empty member in between changes nothing.
+  expect_same_frames(read_bytes(concat(concat(gzip(a), gzip(Bytes{})), gzip(concat(m, z)))), want);
+  const Bytes ng = sample_pcapng();
+  const Bytes n1(ng.begin(), ng.begin() + 77), n2(ng.begin() + 77, ng.end());
+  expect_same_frames(read_bytes(concat(gzip(n1), gzip(n2))), read_bytes(ng));
+}
+
+TEST(Gzip, CutShortKeepsThePacketsBefore) {
+  const Bytes b = sample_pcap();
+  auto all = read_bytes(b);
+  const Bytes gz = gzip(b);
+  Bytes cut(gz.begin(), gz.begin() + static_cast<std::ptrdiff_t>(gz.size() * 2 / 3));
+  for (bool through_pipe : {false, true}) {
+    auto r = through_pipe ? read_pipe(cut, 5) : read_bytes(cut);
+    ASSERT_TRUE(r.opened) << r.open_error;
+    EXPECT_GT(r.frames.size(), 5u);
+    EXPECT_LT(r.frames.size(), all.frames.size());
+    for (std::size_t i = 0; i < r.frames.size(); ++i)
+      EXPECT_EQ(r.frames[i].data, all.frames[i].data) << i;
+    EXPECT_FALSE(r.info.complete);
+    EXPECT_EQ(r.info.error,
+              "gzip data cut short after " + std::to_string(cut.size()) + " compressed bytes");
+    EXPECT_EQ(r.anomalies.get("capture.damaged_record"), 1u);
+  }
+  // pcapng: the reader's block offset and the gzip reason.
+  const Bytes ng = gzip(sample_pcapng());
+  Bytes ncut(ng.begin(), ng.begin() + static_cast<std::ptrdiff_t>(ng.size() / 2));
+  auto n = read_bytes(ncut);
+  ASSERT_TRUE(n.opened) << n.open_error;
+  EXPECT_GT(n.frames.size(), 3u);
+  EXPECT_FALSE(n.info.complete);
+  EXPECT_NE(n.info.error.find("gzip data cut short after " + std::to_string(ncut.size()) +
+                              " compressed bytes"),
+            std::string::npos)
+      << n.info.error;
+  EXPECT_EQ(n.anomalies.get("capture.damaged_record"), 1u);
+}
+
+TEST(Gzip, CutAtEveryOffset) {
+  // Whatever the cut: no crash, the frames are a prefix, and the cut is reported as gzip's.
+  const Bytes b = sample_pcap(8);
+  auto all = read_bytes(b);
+  const Bytes gz = gzip(b);
+  for (std::size_t len = 2; len < gz.size(); ++len) {
+    auto r = read_bytes(Bytes(gz.begin(), gz.begin() + static_cast<std::ptrdiff_t>(len)));
+    if (!r.opened) {
+      EXPECT_NE(r.open_error.find("gzip data cut short after " + std::to_string(len)),
+                std::string::npos)
+          << len << ": " << r.open_error;
+      continue;
+    }
+    EXPECT_FALSE(r.info.complete) << len;
+    EXPECT_NE(r.info.error.find("gzip data cut short"), std::string::npos)
+        << len << ": " << r.info.error;
+    ASSERT_LE(r.frames.size(), all.frames.size());
+    for (std::size_t i = 0; i < r.frames.size(); ++i)
+      EXPECT_EQ(r.frames[i].data, all.frames[i].data) << len << " " << i;
+  }
+}
+
+TEST(Gzip, CorruptDataIsDamage) {
+  const Bytes b = sample_pcap();
+  auto all = read_bytes(b);
+  // A wrong CRC in the trailer: every packet was read, but the data cannot be trusted.
+  Bytes crc = gzip(b);
+  crc[crc.size() - 8] ^= 0xff;
+  auto r = read_bytes(crc);
+  ASSERT_TRUE(r.opened) << r.open_error;
+  EXPECT_EQ(r.frames.size(), all.frames.size());
+  EXPECT_FALSE(r.info.complete);
+  EXPECT_EQ(r.info.error, "gzip data corrupt at compressed byte " + std::to_string(crc.size() - 4) +
+                              ": incorrect data check");
+  EXPECT_EQ(r.anomalies.get("capture.damaged_record"), 1u);
+  // Garbage in the middle of the deflate data: zlib's words, a prefix of the packets.
+  Bytes mid = gzip(b);
+  for (std::size_t i = mid.size() / 2; i < mid.size() / 2 + 16; ++i)
+    mid[i] = 0xff;
+  auto m = read_bytes(mid);
+  ASSERT_TRUE(m.opened) << m.open_error;
+  EXPECT_FALSE(m.info.complete);
+  EXPECT_EQ(m.info.error.rfind("gzip data corrupt at compressed byte ", 0), 0u) << m.info.error;
+  EXPECT_LT(m.frames.size(), all.frames.size());
+  // Bytes after the last member that are no gzip member.
+  auto t = read_bytes(concat(gzip(b), text_bytes("trailing")));
+  ASSERT_TRUE(t.opened) << t.open_error;
+  EXPECT_EQ(t.frames.size(), all.frames.size());
+  EXPECT_FALSE(t.info.complete);
+  EXPECT_EQ(t.info.error, "gzip data followed by bytes that are not gzip, at compressed byte " +
+                              std::to_string(gzip(b).size()));
+}
+
+TEST(Gzip, NotACaptureInside) {
+  EXPECT_EQ(open_error_for(gzip(text_bytes("hello world\nsecond line\n"))),
+            not_a_capture("gzip data, but not a capture inside: text, starts with 'hello world'"));
+  EXPECT_EQ(open_error_for(gzip(Bytes{})),
+            not_a_capture("gzip data, but not a capture inside: empty"));
+  EXPECT_EQ(open_error_for(gzip(text_bytes("BZh91AY&SY"))),
+            not_a_capture("gzip data, but not a capture inside: bzip2-compressed data"));
+  EXPECT_EQ(open_error_for(gzip(gzip(sample_pcap()))),
+            not_a_capture("gzip data, but not a capture inside: gzip data (compressed twice?)"));
+  // The gzip header itself cut short.
+  const Bytes gz = gzip(sample_pcap());
+  EXPECT_EQ(open_error_for(Bytes(gz.begin(), gz.begin() + 5)),
+            not_a_capture("gzip data cut short after 5 compressed bytes"));
+}
+
+TEST(Detect, WhatANonCaptureIs) {
+  struct Case {
+    Bytes content;
+    std::string why;
+  };
+  Bytes tar(600, 0);
+  std::memcpy(tar.data(), "capture.pcap", 12);
+  std::memcpy(tar.data() + 257, "ustar", 5);
+  const std::string compressed = ": fedscope reads gzip; decompress it first: ";
+  const std::string convert =
+      ": fedscope reads pcap and pcapng; convert it first: editcap -F pcap FILE out.pcap";
+  const std::vector<Case> cases = {
+      {Bytes{}, "empty input"},
+      {text_bytes("BZh91AY&SY\x01\x02"),
+       "bzip2-compressed data" + compressed + "bzcat FILE | fedscope report -"},
+      {Bytes{0xfd, '7', 'z', 'X', 'Z', 0x00, 0x00, 0x04},
+       "xz-compressed data" + compressed + "xzcat FILE | fedscope report -"},
+      {Bytes{0x28, 0xb5, 0x2f, 0xfd, 0x04, 0x58},
+       "zstd-compressed data" + compressed + "zstdcat FILE | fedscope report -"},
+      {Bytes{0x04, 0x22, 0x4d, 0x18, 0x64, 0x40},
+       "lz4-compressed data" + compressed + "lz4cat FILE | fedscope report -"},
+      {Bytes{'P', 'K', 3, 4, 20, 0, 0, 0},
+       "zip archive: fedscope reads gzip; extract the capture first: unzip -p FILE | fedscope "
+       "report -"},
+      {tar, "tar archive: extract the capture first: tar -xOf FILE | fedscope report -"},
+      {Bytes{'s', 'n', 'o', 'o', 'p', 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 4},
+       "Sun snoop capture" + convert},
+      {text_bytes("GMBU\x00\x02"), "Microsoft Network Monitor 2.x capture" + convert},
+      {text_bytes("RTSS\x01\x01"), "Microsoft Network Monitor 1.x capture" + convert},
+      {Bytes{0x7f, 'E', 'L', 'F', 2, 1, 1, 0}, "an ELF executable"},
+      {Bytes{0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0}, "a PNG image"},
+      {text_bytes("%PDF-1.7\n"), "a PDF document"},
+      {text_bytes("hello world, this is text\n"), "text, starts with 'hello world, thi'"},
+      {text_bytes("\xef\xbb\xbf  caf\xc3\xa9 cr\xc3\xa8me br\xc3\xbbl\xc3\xa9"
+                  "e"),
+       "text, starts with 'caf\xc3\xa9 cr\xc3\xa8me br'"},
+      {text_bytes("short\nnext line"), "text, starts with 'short'"},
+      {text_bytes("\n\n  \t\n"), "text, only white space"},
+      {text_bytes("<!DOCTYPE html>\n<html><body>404</body></html>"),
+       "HTML, starts with '<!DOCTYPE html>'"},
+      {text_bytes("  <html lang=\"en\">"), "HTML, starts with '<html lang=\"en\">'"},
+      {text_bytes("<?xml version=\"1.0\"?>\n<pdml>"), "XML, starts with '<?xml version=\"1'"},
+      {text_bytes("[\n  {\n    \"_index\": \"packets\""), "JSON, starts with '['"},
+      {text_bytes("{\"frame\": 1}"), "JSON, starts with '{\"frame\": 1}'"},
+      {Bytes{0x01, 0x02, 0x03, 0x04, 0x05}, "unknown format, starts with 0x01 0x02 0x03 0x04"},
+      {Bytes{0xd4, 0xc3, 0xb2}, "too short for a capture: 3 bytes, 0xd4 0xc3 0xb2"},
+      {Bytes{0x1f}, "too short for a capture: 1 byte, 0x1f"},
+  };
+  for (const auto& c : cases)
+    EXPECT_EQ(open_error_for(c.content), not_a_capture(c.why));
+}
+
+TEST(Detect, NamesStandardInputDirectoriesAndMissingFiles) {
+  auto r = read_stdin(Bytes{});
+  EXPECT_FALSE(r.opened);
+  EXPECT_EQ(r.open_error, "standard input: " + not_a_capture("empty input"));
+  auto t = read_stdin(text_bytes("hello wor"));
+  EXPECT_EQ(t.open_error, "standard input: " + not_a_capture("text, starts with 'hello wor'"));
+  std::string error;
+  const std::string dir = std::filesystem::temp_directory_path().string();
+  EXPECT_EQ(FileReader::open(dir, 0, error), nullptr);
+  EXPECT_EQ(error, dir + ": is a directory, not a capture file");
+  const std::string missing = dir + "/fedscope-no-such-capture.pcap";
+  EXPECT_EQ(FileReader::open(missing, 0, error), nullptr);
+  EXPECT_EQ(error, missing + ": No such file or directory");
+  // The corner file, by name.
+  EXPECT_EQ(FileReader::open(kCorner + "not-a-capture.pcap", 0, error), nullptr);
+  EXPECT_EQ(error, kCorner + "not-a-capture.pcap: " +
+                       not_a_capture("text, starts with 'This is not a pa'"));
+}
+
+TEST(Pcap, SecondsAreUnsigned) {
+  // 0xFFFFFFFF is 2106-02-07T06:28:15Z (tshark agrees), not 1969 as libpcap's sign extension.
+  Pcap p;
+  p.record(0xFFFFFFFFu, 999'999, frame_bytes(60, 0));
+  auto r = read_bytes(p.bytes());
+  ASSERT_EQ(r.frames.size(), 1u);
+  EXPECT_EQ(r.frames[0].ns, 4'294'967'295 * kSecond + 999'999'000);
+  EXPECT_EQ(format_iso8601(Timestamp{r.frames[0].ns}), "2106-02-07T06:28:15.999999Z");
+  EXPECT_EQ(r.info.first.ns, r.frames[0].ns);
+  EXPECT_EQ(r.info.last.ns, r.frames[0].ns);
+  EXPECT_EQ(r.anomalies.get("capture.time_went_backwards"), 0u);
+  // 2038 and later keep their order.
+  Pcap q;
+  q.record(0x7FFFFFFFu, 0, frame_bytes(60, 0)).record(0x80000000u, 0, frame_bytes(60, 1));
+  auto s = read_bytes(q.bytes());
+  ASSERT_EQ(s.frames.size(), 2u);
+  EXPECT_LT(s.frames[0].ns, s.frames[1].ns);
+  EXPECT_EQ(s.anomalies.get("capture.time_went_backwards"), 0u);
+}
+
+TEST(Pcap, OnePacketNeverWentBackwards) {
+  // A first packet before 1970 (if_tsoffset) used to be compared with the default last time 0.
+  Pcapng p;
+  p.shb().idb(kLinktypeEthernet, 0, {p.opt_i64(14, -1000)}).epb(0, 1, frame_bytes(60, 0));
+  auto r = read_bytes(p.bytes());
+  ASSERT_EQ(r.frames.size(), 1u);
+  EXPECT_LT(r.frames[0].ns, 0);
+  EXPECT_EQ(r.anomalies.get("capture.time_went_backwards"), 0u);
+  EXPECT_EQ(r.info.first.ns, r.frames[0].ns);
+  EXPECT_EQ(r.info.last.ns, r.frames[0].ns);
+  // From the second packet on it is still counted.
+  p.epb(0, 0, frame_bytes(60, 1));
+  auto s = read_bytes(p.bytes());
+  EXPECT_EQ(s.anomalies.get("capture.time_went_backwards"), 1u);
+}
+
+TEST(Pcap, OriginalLengthBelowCapturedLength) {
+  Pcap p;
+  p.record(static_cast<std::uint32_t>(kBase), 0, frame_bytes(60, 0), 40)
+      .record(static_cast<std::uint32_t>(kBase), 1, frame_bytes(60, 1), 1500);
+  auto r = read_bytes(p.bytes());
+  ASSERT_EQ(r.frames.size(), 2u);
+  EXPECT_EQ(r.frames[0].wire_length, 60u);  // as the pcapng reader does
+  EXPECT_EQ(r.frames[1].wire_length, 1500u);
+  EXPECT_EQ(r.anomalies.get("capture.pcap_bad_original_length"), 1u);
+  EXPECT_EQ(r.info.truncated, 1u);
+}
+
+TEST(MergedReader, StandardInputOnlyOnce) {
+  MergedReader m;
+  std::string error;
+  EXPECT_FALSE(m.open({"-", kCorner + "raw-ip.pcap", "-"}, error));
+  EXPECT_EQ(error, "standard input (-) given more than once");
+}
+
+TEST(MergedReader, PipeAndFileProgress) {
+  PipeFeeder feed(gzip(sample_pcapng()), 4096);
+  MergedReader m;
+  std::string error;
+  ASSERT_TRUE(m.open({feed.path(), kCorner + "raw-ip.pcap"}, error)) << error;
+  Frame f;
+  std::size_t n = 0;
+  while (m.next(f)) {
+    EXPECT_LE(m.progress(), 1.0);
+    ++n;
+  }
+  EXPECT_EQ(n, 30u + 22u);
+  EXPECT_DOUBLE_EQ(m.progress(), 1.0);
+  auto files = m.files();
+  EXPECT_EQ(files[0].compression, "gzip");
+  EXPECT_EQ(files[0].format, "pcapng");
+  EXPECT_EQ(files[1].format, "pcap");
 }

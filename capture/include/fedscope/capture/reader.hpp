@@ -4,6 +4,12 @@
 /// (libpcap 1.10 refuses pcapng files whose interfaces differ in link type or snaplen and never
 /// says which interface a packet came from). This is the only library that calls libpcap.
 /// Several files (one per vantage point or interface) are merged by time.
+///
+/// An input is opened once and read once from front to back, never seeked or reopened, so
+/// besides regular files it may be standard input ("-"), a pipe, a FIFO, /dev/stdin or a
+/// /dev/fd/N of process substitution. gzip-compressed pcap and pcapng (also several gzip
+/// members in a row) are decoded on the fly; the format is told by the first bytes, never by
+/// the file name.
 
 #include <cstdint>
 #include <memory>
@@ -21,18 +27,25 @@ struct InterfaceInfo {
   /// it is the pcapng interface id; later sections continue the count (each Section Header
   /// Block starts a new set of interfaces).
   std::int32_t id = 0;
-  std::uint32_t section = 0;  ///< 0-based index of the section that described it
-  std::string name;           ///< if_name option, "" when absent
-  std::string description;    ///< if_description option, "" when absent
-  int linktype = 0;           ///< DLT_* value (LINKTYPE_* mapped as libpcap does)
-  std::string linktype_name;  ///< e.g. "EN10MB"
-  std::uint32_t snaplen = 0;  ///< 0 means "no limit" in pcapng
-  std::uint64_t packets = 0;  ///< frames read from this interface
+  std::uint32_t section = 0;    ///< 0-based index of the section that described it
+  std::string name;             ///< if_name option, "" when absent
+  std::string description;      ///< if_description option, "" when absent
+  int linktype = 0;             ///< DLT_* value (LINKTYPE_* mapped as libpcap does)
+  std::string linktype_name;    ///< e.g. "EN10MB"
+  std::uint32_t snaplen = 0;    ///< 0 means "no limit" in pcapng
+  std::uint64_t packets = 0;    ///< frames read from this interface
+  std::uint64_t truncated = 0;  ///< of them, cut by this interface's snaplen
 };
 
 /// What is known about one input file, updated as it is read.
 struct FileInfo {
-  std::string path;
+  std::string path;  ///< as given; "-" for standard input
+  /// How messages name the input: "standard input" for "-", otherwise the path.
+  std::string name;
+  /// "pcap" or "pcapng": the format found inside (after gzip decoding).
+  std::string format;
+  /// "gzip" when the input is gzip-compressed, "" when it is not.
+  std::string compression;
   /// DLT_* as libpcap reports it; for a pcapng file with several interfaces, the first
   /// interface's (every Frame carries its own interface's link type).
   int linktype = 0;
@@ -45,21 +58,29 @@ struct FileInfo {
   std::uint64_t truncated = 0;  ///< frames cut by the snapshot length
   Timestamp first;
   Timestamp last;
-  bool complete = true;  ///< false when reading stopped at a damaged record
-  std::string error;     ///< libpcap's or the pcapng reader's words when reading stopped early
+  /// false when reading stopped early: at a damaged record, a read error, or gzip data cut
+  /// short or corrupt (the frames before it are kept).
+  bool complete = true;
+  /// Why reading stopped early: libpcap's, the pcapng reader's or the input's words, e.g.
+  /// "gzip data cut short after 1234 compressed bytes".
+  std::string error;
   /// pcapng interfaces in the order their blocks appear (grows as the file is read); empty
   /// for classic pcap.
   std::vector<InterfaceInfo> interfaces;
 };
 
-/// One capture file. The reader is picked by the file's first four bytes: 0x0A0D0D0A (a
-/// pcapng Section Header Block) selects fedscope's own pcapng reader, anything else goes to
-/// libpcap. Frames borrow a buffer owned by the reader (libpcap's, or the pcapng reader's
-/// block buffer): Frame::data is valid until the next call to next() or until the reader is
-/// destroyed; copy what you keep.
+/// One capture input. The reader is picked by the first bytes (after gzip decoding when they
+/// are 1f 8b): 0x0A0D0D0A (a pcapng Section Header Block) selects fedscope's own pcapng reader,
+/// a pcap magic number libpcap; anything else is refused with a message that says what it is
+/// (text, bzip2, zip, ...). Frames borrow a buffer owned by the reader (libpcap's, or the
+/// pcapng reader's block buffer): Frame::data is valid until the next call to next() or until
+/// the reader is destroyed; copy what you keep.
 class FileReader {
  public:
-  /// Opens @p path; on failure returns nullptr and sets @p error to a message fit for a user.
+  /// Opens @p path ("-" is standard input, which is read but not closed). A FIFO's open blocks
+  /// until a writer comes. On failure returns nullptr and sets @p error to a message fit for a
+  /// user that starts with the input's name, e.g. "x.pcap: No such file or directory",
+  /// "standard input: not a readable pcap or pcapng capture (empty input)".
   static std::unique_ptr<FileReader> open(const std::string& path, std::uint16_t file_index,
                                           std::string& error);
   ~FileReader();
@@ -72,8 +93,10 @@ class FileReader {
   /// Records that can be skipped are counted in @p anomalies instead ("capture.*").
   bool next(Frame& out, AnomalyCounters& anomalies);
   const FileInfo& info() const { return info_; }
-  /// Bytes of the file read so far (for progress); 0 when unknown.
+  /// Raw bytes of the input read so far (compressed bytes for gzip), for progress; at most
+  /// size() when that is known.
   std::uint64_t position() const;
+  /// Size of a regular file; 0 when unknown (pipes, FIFOs, devices).
   std::uint64_t size() const { return size_; }
 
  private:
@@ -90,13 +113,15 @@ class FileReader {
 /// borrows its file reader's buffer until the following call to next().
 class MergedReader {
  public:
-  /// Opens every file; on the first failure returns false with @p error naming the file.
+  /// Opens every file in order; on the first failure returns false with @p error naming the
+  /// file. Standard input ("-") may be given once.
   bool open(const std::vector<std::string>& paths, std::string& error);
   /// The next frame in time order across files; false when all are exhausted.
   bool next(Frame& out);
   std::vector<FileInfo> files() const;
   AnomalyCounters& anomalies() { return anomalies_; }
-  /// Fraction of all input bytes read so far, 0..1 (for a progress display).
+  /// Fraction of all input bytes read so far, 0..1 (for a progress display), over the inputs
+  /// whose size is known; 1 once every input is finished.
   double progress() const;
 
  private:
