@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "fedscope/base/domain.hpp"
 #include "fedscope/packet/packet.hpp"
 #include "fedscope/report/analysis.hpp"
 #include "fedscope/report/findings.hpp"
@@ -165,7 +166,19 @@ int cmd_report(const std::vector<std::string>& args) {
   if (!(dns_timeout > 0))
     return usage_error("report", "--dns-timeout must be a positive number of seconds");
   report::Options o;
-  o.domains = domains;
+  for (const auto& d : domains) {
+    // Compared in one form (case, trailing dot, IDN) by the judges; say so when a name cannot
+    // be a domain at all, since it will then match nothing.
+    const DomainKey k = make_domain_key(d);
+    if (k.key.empty() || k.key == ".")
+      return usage_error("report", "--domain: '" + d + "' is not a domain name");
+    if (k.status != DomainStatus::kOk)
+      std::cerr << "fedscope report: warning: --domain '" << d << "' is not a valid "
+                << (k.status == DomainStatus::kTooLong ? "domain name (too long)"
+                                                       : "internationalised domain name")
+                << "; it is compared as written, in lower case\n";
+    o.domains.push_back(d);
+  }
   o.engine.dns_timeout_seconds = dns_timeout;
   for (const auto& c : inside) {
     auto cidr = Cidr::parse(c);

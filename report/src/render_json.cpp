@@ -1,6 +1,7 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 
+#include "fedscope/base/domain.hpp"
 #include "fedscope/report/analysis.hpp"
 
 namespace fedscope::report {
@@ -468,7 +469,7 @@ void render_json(const Result& r, std::ostream& os) {
       bool mine = false;
       for (auto i : a.connections)
         if (f.flow && *f.flow == r.connections[i].conn.id) mine = true;
-      if (!f.flow && !a.domain.empty() && f.domain == a.domain) mine = true;
+      if (!f.flow && !a.domain.empty() && domains_equal(f.domain, a.domain)) mine = true;
       if (mine) codes.push_back(f.code);
     }
     attempts.push_back(ordered_json{

@@ -2,6 +2,7 @@
 #include <cctype>
 #include <cstdio>
 
+#include "fedscope/base/domain.hpp"
 #include "fedscope/report/analysis.hpp"
 
 namespace fedscope::report {
@@ -255,10 +256,15 @@ std::string render_text(const Result& r, const TextOptions& options) {
 
   if (!r.our_domains.empty() || !r.our_domains_inferred.empty()) {
     out += "  your domains:";
+    // Kept as A-labels for comparison; an IDN is shown as its reader writes it too.
+    auto shown = [](const std::string& d) {
+      const std::string u = domain_to_unicode(d);
+      return u == d ? d : u + " (" + d + ")";
+    };
     for (const auto& d : r.our_domains)
-      out += " " + d;
+      out += " " + shown(d);
     for (const auto& d : r.our_domains_inferred)
-      out += " " + d + " (inferred)";
+      out += " " + shown(d) + " (inferred)";
     out += "\n";
   }
   out += "\nFederation attempts\n";

@@ -168,6 +168,15 @@ TEST(RenderText, SnaplenIsTheInterfaces) {
   EXPECT_NE(one.find("4 cut by snaplen 128"), std::string::npos) << one;
 }
 
+TEST(RenderText, OurDomainsShownInTheirReadableForm) {
+  Result r;
+  r.our_domains = {"xn--bcher-kva.example", "cupdomain.example"};
+  const std::string s = render_text(r);
+  EXPECT_NE(s.find("your domains: bücher.example (xn--bcher-kva.example) cupdomain.example\n"),
+            std::string::npos)
+      << s;
+}
+
 TEST(RenderText, StandardInputIsNamed) {
   Result r;
   capture::FileInfo f;
