@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 ./scripts/build.sh release
 echo "== release build: every test"
 ctest --test-dir build --output-on-failure -j2
+echo "== every standard build type builds with warnings as errors"
+./scripts/build-types.sh
 echo "== fuzzing: replay the seed corpus, then each target for a bounded time (clang, ASan+UBSan)"
 ./scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
 ./scripts/build.sh asan
