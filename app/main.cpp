@@ -222,7 +222,7 @@ int cmd_report(const std::vector<std::string>& args) {
     return kExitUsage;
   }
   for (const auto& f : result.files) {
-    const std::string name = f.path == "-" ? "standard input" : f.path;
+    const std::string& name = f.name;
     if (f.interfaces.empty() && f.packets > 0 && packet::linktype_supported(f.linktype).empty())
       std::cerr << "fedscope report: warning: " << name << ": link type " << f.linktype_name << " ("
                 << f.linktype << ") is not decoded; its " << f.packets
@@ -234,9 +234,8 @@ int cmd_report(const std::vector<std::string>& args) {
                   << i.linktype_name << " (" << i.linktype << ") is not decoded; its " << i.packets
                   << " packets are counted as link.unsupported_linktype\n";
     if (!f.complete)
-      std::cerr << "fedscope report: warning: " << name
-                << ": read stopped at a damaged record after " << f.packets << " packets ("
-                << f.error << ")\n";
+      std::cerr << "fedscope report: warning: " << name << ": reading stopped early, after "
+                << f.packets << " packets (" << f.error << "); the report covers what was read\n";
   }
   if (format == "json") {
     report::render_json(result, out->stream());

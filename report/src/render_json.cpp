@@ -309,6 +309,9 @@ void render_json(const Result& r, std::ostream& os) {
                                  {"truncated", i.truncated}});
     files.push_back(
         ordered_json{{"path", f.path},
+                     {"format", f.format},
+                     {"compression",
+                      f.compression.empty() ? ordered_json(nullptr) : ordered_json(f.compression)},
                      {"linktype", f.linktype_name},
                      {"snaplen", f.snaplen},
                      {"packets", f.packets},

@@ -235,7 +235,10 @@ std::string render_text(const Result& r, const TextOptions& options) {
            fmt("%.1f s", (r.stats.last - r.stats.first).seconds()) + ")";
   out += "\n  times: " + tf.describe(r.stats.first) + "\n";
   for (const auto& f : r.files) {
-    out += "  " + (f.path == "-" ? std::string("standard input") : f.path) + ": " +
+    out += "  " + (f.name.empty() ? f.path : f.name) + ": " +
+           (f.format.empty()
+                ? ""
+                : f.format + (f.compression.empty() ? "" : " (" + f.compression + ")") + ", ") +
            f.linktype_name + ", " + std::to_string(f.packets) + " packets";
     // The snaplen that cut them is the interface's: a pcapng file's interfaces differ.
     if (f.truncated && f.interfaces.size() > 1)

@@ -114,7 +114,7 @@ CORNER = {
     "header-only-cut.pcap": dict(rc=2, stderr="not a readable pcap"),
     "not-a-capture.pcap": dict(rc=2, stderr="not a readable pcap"),
     "truncated-last-record.pcap": dict(rc=0, packets=19, anomalies={"capture.damaged_record": 1},
-                                       stderr="damaged record"),
+                                       stderr="reading stopped early"),
     "unknown-linktype.pcap": dict(rc=0, packets=3, flows=0,
                                   anomalies={"link.unsupported_linktype": 3},
                                   stderr="is not decoded"),

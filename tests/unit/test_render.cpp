@@ -181,10 +181,13 @@ TEST(RenderText, StandardInputIsNamed) {
   Result r;
   capture::FileInfo f;
   f.path = "-";
+  f.name = "standard input";  // what the capture reader calls it
+  f.format = "pcap";
+  f.compression = "gzip";
   f.linktype_name = "EN10MB";
   r.files.push_back(f);
   const std::string s = render_text(r);
-  EXPECT_NE(s.find("  standard input: EN10MB, 0 packets"), std::string::npos) << s;
+  EXPECT_NE(s.find("  standard input: pcap (gzip), EN10MB, 0 packets"), std::string::npos) << s;
 }
 
 }  // namespace
