@@ -49,7 +49,7 @@ def stderr_only(args):
 
 def errs():
     cases = ["report /nonexistent.pcap", "report pcaps", "report pcaps/corner/not-a-capture.pcap",
-             "report pcaps/corner/header-only-cut.pcap", "report pcaps/corner/empty.pcap --format xml",
+             "report pcaps/corner/header-only-cut.pcap", "report pcaps/corner/ticket-notes.pcap.gz", "report pcaps/corner/empty.pcap --format xml",
              "report pcaps/corner/empty.pcap --inside-net banana", "report -o / pcaps/corner/empty.pcap",
              "capture.pcap", "frobnicate", "findings nat-prot-mismatch"]
     out = []

@@ -115,6 +115,11 @@ CORNER = {
     "not-a-capture.pcap": dict(rc=2, stderr="not a readable pcap"),
     "truncated-last-record.pcap": dict(rc=0, packets=19, anomalies={"capture.damaged_record": 1},
                                        stderr="reading stopped early"),
+    # gzip'd inputs, recognised by their bytes; tshark reads the cut one to the same 23 packets.
+    "pcapng-single.pcapng.gz": dict(rc=0, flows=1, conn_state="SF", domains=["example.com"]),
+    "gzip-cut.pcap.gz": dict(rc=0, packets=23, anomalies={"capture.damaged_record": 1},
+                             stderr="gzip data cut short"),
+    "ticket-notes.pcap.gz": dict(rc=2, stderr="gzip data, but not a capture inside: text"),
     "unknown-linktype.pcap": dict(rc=0, packets=3, flows=0,
                                   anomalies={"link.unsupported_linktype": 3},
                                   stderr="is not decoded"),
