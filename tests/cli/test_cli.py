@@ -61,6 +61,7 @@ def same_analysis(a, b):
         r = json.loads(json.dumps(r))
         for f in r["capture"]["files"]:
             f["path"] = ""
+            f["compression"] = None
         def walk(x):
             if isinstance(x, dict):
                 for k in list(x):
@@ -106,6 +107,8 @@ def input_tests(tmp):
     gz.write_bytes(gzip.compress(data))
     p, rep = report_json([gz])
     check(same_analysis(base, rep), f"a gzip-compressed pcap is read: {p.stderr!r}")
+    check(rep is not None and rep["capture"]["files"][0]["compression"] == "gzip"
+          and rep["capture"]["files"][0]["format"] == "pcap", "JSON says pcap, gzip")
     multi = tmp / "multi.pcap.gz"
     multi.write_bytes(gzip.compress(data[:1000]) + gzip.compress(data[1000:]))
     p, rep = report_json([multi])

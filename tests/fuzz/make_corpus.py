@@ -3,7 +3,8 @@
 fuzz_dns, and whole captures re-encoded in fuzz_packet's input format (link type byte, then
 [len_hi len_lo time_step bytes] per frame); for fuzz_tls both directions of each 5269/5270
 connection from its first TLS record on, plus the unit tests' TLS vectors and a few synthetic
-inputs. Reads classic pcap only (stdlib)."""
+inputs; for fuzz_capture whole capture files (corner cases, plain and to be gzip'd). Reads
+classic pcap only (stdlib)."""
 import hashlib
 import struct
 import sys
@@ -80,6 +81,14 @@ def main(out):
             role = 0 if dport == 5269 else 1
             write(out / "xmpp", bytes([role, len(b) % 251]) + bytes(b[:8192]))
     tls_seeds(out / "tls")
+    # Capture files whole for fuzz_capture (flag byte: bit 0 = gzip them first): the small
+    # corner files (every format oddity) and a few real captures, plain and compressed.
+    for p in sorted(ROOT.glob("pcaps/corner/*")):
+        if p.suffix in (".pcap", ".pcapng", ".gz") and p.stat().st_size <= 65536:
+            write(out / "capture", b"\x00" + p.read_bytes())
+            write(out / "capture", b"\x01" + p.read_bytes())
+    for p in sorted(ROOT.glob("pcaps/xmpp/*/s2s.pcap"))[:4]:
+        write(out / "capture", b"\x00" + p.read_bytes()[:65000])
     return 0
 
 
