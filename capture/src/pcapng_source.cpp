@@ -82,7 +82,6 @@ constexpr std::uint32_t kMinBlockLength = 12;    // type, length, trailing lengt
 constexpr std::uint32_t kMinShbLength = 28;      // + magic, version, section length
 constexpr std::size_t kPacketHeaderLength = 20;  // EPB and PB: fields before the data
 constexpr std::size_t kIdbHeaderLength = 8;      // link type, reserved, snaplen
-constexpr std::size_t kShbHeaderLength = 16;     // magic, version, section length
 
 constexpr std::uint16_t kOptEnd = 0;
 constexpr std::uint16_t kOptIfName = 2;
