@@ -449,8 +449,10 @@ class ConnectionAnalyzer::Impl {
     std::string t = "TLS ClientHello";
     if (!e.supported_versions.empty()) {
       t += " versions=";
-      for (std::size_t i = 0; i < e.supported_versions.size(); ++i)
-        t += (i ? "," : "") + tls::version_name(e.supported_versions[i]);
+      for (std::size_t i = 0; i < e.supported_versions.size(); ++i) {
+        if (i) t += ',';
+        t += tls::version_name(e.supported_versions[i]);
+      }
     } else {
       t += " version=" + tls::version_name(e.legacy_version);
     }

@@ -144,7 +144,11 @@ std::string key_description(X509* x) {
     default: {
       const char* name = EVP_PKEY_get0_type_name(pk);
       std::string s = name != nullptr ? name : "unknown";
-      if (bits > 0) s += " " + std::to_string(bits);
+      if (bits > 0) {
+        // Two appends, not `" " + std::to_string()`: g++ 12 -O3 warns -Wrestrict (GCC 105651).
+        s += ' ';
+        s += std::to_string(bits);
+      }
       return s;
     }
   }

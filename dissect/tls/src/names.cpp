@@ -194,7 +194,7 @@ bool dns_wildcard(std::string_view presented, std::string_view domain) {
   if (rest.find('.') == std::string_view::npos) return false;  // "*.com"
   if (domain.size() <= rest.size() + 1) return false;
   const std::size_t label = domain.size() - rest.size() - 1;
-  if (domain.substr(label) != "." + std::string(rest)) return false;
+  if (domain[label] != '.' || domain.substr(label + 1) != rest) return false;
   return domain.substr(0, label).find('.') == std::string_view::npos;
 }
 
