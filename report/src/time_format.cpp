@@ -8,35 +8,8 @@
 namespace fedscope::report {
 namespace {
 
-struct Parts {
-  std::tm tm{};
-  long micros = 0;
-  long offset = 0;  ///< seconds east of UTC (local only)
-  std::string zone;
-};
-
-Parts split(Timestamp t, bool local) {
-  std::int64_t sec = t.ns / 1'000'000'000;
-  std::int64_t rem = t.ns % 1'000'000'000;
-  if (rem < 0) {
-    rem += 1'000'000'000;
-    --sec;
-  }
-  Parts p;
-  const auto tt = static_cast<std::time_t>(sec);
-  if (local) {
-    localtime_r(&tt, &p.tm);
-    p.offset = p.tm.tm_gmtoff;
-    if (p.tm.tm_zone) p.zone = p.tm.tm_zone;
-  } else {
-    gmtime_r(&tt, &p.tm);
-  }
-  p.micros = static_cast<long>(rem / 1000);
-  return p;
-}
-
 // "Z" for UTC, "+01:00" / "-03:30" for a local offset.
-std::string zone_suffix(const Parts& p, bool local) {
+std::string zone_suffix(const CivilTime& p, bool local) {
   if (!local) return "Z";
   const char sign = p.offset < 0 ? '-' : '+';
   // Real zones are within ±26 h; the clamp keeps the text (and the compiler) bounded.
@@ -78,7 +51,7 @@ TimeFormat::TimeFormat(TimeStyle style, Timestamp origin, std::string zone_name)
 std::string TimeFormat::time_of_day(Timestamp t) const {
   if (style_ == TimeStyle::kRelative) return relative(t, origin_);
   const bool local = style_ == TimeStyle::kLocal;
-  const Parts p = split(t, local);
+  const CivilTime p = civil_time(t, local);
   char buf[32];
   std::snprintf(buf, sizeof buf, "%02d:%02d:%02d.%06ld", p.tm.tm_hour, p.tm.tm_min, p.tm.tm_sec,
                 p.micros);
@@ -88,7 +61,7 @@ std::string TimeFormat::time_of_day(Timestamp t) const {
 std::string TimeFormat::date_time(Timestamp t) const {
   if (style_ == TimeStyle::kRelative) return relative(t, origin_);
   const bool local = style_ == TimeStyle::kLocal;
-  const Parts p = split(t, local);
+  const CivilTime p = civil_time(t, local);
   char buf[48];
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06ld", p.tm.tm_year + 1900,
                 p.tm.tm_mon + 1, p.tm.tm_mday, p.tm.tm_hour, p.tm.tm_min, p.tm.tm_sec, p.micros);
@@ -100,7 +73,7 @@ std::string TimeFormat::describe(Timestamp at) const {
     case TimeStyle::kUtc:
       return "UTC";
     case TimeStyle::kLocal: {
-      const Parts p = split(at, true);
+      const CivilTime p = civil_time(at, true);
       std::string s = "local time";
       if (!zone_name_.empty()) s += ", " + zone_name_;
       if (!p.zone.empty() && p.zone != zone_name_)

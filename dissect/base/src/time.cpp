@@ -4,31 +4,29 @@
 #include <ctime>
 
 namespace fedscope {
-namespace {
 
-struct Split {
-  std::tm tm{};
-  long micros = 0;
-};
-
-Split split(Timestamp t) {
+CivilTime civil_time(Timestamp t, bool local) {
   std::int64_t sec = t.ns / 1'000'000'000;
   std::int64_t rem = t.ns % 1'000'000'000;
   if (rem < 0) {
     rem += 1'000'000'000;
     --sec;
   }
-  Split s;
-  std::time_t tt = static_cast<std::time_t>(sec);
-  gmtime_r(&tt, &s.tm);
-  s.micros = static_cast<long>(rem / 1000);
-  return s;
+  CivilTime c;
+  const auto tt = static_cast<std::time_t>(sec);
+  if (local) {
+    localtime_r(&tt, &c.tm);
+    c.offset = c.tm.tm_gmtoff;
+    if (c.tm.tm_zone) c.zone = c.tm.tm_zone;
+  } else {
+    gmtime_r(&tt, &c.tm);
+  }
+  c.micros = static_cast<long>(rem / 1000);
+  return c;
 }
 
-}  // namespace
-
 std::string format_iso8601(Timestamp t) {
-  Split s = split(t);
+  const CivilTime s = civil_time(t);
   char buf[48];
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", s.tm.tm_year + 1900,
                 s.tm.tm_mon + 1, s.tm.tm_mday, s.tm.tm_hour, s.tm.tm_min, s.tm.tm_sec, s.micros);
@@ -36,7 +34,7 @@ std::string format_iso8601(Timestamp t) {
 }
 
 std::string format_time_of_day(Timestamp t) {
-  Split s = split(t);
+  const CivilTime s = civil_time(t);
   char buf[32];
   std::snprintf(buf, sizeof buf, "%02d:%02d:%02d.%06ld", s.tm.tm_hour, s.tm.tm_min, s.tm.tm_sec,
                 s.micros);

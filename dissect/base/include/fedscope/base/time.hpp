@@ -5,6 +5,7 @@
 
 #include <compare>
 #include <cstdint>
+#include <ctime>
 #include <string>
 
 namespace fedscope {
@@ -40,6 +41,17 @@ constexpr Duration operator-(Timestamp a, Timestamp b) {
 constexpr Timestamp operator+(Timestamp a, Duration d) {
   return Timestamp{a.ns + d.ns};
 }
+
+/// The calendar fields of a Timestamp, for formatting.
+struct CivilTime {
+  std::tm tm{};
+  long micros = 0;   ///< 0..999999 (the nanoseconds below are dropped)
+  long offset = 0;   ///< seconds east of UTC: 0 for UTC, the zone's offset then for local
+  std::string zone;  ///< local only: the zone's abbreviation then, e.g. "CET"
+};
+
+/// @p t in UTC, or (@p local) in the local zone (TZ, else the system's) at that moment.
+CivilTime civil_time(Timestamp t, bool local = false);
 
 /// ISO 8601 UTC with microseconds, e.g. "2026-11-25T13:09:14.123456Z".
 std::string format_iso8601(Timestamp t);
