@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 #include <tuple>
+#include <unordered_set>
 
 #include "fedscope/base/domain.hpp"
 #include "fedscope/report/analysis.hpp"
@@ -217,6 +218,7 @@ class Judge {
   std::map<std::string, std::vector<std::size_t>> by_name_;  // qname key -> dns indexes
   std::map<std::string, std::size_t> cert_findings_;         // code|sha256 -> finding
   bool sll_ = false;
+  std::unordered_set<std::uint32_t> error_flows_;  // flow ids with an error-level finding
 
   bool is_ours(const std::string& d) const { return !d.empty() && ours_.count(domain_key(d)) > 0; }
   bool inside(const IpAddress& a) const {
@@ -1290,6 +1292,11 @@ class Judge {
         a.roles.push_back("dialback-verify");
       }
     }
+    // Flows with an error-level finding, once: xmpp_outcome() asks per connection, and a scan
+    // of all findings per connection was quadratic.
+    error_flows_.clear();
+    for (const auto& f : r_.findings)
+      if (f.flow && f.severity == Severity::kError) error_flows_.insert(*f.flow);
     for (auto& a : r_.attempts) {
       if (a.originator.empty() && !a.dns.empty())
         a.originator = r_.dns[a.dns.front()].client.addr.to_string();
@@ -1310,13 +1317,22 @@ class Judge {
       a.outcome = ok ? "connected" : ended ? "capture-ended" : "failed";
       xmpp_outcome(a);
     }
-    // Both directions of one domain pair.
+    // Both directions of one domain pair: the first other attempt whose (from, to) is this
+    // one's (to, from). Indexed by the pair's keys (a scan of all attempts per attempt was
+    // quadratic); each list is in attempt order, so the first entry that is not this attempt
+    // is the one a scan would have found.
+    std::map<std::pair<std::string, std::string>, std::vector<std::size_t>> by_pair;
+    for (std::size_t j = 0; j < r_.attempts.size(); ++j) {
+      const auto& b = r_.attempts[j];
+      by_pair[{domain_key(b.from_domain), domain_key(b.to_domain)}].push_back(j);
+    }
     for (std::size_t i = 0; i < r_.attempts.size(); ++i) {
       auto& a = r_.attempts[i];
       if (a.from_domain.empty() || a.to_domain.empty()) continue;
-      for (std::size_t j = 0; j < r_.attempts.size(); ++j)
-        if (j != i && domains_equal(r_.attempts[j].from_domain, a.to_domain) &&
-            domains_equal(r_.attempts[j].to_domain, a.from_domain)) {
+      auto it = by_pair.find({domain_key(a.to_domain), domain_key(a.from_domain)});
+      if (it == by_pair.end()) continue;
+      for (auto j : it->second)
+        if (j != i) {
           a.reverse = j;
           break;
         }
@@ -1338,8 +1354,7 @@ class Judge {
     };
     for (std::size_t k = 0; k < a.connections.size(); ++k) {
       const auto& rec = r_.connections[a.connections[k]];
-      for (const auto& f : r_.findings)
-        if (f.flow && *f.flow == rec.conn.id && f.severity == Severity::kError) error = true;
+      if (error_flows_.count(rec.conn.id)) error = true;
       if (!rec.xmpp) continue;
       if (a.roles[k] == "multiplexed") {
         // Only this attempt's pair on the shared stream.

@@ -1,5 +1,7 @@
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <ostream>
+#include <unordered_map>
 
 #include "fedscope/base/domain.hpp"
 #include "fedscope/report/analysis.hpp"
@@ -457,8 +459,21 @@ void render_json(const Result& r, std::ostream& os) {
   }
   w.end_array();
 
+  // Which findings belong to an attempt: those of its flows, and those of its domain that name
+  // no flow. Indexed once (a scan of all findings per attempt was quadratic); an attempt's
+  // codes keep the findings' order.
+  std::unordered_map<std::uint32_t, std::vector<std::size_t>> findings_of_flow;
+  std::unordered_map<std::string, std::vector<std::size_t>> findings_of_domain;
+  for (std::size_t i = 0; i < r.findings.size(); ++i) {
+    const auto& f = r.findings[i];
+    if (f.flow)
+      findings_of_flow[*f.flow].push_back(i);
+    else if (!f.domain.empty())
+      findings_of_domain[domain_key(f.domain)].push_back(i);
+  }
   ordered_json attempts = ordered_json::array();
   std::size_t attempt_id = 0;
+  std::vector<std::size_t> mine;
   for (const auto& a : r.attempts) {
     ordered_json conns = ordered_json::array();
     for (auto i : a.connections)
@@ -467,14 +482,18 @@ void render_json(const Result& r, std::ostream& os) {
     for (auto i : a.dns)
       dnsids.push_back(r.dns[i].id);
     ordered_json roles = a.roles;
+    mine.clear();
+    for (auto i : a.connections)
+      if (auto it = findings_of_flow.find(r.connections[i].conn.id); it != findings_of_flow.end())
+        mine.insert(mine.end(), it->second.begin(), it->second.end());
+    if (!a.domain.empty())
+      if (auto it = findings_of_domain.find(domain_key(a.domain)); it != findings_of_domain.end())
+        mine.insert(mine.end(), it->second.begin(), it->second.end());
+    std::sort(mine.begin(), mine.end());
+    mine.erase(std::unique(mine.begin(), mine.end()), mine.end());
     ordered_json codes = ordered_json::array();
-    for (const auto& f : r.findings) {
-      bool mine = false;
-      for (auto i : a.connections)
-        if (f.flow && *f.flow == r.connections[i].conn.id) mine = true;
-      if (!f.flow && !a.domain.empty() && domains_equal(f.domain, a.domain)) mine = true;
-      if (mine) codes.push_back(f.code);
-    }
+    for (auto i : mine)
+      codes.push_back(r.findings[i].code);
     attempts.push_back(ordered_json{
         {"id", ++attempt_id},
         {"target", a.target},
