@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <boost/program_options.hpp>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -237,6 +238,7 @@ int cmd_report(const std::vector<std::string>& args) {
       std::cerr << "fedscope report: warning: " << name << ": reading stopped early, after "
                 << f.packets << " packets (" << f.error << "); the report covers what was read\n";
   }
+  const auto render_start = std::chrono::steady_clock::now();
   if (format == "json") {
     report::render_json(result, out->stream());
   } else {
@@ -250,6 +252,12 @@ int cmd_report(const std::vector<std::string>& args) {
     std::cerr << "fedscope report: " << error << "\n";
     return kExitUsage;
   }
+  const auto rendered = std::chrono::steady_clock::now();
+  // Where the time went, for benchmarks (bench/README.md); wall clock, so noisy machines show.
+  if (std::getenv("FEDSCOPE_TIMING"))
+    std::fprintf(stderr, "timing: read+dissect %.3f s, judge %.3f s, render %.3f s\n",
+                 result.read_seconds, result.judge_seconds,
+                 std::chrono::duration<double>(rendered - render_start).count());
   return result.errors() > 0 ? kExitFindings : kExitOk;
 }
 

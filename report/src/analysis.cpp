@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <set>
 
@@ -35,6 +36,8 @@ class Collector : public engine::Observer {
 }  // namespace
 
 bool analyze(const Options& options, Result& result, std::string& error) {
+  using Clock = std::chrono::steady_clock;
+  const auto t0 = Clock::now();
   capture::MergedReader reader;
   if (!reader.open(options.files, error)) return false;
   Collector collector(result);
@@ -62,7 +65,10 @@ bool analyze(const Options& options, Result& result, std::string& error) {
                    [](const engine::DnsTransaction& a, const engine::DnsTransaction& b) {
                      return a.query.time < b.query.time;
                    });
+  const auto t1 = Clock::now();
   judge(result);
+  result.read_seconds = std::chrono::duration<double>(t1 - t0).count();
+  result.judge_seconds = std::chrono::duration<double>(Clock::now() - t1).count();
   return true;
 }
 

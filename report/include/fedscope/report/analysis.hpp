@@ -69,6 +69,9 @@ struct Result {
   std::vector<std::string> our_domains;
   std::vector<std::string> our_domains_inferred;  ///< when --domain is absent: see judge.cpp
   std::vector<Cidr> inside_nets;
+  /// Wall-clock seconds analyze() spent reading and dissecting, and judging (for
+  /// FEDSCOPE_TIMING and benchmarks; not part of any report).
+  double read_seconds = 0, judge_seconds = 0;
   bool forwarding_vantage = false;  ///< evidence the capture was taken on a forwarding box
   std::size_t vantage_count = 0;
 
