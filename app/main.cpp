@@ -303,7 +303,7 @@ int cmd_findings(const std::vector<std::string>& args) {
     }
     std::size_t before = picked.size();
     for (const auto& e : report::catalogue())
-      if (std::string_view(e.code).find(want) != std::string_view::npos) picked.push_back(&e);
+      if (e.text.find(want) != std::string_view::npos) picked.push_back(&e);
     if (picked.size() > before) {
       exact = false;
       continue;
@@ -311,10 +311,10 @@ int cmd_findings(const std::vector<std::string>& args) {
     std::string best;
     std::size_t best_d = 4;  // more edits than this is another word, not a typo
     for (const auto& e : report::catalogue()) {
-      const std::size_t d = edit_distance(want, std::string(e.code));
+      const std::size_t d = edit_distance(want, std::string(e.text));
       if (d < best_d) {
         best_d = d;
-        best = e.code;
+        best = e.text;
       }
     }
     std::cerr << "fedscope findings: unknown finding code '" << want << "'"
@@ -336,7 +336,7 @@ int cmd_findings(const std::vector<std::string>& args) {
     return kExitOk;
   }
   for (const auto* e : picked)
-    std::printf("%-26s %-8s %s\n", std::string(e->code).c_str(),
+    std::printf("%-26s %-8s %s\n", std::string(e->text).c_str(),
                 std::string(report::to_string(e->severity)).c_str(), std::string(e->title).c_str());
   return kExitOk;
 }

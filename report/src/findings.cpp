@@ -21,7 +21,7 @@ namespace {
 
 constexpr std::array kCatalogue = {
     CatalogueEntry{
-        "dns-srv-missing", "dns", Severity::kWarning,
+        FindingCode::kDnsSrvMissing, "dns-srv-missing", "dns", Severity::kWarning,
         "No _xmpp-server._tcp SRV record for the domain",
         "The SRV lookup for _xmpp-server._tcp.DOMAIN answered NXDOMAIN or no SRV records "
         "(NODATA). RFC 6120 §3.2.2 then falls back to the domain's own A/AAAA records on port "
@@ -34,7 +34,7 @@ constexpr std::array kCatalogue = {
         "warning otherwise. NXDOMAIN for _xmpps-server._tcp (direct TLS, XEP-0368) alone is "
         "normal and never reported."},
     CatalogueEntry{
-        "dns-srv-disabled", "dns", Severity::kError,
+        FindingCode::kDnsSrvDisabled, "dns-srv-disabled", "dns", Severity::kError,
         "SRV record says the service is not offered (target \".\")",
         "The _xmpp-server._tcp SRV record has the target \".\", which RFC 2782 defines as "
         "\"the service is decidedly not available at this domain\". Servers stop there and do "
@@ -44,7 +44,7 @@ constexpr std::array kCatalogue = {
         "stop trying.",
         ""},
     CatalogueEntry{
-        "dns-srv-port-nonstandard", "dns", Severity::kWarning,
+        FindingCode::kDnsSrvPortNonstandard, "dns-srv-port-nonstandard", "dns", Severity::kWarning,
         "SRV record points at a port other than 5269",
         "The _xmpp-server._tcp SRV record names a port other than the standard 5269 (a classic "
         "typo is 5369). Peers will connect to that port, so the firewall, NAT and server must "
@@ -53,7 +53,8 @@ constexpr std::array kCatalogue = {
         "firewall forwards it, change the record to 5269.",
         ""},
     CatalogueEntry{
-        "dns-srv-name-suspicious", "dns", Severity::kWarning, "Malformed XMPP SRV service name",
+        FindingCode::kDnsSrvNameSuspicious, "dns-srv-name-suspicious", "dns", Severity::kWarning,
+        "Malformed XMPP SRV service name",
         "A lookup used a service name that looks like a mistyped _xmpp-server._tcp (for "
         "example _xmpp-server_tcp.DOMAIN or _xmpp_server._tcp.DOMAIN), or the legacy "
         "_jabber._tcp. Servers only look up _xmpp-server._tcp.DOMAIN, so records under the "
@@ -62,21 +63,23 @@ constexpr std::array kCatalogue = {
         "dot between the service and `_tcp`) and remove the misspelt one.",
         ""},
     CatalogueEntry{
-        "dns-target-unresolved", "dns", Severity::kError, "SRV target host has no address",
+        FindingCode::kDnsTargetUnresolved, "dns-target-unresolved", "dns", Severity::kError,
+        "SRV target host has no address",
         "The SRV record names a target host, but the A/AAAA lookups for that host returned no "
         "address (NXDOMAIN or NODATA). Peers cannot connect.",
         "Add A (and/or AAAA) records for the SRV target host, or point the SRV record at a host "
         "that has them. The target must be a host name with addresses, not a CNAME.",
         ""},
     CatalogueEntry{
-        "dns-no-response", "dns", Severity::kError, "DNS query never answered",
+        FindingCode::kDnsNoResponse, "dns-no-response", "dns", Severity::kError,
+        "DNS query never answered",
         "A federation-related DNS query got no response within the timeout (the query may have "
         "been retried). The resolver, the path to it, or a firewall in between is failing.",
         "Check that the resolver the XMPP server uses is up and reachable on UDP and TCP port "
         "53 through the firewall (and that replies are allowed back).",
         ""},
     CatalogueEntry{
-        "dns-error", "dns", Severity::kError,
+        FindingCode::kDnsError, "dns-error", "dns", Severity::kError,
         "DNS server answered with an error (SERVFAIL, REFUSED, ...)",
         "A federation-related DNS query was answered with an error code: SERVFAIL (the resolver "
         "could not get an answer, e.g. broken delegation or DNSSEC failure), REFUSED (the "
@@ -85,7 +88,7 @@ constexpr std::array kCatalogue = {
         "SERVFAIL, check the zone's delegation and DNSSEC and the resolver's upstream access.",
         ""},
     CatalogueEntry{
-        "dns-address-not-public", "dns", Severity::kError,
+        FindingCode::kDnsAddressNotPublic, "dns-address-not-public", "dns", Severity::kError,
         "Federation target resolves to an inside or non-public address",
         "An XMPP federation target (SRV target or fallback domain) resolves to a private, "
         "loopback, link-local or CGNAT address, or into an --inside-net range. Peers on the "
@@ -95,7 +98,7 @@ constexpr std::array kCatalogue = {
         "addresses only in an internal zone (split DNS).",
         ""},
     CatalogueEntry{
-        "tcp-no-answer", "tcp", Severity::kError,
+        FindingCode::kTcpNoAnswer, "tcp-no-answer", "tcp", Severity::kError,
         "Connection attempt never answered (SYNs retransmitted)",
         "The originator sent SYN and retransmitted it, and nothing came back: no SYN-ACK, no "
         "RST, no ICMP. Something on the path drops the packets silently, or the destination "
@@ -104,7 +107,8 @@ constexpr std::array kCatalogue = {
         "firewall on the path permits TCP 5269 to it (and NAT forwards it).",
         ""},
     CatalogueEntry{
-        "tcp-refused", "tcp", Severity::kError, "Connection refused (RST answering SYN)",
+        FindingCode::kTcpRefused, "tcp-refused", "tcp", Severity::kError,
+        "Connection refused (RST answering SYN)",
         "The destination answered the SYN with a RST: the host is reachable but nothing "
         "listens on that port (the federation service is stopped, or listens on another port "
         "or address).",
@@ -112,7 +116,8 @@ constexpr std::array kCatalogue = {
         "DNS/NAT to point at the host and port where it listens.",
         ""},
     CatalogueEntry{
-        "tcp-unreachable", "tcp", Severity::kError, "ICMP error answered the connection attempt",
+        FindingCode::kTcpUnreachable, "tcp-unreachable", "tcp", Severity::kError,
+        "ICMP error answered the connection attempt",
         "An ICMP destination-unreachable or time-exceeded message answered a packet of this "
         "connection. The reporter (a router or the host) says the destination cannot be "
         "reached: no route, host down, port closed or a TTL loop.",
@@ -120,21 +125,23 @@ constexpr std::array kCatalogue = {
         "toward the destination, or the service on the host.",
         ""},
     CatalogueEntry{
-        "tcp-reset", "tcp", Severity::kWarning, "Established connection reset",
+        FindingCode::kTcpReset, "tcp-reset", "tcp", Severity::kWarning,
+        "Established connection reset",
         "A RST ended a connection that had been established. Servers reset when a stream "
         "ends badly; firewalls and IPS devices reset idle or inspected connections.",
         "Look at what came just before the RST. If a firewall sent it, raise its idle timeout "
         "above the XMPP servers' (Prosody 90 s keepalives) or disable XMPP inspection.",
         ""},
     CatalogueEntry{
-        "tcp-port-nonstandard", "tcp", Severity::kWarning,
+        FindingCode::kTcpPortNonstandard, "tcp-port-nonstandard", "tcp", Severity::kWarning,
         "Federation traffic on a port other than 5269/5270",
         "A federation connection (found through the _xmpp-server SRV record) used a port other "
         "than 5269 (or 5270 for direct TLS). It works only where every firewall and NAT on the "
         "path knows that port.",
         "Prefer the standard port 5269 in the SRV record and on the server.", ""},
     CatalogueEntry{
-        "tcp-handshake-incomplete", "tcp", Severity::kError, "TCP handshake never completed",
+        FindingCode::kTcpHandshakeIncomplete, "tcp-handshake-incomplete", "tcp", Severity::kError,
+        "TCP handshake never completed",
         "The responder answered SYN with SYN-ACK, but the originator's ACK never arrived (the "
         "SYN-ACK was retransmitted or the connection stalled). Typical of asymmetric routing "
         "through a stateful firewall, or a firewall that drops the return path.",
@@ -142,7 +149,8 @@ constexpr std::array kCatalogue = {
         "that the return traffic (SYN-ACK and ACK) is permitted.",
         ""},
     CatalogueEntry{
-        "fw-blocked", "nat/firewall", Severity::kError, "The firewall blocked federation traffic",
+        FindingCode::kFwBlocked, "fw-blocked", "nat/firewall", Severity::kError,
+        "The firewall blocked federation traffic",
         "The connection was stopped at the firewall: the SYN was seen arriving on one side but "
         "never leaving on the other, or a RST/ICMP came from the firewall itself rather than "
         "from the server behind it.",
@@ -151,7 +159,7 @@ constexpr std::array kCatalogue = {
         "address with the static NAT), and check the rule order.",
         ""},
     CatalogueEntry{
-        "nat-port-mismatch", "nat/firewall", Severity::kError,
+        FindingCode::kNatPortMismatch, "nat-port-mismatch", "nat/firewall", Severity::kError,
         "NAT forwards 5269 to the wrong inside port",
         "The same connection was seen on both sides of the NAT: the outside leg goes to port "
         "5269, the inside leg to another port (for example 522), and the inside host refused or "
@@ -160,7 +168,7 @@ constexpr std::array kCatalogue = {
         "inside (Cisco ASA: `nat (inside,outside) static ... service tcp 5269 5269`).",
         ""},
     CatalogueEntry{
-        "nat-missing", "nat/firewall", Severity::kError,
+        FindingCode::kNatMissing, "nat-missing", "nat/firewall", Severity::kError,
         "Outbound federation leaves without source NAT",
         "An outbound federation connection from an inside address left the firewall with its "
         "inside source address unchanged. Replies to a private or inside address cannot come "
@@ -169,7 +177,7 @@ constexpr std::array kCatalogue = {
         "connections, and make sure it matches TCP 5269 and DNS.",
         ""},
     CatalogueEntry{
-        "xmpp-not-xmpp", "xmpp", Severity::kError,
+        FindingCode::kXmppNotXmpp, "xmpp-not-xmpp", "xmpp", Severity::kError,
         "Something other than XMPP on the federation port",
         "The bytes on the federation connection are not an XMPP stream: an HTTP server, an SSH "
         "banner, TLS where a plain stream was expected, or binary data. Usually the port "
@@ -181,7 +189,8 @@ constexpr std::array kCatalogue = {
         "warning when it is the connecting side that sent something else (a scanner); error "
         "when the answering side is not an XMPP server."},
     CatalogueEntry{
-        "xmpp-no-stream", "xmpp", Severity::kError, "TCP connected but no XMPP stream started",
+        FindingCode::kXmppNoStream, "xmpp-no-stream", "xmpp", Severity::kError,
+        "TCP connected but no XMPP stream started",
         "The TCP connection was established, but the receiving side never sent its stream "
         "header back (or neither side sent a byte) before the connection closed. Typical "
         "causes: a proxy or load balancer that accepts TCP without a server behind it, a "
@@ -192,7 +201,8 @@ constexpr std::array kCatalogue = {
         "or drops the data, and that the server's s2s module is enabled.",
         ""},
     CatalogueEntry{
-        "xmpp-stream-error", "xmpp", Severity::kError, "The XMPP stream was closed with an error",
+        FindingCode::kXmppStreamError, "xmpp-stream-error", "xmpp", Severity::kError,
+        "The XMPP stream was closed with an error",
         "One server closed the stream with an RFC 6120 §4.9 stream error; the condition (the "
         "finding's detail) says why: host-unknown (the receiving server does not serve that "
         "domain), not-authorized (authentication failed), policy-violation (a local policy, "
@@ -208,7 +218,7 @@ constexpr std::array kCatalogue = {
         "warning for see-other-host, connection-timeout, system-shutdown and reset (the "
         "stream was closed in an orderly way), error for every other condition."},
     CatalogueEntry{
-        "xmpp-dialback-invalid", "xmpp", Severity::kError,
+        FindingCode::kXmppDialbackInvalid, "xmpp-dialback-invalid", "xmpp", Severity::kError,
         "Dialback check answered 'invalid' (or error)",
         "The receiving server asked the authoritative server of the originating domain whether "
         "the dialback key was really generated there (XEP-0220), and the answer was 'invalid' "
@@ -224,7 +234,8 @@ constexpr std::array kCatalogue = {
         "remote-server-timeout, ...): the receiving server could not reach the authoritative "
         "server at all."},
     CatalogueEntry{
-        "xmpp-dialback-timeout", "xmpp", Severity::kError, "Dialback request never answered",
+        FindingCode::kXmppDialbackTimeout, "xmpp-dialback-timeout", "xmpp", Severity::kError,
+        "Dialback request never answered",
         "The originating server sent `<db:result>` with its key, and no answer came back before "
         "the stream ended. That is what a receiving server does while its own check back to "
         "the originating domain (DNS lookup, connection to that domain's server, db:verify) "
@@ -235,8 +246,8 @@ constexpr std::array kCatalogue = {
         "5269 out but blocks inbound 5269 gives exactly this.",
         ""},
     CatalogueEntry{
-        "xmpp-dialback-unsolicited", "xmpp", Severity::kWarning,
-        "Dialback answer without a request",
+        FindingCode::kXmppDialbackUnsolicited, "xmpp-dialback-unsolicited", "xmpp",
+        Severity::kWarning, "Dialback answer without a request",
         "A `<db:result>` or `<db:verify>` answer (type valid/invalid/error) arrived that no "
         "request on this connection asked for. A buggy or hostile peer, or a capture that "
         "missed the request.",
@@ -245,7 +256,8 @@ constexpr std::array kCatalogue = {
         "answers.",
         ""},
     CatalogueEntry{
-        "xmpp-starttls-failure", "xmpp", Severity::kError, "STARTTLS failed or was tampered with",
+        FindingCode::kXmppStarttlsFailure, "xmpp-starttls-failure", "xmpp", Severity::kError,
+        "STARTTLS failed or was tampered with",
         "The receiving server answered `<starttls/>` with `<failure/>` (or never answered), so "
         "TLS never started; or bytes that are not TLS followed the STARTTLS switch point — "
         "the STARTTLS command-injection class (CVE-2011-1431) or a middlebox rewriting the "
@@ -256,7 +268,7 @@ constexpr std::array kCatalogue = {
         "a correct server discards everything buffered before TLS.",
         ""},
     CatalogueEntry{
-        "xmpp-tls-required", "xmpp", Severity::kError,
+        FindingCode::kXmppTlsRequired, "xmpp-tls-required", "xmpp", Severity::kError,
         "One side requires TLS, the other does not use it",
         "The receiving server marked STARTTLS as required but the originating server carried "
         "on without it (or the receiving server did not offer STARTTLS and the originating "
@@ -267,7 +279,8 @@ constexpr std::array kCatalogue = {
         "or, if that cannot be done, relax the other server's requirement for this peer.",
         ""},
     CatalogueEntry{
-        "xmpp-sasl-failure", "xmpp", Severity::kError, "SASL authentication failed",
+        FindingCode::kXmppSaslFailure, "xmpp-sasl-failure", "xmpp", Severity::kError,
+        "SASL authentication failed",
         "The originating server tried SASL (EXTERNAL: authentication by its TLS certificate, "
         "RFC 6120 §6, XEP-0178) and the receiving server answered `<failure/>` with a "
         "condition (not-authorized, invalid-authzid, ...).",
@@ -276,7 +289,7 @@ constexpr std::array kCatalogue = {
         "fall back to dialback (Prosody: `s2s_secure_auth = false` on the receiving side).",
         ""},
     CatalogueEntry{
-        "xmpp-auth-incomplete", "xmpp", Severity::kWarning,
+        FindingCode::kXmppAuthIncomplete, "xmpp-auth-incomplete", "xmpp", Severity::kWarning,
         "Stream ended before authentication completed",
         "The streams were opened and features exchanged in clear, but neither dialback nor "
         "SASL completed before the connection ended, and no other finding explains why.",
@@ -285,7 +298,8 @@ constexpr std::array kCatalogue = {
         "timeouts.",
         ""},
     CatalogueEntry{
-        "xmpp-stanza-error", "xmpp", Severity::kWarning, "Stanzas bounced with an error",
+        FindingCode::kXmppStanzaError, "xmpp-stanza-error", "xmpp", Severity::kWarning,
+        "Stanzas bounced with an error",
         "A server returned stanzas of type 'error' (RFC 6120 §8.3): the federation link works, "
         "but messages, presence or queries were refused — service-unavailable, "
         "item-not-found (no such user), remote-server-not-found, not-allowed, ...",
@@ -294,7 +308,7 @@ constexpr std::array kCatalogue = {
         "user does not exist or blocks the sender.",
         ""},
     CatalogueEntry{
-        "tls-alert", "tls", Severity::kError, "TLS alert",
+        FindingCode::kTlsAlert, "tls-alert", "tls", Severity::kError, "TLS alert",
         "A side sent a TLS alert in clear during the handshake (RFC 8446 §6): unknown_ca / "
         "bad_certificate / certificate_unknown (it does not trust the other's certificate), "
         "certificate_expired, handshake_failure (no common cipher or version), "
@@ -304,7 +318,7 @@ constexpr std::array kCatalogue = {
         "protocol_version, enable TLS 1.2 and 1.3 with current cipher suites on both servers.",
         "error for fatal alerts; warning for warning-level alerts other than close_notify."},
     CatalogueEntry{
-        "tls-cert-name-mismatch", "tls", Severity::kError,
+        FindingCode::kTlsCertNameMismatch, "tls-cert-name-mismatch", "tls", Severity::kError,
         "Certificate does not name the XMPP domain",
         "None of the certificate's identifiers covers the domain the stream was addressed to: "
         "no DNS-ID (SAN dNSName, wildcard only as the whole left-most label), no SRV-ID "
@@ -316,36 +330,41 @@ constexpr std::array kCatalogue = {
         "`certfiles`).",
         ""},
     CatalogueEntry{
-        "tls-cert-expired", "tls", Severity::kError, "Certificate expired",
+        FindingCode::kTlsCertExpired, "tls-cert-expired", "tls", Severity::kError,
+        "Certificate expired",
         "The server's certificate was past its notAfter date at the time of the capture.",
         "Renew the certificate (Let's Encrypt: check the renewal job and that the XMPP server "
         "reloads the new file; Prosody `prosodyctl cert import`).",
         ""},
-    CatalogueEntry{"tls-cert-expiring", "tls", Severity::kWarning,
+    CatalogueEntry{FindingCode::kTlsCertExpiring, "tls-cert-expiring", "tls", Severity::kWarning,
                    "Certificate expires within 30 days",
                    "The server's certificate expires within 30 days of the capture time.",
                    "Renew it now and check that automatic renewal reaches the XMPP server.", ""},
     CatalogueEntry{
-        "tls-cert-not-yet-valid", "tls", Severity::kError, "Certificate not yet valid",
+        FindingCode::kTlsCertNotYetValid, "tls-cert-not-yet-valid", "tls", Severity::kError,
+        "Certificate not yet valid",
         "The server's certificate has a notBefore date after the capture time: a clock that is "
         "wrong on the issuing machine, or a certificate installed before its start date.",
         "Check the clocks (NTP) on the server and the machine that made the certificate; "
         "reissue it with a correct start date.",
         ""},
     CatalogueEntry{
-        "tls-cert-self-signed", "tls", Severity::kWarning, "Self-signed certificate",
+        FindingCode::kTlsCertSelfSigned, "tls-cert-self-signed", "tls", Severity::kWarning,
+        "Self-signed certificate",
         "The server presented a self-signed certificate. Peers that verify certificates will "
         "not trust it; federation can still work when the peer falls back to dialback.",
         "Use a certificate from a public CA (e.g. Let's Encrypt) that names the XMPP domain.", ""},
     CatalogueEntry{
-        "tls-old-version", "tls", Severity::kWarning, "TLS older than 1.2 negotiated",
+        FindingCode::kTlsOldVersion, "tls-old-version", "tls", Severity::kWarning,
+        "TLS older than 1.2 negotiated",
         "The servers negotiated SSL 3.0, TLS 1.0 or TLS 1.1, which RFC 8996 deprecates and "
         "current peers refuse.",
         "Update the TLS library and configuration of the server that cannot do TLS 1.2 or "
         "newer; set the minimum protocol to TLS 1.2 on both.",
         ""},
     CatalogueEntry{
-        "tls-handshake-incomplete", "tls", Severity::kError, "TLS handshake never completed",
+        FindingCode::kTlsHandshakeIncomplete, "tls-handshake-incomplete", "tls", Severity::kError,
+        "TLS handshake never completed",
         "TLS started (after STARTTLS or directly) but the handshake did not finish before the "
         "connection ended, and no alert said why: a side stopped answering, or something in "
         "between dropped or cut the handshake records (MTU problems with large certificate "
@@ -356,7 +375,7 @@ constexpr std::array kCatalogue = {
         "and any TLS inspection on the firewall.",
         ""},
     CatalogueEntry{
-        "tls-sni-mismatch", "tls", Severity::kWarning,
+        FindingCode::kTlsSniMismatch, "tls-sni-mismatch", "tls", Severity::kWarning,
         "TLS server name (SNI) differs from the stream's domain",
         "The ClientHello's server_name is not the domain in the stream header's 'to'. A server "
         "hosting several domains picks its certificate by SNI, so it may present the wrong "
@@ -366,15 +385,44 @@ constexpr std::array kCatalogue = {
         ""},
 };
 
+// entry() indexes the table by the enum, so the table must list every FindingCode once, in
+// enum order; a code added in only one of the two places stops the build here.
+constexpr bool in_enum_order() {
+  if (kCatalogue.size() != static_cast<std::size_t>(FindingCode::kCount)) return false;
+  for (std::size_t i = 0; i < kCatalogue.size(); ++i)
+    if (static_cast<std::size_t>(kCatalogue[i].code) != i) return false;
+  return true;
+}
+static_assert(in_enum_order(), "kCatalogue must have one entry per FindingCode, in enum order");
+
+// The text is what reports, the JSON and find_entry() go by.
+constexpr bool texts_unique() {
+  for (std::size_t i = 0; i < kCatalogue.size(); ++i) {
+    if (kCatalogue[i].text.empty()) return false;
+    for (std::size_t j = i + 1; j < kCatalogue.size(); ++j)
+      if (kCatalogue[i].text == kCatalogue[j].text) return false;
+  }
+  return true;
+}
+static_assert(texts_unique(), "every kCatalogue entry needs its own, non-empty code text");
+
 }  // namespace
 
 std::span<const CatalogueEntry> catalogue() {
   return kCatalogue;
 }
 
-const CatalogueEntry* find_entry(std::string_view code) {
+const CatalogueEntry& entry(FindingCode code) {
+  return kCatalogue[static_cast<std::size_t>(code)];
+}
+
+std::string_view to_string(FindingCode code) {
+  return entry(code).text;
+}
+
+const CatalogueEntry* find_entry(std::string_view text) {
   for (const auto& e : kCatalogue)
-    if (e.code == code) return &e;
+    if (e.text == text) return &e;
   return nullptr;
 }
 
@@ -387,12 +435,12 @@ std::string catalogue_markdown() {
       "never change meaning; new codes are added at the end of their layer.\n\n"
       "| code | layer | severity | title |\n|---|---|---|---|\n";
   for (const auto& e : kCatalogue) {
-    s += "| [`" + std::string(e.code) + "`](#" + std::string(e.code) + ") | " +
+    s += "| [`" + std::string(e.text) + "`](#" + std::string(e.text) + ") | " +
          std::string(e.layer) + " | " + std::string(to_string(e.severity)) + " | " +
          std::string(e.title) + " |\n";
   }
   for (const auto& e : kCatalogue) {
-    s += "\n## " + std::string(e.code) + "\n\n";
+    s += "\n## " + std::string(e.text) + "\n\n";
     s += "**" + std::string(e.title) + "** — layer " + std::string(e.layer) + ", severity " +
          std::string(to_string(e.severity)) + ".\n\n";
     s += std::string(e.meaning) + "\n\n";
@@ -406,7 +454,7 @@ std::string catalogue_json(const std::vector<const CatalogueEntry*>& entries) {
   nlohmann::ordered_json list = nlohmann::ordered_json::array();
   for (const auto* e : entries)
     list.push_back(nlohmann::ordered_json{
-        {"code", e->code},
+        {"code", e->text},
         {"layer", e->layer},
         {"severity", to_string(e->severity)},
         {"title", e->title},
@@ -414,7 +462,7 @@ std::string catalogue_json(const std::vector<const CatalogueEntry*>& entries) {
         {"severity_note", e->severity_note.empty() ? nlohmann::ordered_json(nullptr)
                                                    : nlohmann::ordered_json(e->severity_note)},
         {"remedy", e->remedy},
-        {"doc", "docs/findings.md#" + std::string(e->code)}});
+        {"doc", "docs/findings.md#" + std::string(e->text)}});
   return nlohmann::ordered_json{{"findings", list}}.dump(2) + "\n";
 }
 
@@ -447,13 +495,13 @@ std::string wrap(std::string_view text, std::size_t width, const std::string& in
 }  // namespace
 
 std::string catalogue_entry_text(const CatalogueEntry& e, std::size_t width) {
-  std::string s = std::string(e.code) + "  (" + std::string(to_string(e.severity)) + ", layer " +
+  std::string s = std::string(e.text) + "  (" + std::string(to_string(e.severity)) + ", layer " +
                   std::string(e.layer) + ")\n";
   s += wrap(e.title, width, "  ");
   s += "\nWhat it means:\n" + wrap(e.meaning, width, "  ");
   if (!e.severity_note.empty()) s += "\nSeverity:\n" + wrap(e.severity_note, width, "  ");
   s += "\nRemedy:\n" + wrap(e.remedy, width, "  ");
-  s += "\nDocumented in docs/findings.md#" + std::string(e.code) + "\n";
+  s += "\nDocumented in docs/findings.md#" + std::string(e.text) + "\n";
   return s;
 }
 

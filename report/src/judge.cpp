@@ -6,6 +6,7 @@
 #include <set>
 #include <tuple>
 #include <unordered_set>
+#include <utility>
 
 #include "fedscope/base/domain.hpp"
 #include "fedscope/report/analysis.hpp"
@@ -216,7 +217,8 @@ class Judge {
   Result& r_;
   std::set<std::string> ours_;                               // domain keys
   std::map<std::string, std::vector<std::size_t>> by_name_;  // qname key -> dns indexes
-  std::map<std::string, std::size_t> cert_findings_;         // code|sha256 -> finding
+  // (code, certificate sha256) -> finding
+  std::map<std::pair<FindingCode, std::string>, std::size_t> cert_findings_;
   bool sll_ = false;
   std::unordered_set<std::uint32_t> error_flows_;  // flow ids with an error-level finding
 
@@ -233,18 +235,17 @@ class Judge {
     return is_ours(domain) ? "your" : "the peer's";
   }
 
-  Finding& add(std::string_view code, Severity sev, std::string summary, std::string domain) {
-    const CatalogueEntry* e = find_entry(code);
-    Finding f;
-    f.code = std::string(code);
+  Finding& add(FindingCode code, Severity sev, std::string summary, std::string domain) {
+    Finding f(code);
     f.severity = sev;
     f.summary = std::move(summary);
     f.domain = std::move(domain);
-    f.remedy = e ? std::string(e->remedy) : "";
+    f.remedy = std::string(entry(code).remedy);
     // Whose zone to fix matters only for findings about a domain's DNS records.
-    static constexpr std::string_view kZoneCodes[] = {
-        "dns-srv-missing", "dns-srv-disabled", "dns-srv-port-nonstandard", "dns-target-unresolved",
-        "dns-address-not-public"};
+    static constexpr FindingCode kZoneCodes[] = {
+        FindingCode::kDnsSrvMissing, FindingCode::kDnsSrvDisabled,
+        FindingCode::kDnsSrvPortNonstandard, FindingCode::kDnsTargetUnresolved,
+        FindingCode::kDnsAddressNotPublic};
     bool zone =
         std::find(std::begin(kZoneCodes), std::end(kZoneCodes), code) != std::end(kZoneCodes);
     if (!f.domain.empty() && zone) {
@@ -259,9 +260,8 @@ class Judge {
     r_.findings.push_back(std::move(f));
     return r_.findings.back();
   }
-  Finding& add(std::string_view code, std::string summary, std::string domain = "") {
-    const CatalogueEntry* e = find_entry(code);
-    return add(code, e ? e->severity : Severity::kWarning, std::move(summary), std::move(domain));
+  Finding& add(FindingCode code, std::string summary, std::string domain = "") {
+    return add(code, entry(code).severity, std::move(summary), std::move(domain));
   }
 
   static void evidence(Finding& f, const PacketRef& p) { f.add_evidence(p.file, p.number, p.time); }
@@ -364,7 +364,7 @@ class Judge {
       }
     }
     if (err) {
-      auto& f = add("dns-error",
+      auto& f = add(FindingCode::kDnsError,
                     "DNS server " + err->server.addr.to_string() + " answered " +
                         std::string(dns::rcode_name(err->rcode)) + " for " + name + " " +
                         std::string(dns::type_name(err->qtype)) + ".",
@@ -383,7 +383,7 @@ class Judge {
         extra =
             " (" + icmp_text(*first_silent->icmp, first_silent->server.addr.is_v6(), false) + ")";
       auto& f =
-          add("dns-no-response",
+          add(FindingCode::kDnsNoResponse,
               "No answer from " + first_silent->server.to_string() + " to " + std::to_string(sent) +
                   " " + std::string(dns::type_name(first_silent->qtype)) + " quer" +
                   (sent == 1 ? "y" : "ies") + " for " + name + extra + ".",
@@ -401,7 +401,7 @@ class Judge {
     std::set<std::string> reported_suspicious;
     for (const auto& [name, idx] : by_name_) {
       if (!suspicious_service(name)) continue;
-      auto& f = add("dns-srv-name-suspicious",
+      auto& f = add(FindingCode::kDnsSrvNameSuspicious,
                     "Lookup of a malformed XMPP service name: " + name +
                         (starts_with(name, "_jabber._tcp.") ? " (legacy _jabber._tcp)" : "") +
                         "; servers only look up _xmpp-server._tcp.<domain>.",
@@ -432,7 +432,7 @@ class Judge {
           positive = true;
           const std::string target = domain_key(s->target);
           if (target == ".") {
-            auto& f = add("dns-srv-disabled",
+            auto& f = add(FindingCode::kDnsSrvDisabled,
                           "The SRV record " + rr.name + " has target \".\": " + whose(domain) +
                               " domain " + domain + " declares that it offers no federation.",
                           domain);
@@ -440,7 +440,7 @@ class Judge {
             continue;
           }
           if (s->port != 5269 && targets.insert(target + ":" + std::to_string(s->port)).second) {
-            auto& f = add("dns-srv-port-nonstandard",
+            auto& f = add(FindingCode::kDnsSrvPortNonstandard,
                           "The SRV record " + rr.name + " points at " + s->target + " port " +
                               std::to_string(s->port) + ", not 5269.",
                           domain);
@@ -498,7 +498,7 @@ class Judge {
     } else {
       fallback = "the A/AAAA fallback lookup for " + domain + " is not in this capture";
     }
-    auto& f = add("dns-srv-missing", sev,
+    auto& f = add(FindingCode::kDnsSrvMissing, sev,
                   "No SRV record " + name + " (" + negative_text(negative) + "); " + fallback + ".",
                   domain);
     f.detail = negative_text(negative);
@@ -518,7 +518,7 @@ class Judge {
       if (is_negative(*t)) negative = true;
     }
     if (from_srv && !any_address && negative) {
-      auto& f = add("dns-target-unresolved",
+      auto& f = add(FindingCode::kDnsTargetUnresolved,
                     "The SRV target " + target + " of " + domain + " has no A/AAAA record (" +
                         negative_text(**addr.begin()) + ").",
                     domain);
@@ -532,7 +532,7 @@ class Judge {
         if (!a || !not_public(*a) || !seen.insert(*a).second) continue;
         std::string why =
             inside(*a) ? "inside your --inside-net range" : std::string(to_string(classify(*a)));
-        auto& f = add("dns-address-not-public",
+        auto& f = add(FindingCode::kDnsAddressNotPublic,
                       "The federation target " + target + " (for " + domain + ") resolves to " +
                           a->to_string() + ", " + why + ": peers on the internet cannot reach it.",
                       domain);
@@ -590,7 +590,7 @@ class Judge {
       for (const auto& l : conn.legs)
         if (l.resp.port != P.resp.port) in = &l;
       std::string answer = in->r.first_rst ? "refused it (RST)" : "did not answer";
-      auto& f = at(add("nat-port-mismatch",
+      auto& f = at(add(FindingCode::kNatPortMismatch,
                        "NAT translated " + out->resp.to_string() + " to " + in->resp.to_string() +
                            " and the inside host " + answer + ".",
                        domain));
@@ -607,7 +607,7 @@ class Judge {
       bool same_src = std::all_of(conn.legs.begin(), conn.legs.end(),
                                   [&](const flow::Leg& l) { return l.orig.addr == P.orig.addr; });
       if (same_src && not_public(P.orig.addr) && !not_public(P.resp.addr)) {
-        auto& f = at(add("nat-missing",
+        auto& f = at(add(FindingCode::kNatMissing,
                          "Outbound connection " + leg_text(P) + " left the firewall with source " +
                              P.orig.addr.to_string() + " untranslated (" +
                              (inside(P.orig.addr) ? "an --inside-net address"
@@ -624,7 +624,7 @@ class Judge {
     for (const auto& l : conn.legs) {
       for (const auto& e : l.icmp) {
         bool fw = admin_prohibited(e, v6);
-        auto& f = at(add(fw ? "fw-blocked" : "tcp-unreachable",
+        auto& f = at(add(fw ? FindingCode::kFwBlocked : FindingCode::kTcpUnreachable,
                          (fw ? "A firewall rejected " : "The connection ") + leg_text(l) +
                              (fw ? " with " : " was answered by ") + icmp_text(e, v6) + ".",
                          domain));
@@ -642,7 +642,7 @@ class Judge {
       bool syn_in = P.first_direction == packet::Direction::kIn;
       bool s0 = cs == "S0" && (conn.syn_retries() > 0 || !conn.capture_ended);
       if (s0 && (r_.forwarding_vantage || syn_in)) {
-        auto& f = at(add("fw-blocked",
+        auto& f = at(add(FindingCode::kFwBlocked,
                          std::to_string(P.o.syns) + " SYN" + (P.o.syns == 1 ? "" : "s") + " " +
                              leg_text(P) +
                              (syn_in ? " reached the capturing box" : " were seen on one side") +
@@ -654,7 +654,7 @@ class Judge {
       } else if (cs == "REJ" && P.r.first_rst) {
         bool rst_local = syn_in && !r_.inside_nets.empty() && !inside(P.resp.addr);
         if (r_.forwarding_vantage || rst_local) {
-          auto& f = at(add("fw-blocked",
+          auto& f = at(add(FindingCode::kFwBlocked,
                            "The firewall answered " + leg_text(P) +
                                " with a RST itself; the SYN never reached the inside server.",
                            domain));
@@ -667,7 +667,7 @@ class Judge {
 
     if (!specific) {
       if (cs == "S0" && (conn.syn_retries() > 0 || !conn.capture_ended)) {
-        auto& f = at(add("tcp-no-answer",
+        auto& f = at(add(FindingCode::kTcpNoAnswer,
                          leg_text(P) + ": " + std::to_string(P.o.syns) + " SYN" +
                              (P.o.syns == 1 ? "" : "s") + syn_timing(P) + ", no answer.",
                          domain));
@@ -680,7 +680,7 @@ class Judge {
         for (const auto& l : conn.legs)
           if (l.r.first_rst && from->r.first_rst && l.r.first_rst->time < from->r.first_rst->time)
             from = &l;
-        auto& f = at(add("tcp-refused",
+        auto& f = at(add(FindingCode::kTcpRefused,
                          leg_text(P) + " was refused: " + from->resp.to_string() +
                              " answered the SYN with RST (nothing listens there).",
                          domain));
@@ -704,7 +704,7 @@ class Judge {
         std::string where = acked ? ", although it was sent on the other side of the firewall (" +
                                         leg_text(*acked) + "): the firewall dropped it"
                                   : "";
-        auto& f = at(add("tcp-handshake-incomplete",
+        auto& f = at(add(FindingCode::kTcpHandshakeIncomplete,
                          leg_text(l) + ": SYN-ACK sent " + std::to_string(l.r.syns) + " time" +
                              (l.r.syns == 1 ? "" : "s") +
                              ", the originator's ACK never arrived here" + where + ".",
@@ -724,7 +724,7 @@ class Judge {
           side.first_fin && side.first_rst && side.first_fin->time <= side.first_rst->time;
       if (!teardown) {
         auto& f =
-            at(add("tcp-reset",
+            at(add(FindingCode::kTcpReset,
                    leg_text(P) + " was reset by the " + (by_orig ? "originator " : "responder ") +
                        (by_orig ? P.orig : P.resp).addr.to_string() + " after " +
                        std::to_string(P.o.payload_bytes + P.r.payload_bytes) + " bytes.",
@@ -736,7 +736,7 @@ class Judge {
     for (const auto& link : rec.dns) {
       if (link.via == "srv" && link.port != 5269 && link.port != 5270) {
         auto& f =
-            at(add("tcp-port-nonstandard",
+            at(add(FindingCode::kTcpPortNonstandard,
                    "Federation with " + link.domain + " used port " + std::to_string(link.port) +
                        " (from its SRV record): " + leg_text(P) + ".",
                    link.domain));
@@ -790,7 +790,7 @@ class Judge {
     for (bool orig : {false, true}) {
       const auto& s = orig ? x.orig : x.resp;
       if (s.not_xmpp_kind.empty()) continue;
-      auto& f = at(add("xmpp-not-xmpp", orig ? Severity::kWarning : Severity::kError,
+      auto& f = at(add(FindingCode::kXmppNotXmpp, orig ? Severity::kWarning : Severity::kError,
                        (orig ? "The connecting side " + who_o + " sent "
                              : "The server at " + P.resp.to_string() + " answered with ") +
                            s.not_xmpp_kind + " ('" + s.not_xmpp_bytes + "'), not XMPP.",
@@ -815,7 +815,7 @@ class Judge {
             " opened and closed without either side "
             "sending a byte: no XMPP stream.";
       if (!s.empty()) {
-        auto& f = at(add("xmpp-no-stream", s, domain));
+        auto& f = at(add(FindingCode::kXmppNoStream, s, domain));
         if (x.orig.header) evidence(f, x.orig.header->ref);
         if (P.o.first_fin) evidence(f, *P.o.first_fin);
         if (P.r.first_fin) evidence(f, *P.r.first_fin);
@@ -827,7 +827,7 @@ class Judge {
       const auto& s = orig ? x.orig : x.resp;
       if (!s.stream_error) continue;
       const auto& e = *s.stream_error;
-      auto& f = at(add("xmpp-stream-error",
+      auto& f = at(add(FindingCode::kXmppStreamError,
                        orderly_stream_error(e.condition) ? Severity::kWarning : Severity::kError,
                        (orig ? name_o : name_r) + " closed the stream with <" + e.condition + "/>" +
                            (e.text.empty() ? "" : " ('" + e.text.substr(0, 200) + "')") + ": " +
@@ -861,7 +861,7 @@ class Judge {
                              " that is not its own server sent it)"
                        : " (" + d.condition + ")") +
               ".";
-        auto& f = at(add("xmpp-dialback-invalid", s, d.verify ? d.from : d.to));
+        auto& f = at(add(FindingCode::kXmppDialbackInvalid, s, d.verify ? d.from : d.to));
         f.detail = std::string(invalid ? "invalid" : "error") + (d.verify ? " (verify)" : "") +
                    (d.condition.empty() ? "" : ": " + d.condition);
         for (const auto& q : x.dialback)
@@ -869,7 +869,7 @@ class Judge {
         evidence(f, d.ref);
       } else if (d.type != xmpp::DialbackType::kRequest && !d.solicited && !x.midstream &&
                  x.orig.gap_bytes == 0 && x.resp.gap_bytes == 0) {
-        auto& f = at(add("xmpp-dialback-unsolicited",
+        auto& f = at(add(FindingCode::kXmppDialbackUnsolicited,
                          (d.from_orig ? name_o : name_r) + " sent <" + el + " type='" +
                              std::string(xmpp::to_string(d.type)) + "'/> for " + d.from + " -> " +
                              d.to + " that no request on this connection asked for.",
@@ -888,7 +888,7 @@ class Judge {
       bool answerer_reset = d.from_orig ? P.r.first_rst.has_value() : P.o.first_rst.has_value();
       if (!closed || answerer.stream_error || answerer_reset || x.tls.started) continue;
       std::string el = d.verify ? "db:verify" : "db:result";
-      auto& f = at(add("xmpp-dialback-timeout",
+      auto& f = at(add(FindingCode::kXmppDialbackTimeout,
                        (d.from_orig ? name_o : name_r) + " sent <" + el + "> (" + d.from + " -> " +
                            d.to + ") and got no answer in " +
                            std::to_string(static_cast<int>(waited(d.ref) + 0.5)) +
@@ -904,13 +904,13 @@ class Judge {
 
     // -- STARTTLS
     if (x.resp.tls_failure) {
-      auto& f = at(add("xmpp-starttls-failure",
+      auto& f = at(add(FindingCode::kXmppStarttlsFailure,
                        name_r + " answered <starttls/> with <failure/>: TLS was refused.", domain));
       f.detail = "failure";
       if (x.resp.tls_ref) evidence(f, *x.resp.tls_ref);
     } else if (x.orig.starttls && !x.resp.proceed && !ended_by_capture && x.resp.gap_bytes == 0 &&
                !x.resp.stream_error) {
-      auto& f = at(add("xmpp-starttls-failure",
+      auto& f = at(add(FindingCode::kXmppStarttlsFailure,
                        name_o + " sent <starttls/> and " + name_r +
                            " never answered it before the connection closed.",
                        domain));
@@ -921,7 +921,7 @@ class Judge {
       const auto& s = orig ? x.orig : x.resp;
       // The initiator's switch point counts only once the receiver said <proceed/>.
       if (!s.plaintext_after_tls || (orig && !x.resp.proceed)) continue;
-      auto& f = at(add("xmpp-starttls-failure",
+      auto& f = at(add(FindingCode::kXmppStarttlsFailure,
                        (orig ? name_o : name_r) +
                            " sent plaintext right after its STARTTLS switch point where TLS "
                            "must start: STARTTLS command injection (CVE-2011-1431 class) or a "
@@ -940,7 +940,7 @@ class Judge {
     if (rf && rf->starttls.required && !x.orig.starttls &&
         (orig_went_on || x.orig.closed || x.resp.stream_error)) {
       auto& f =
-          at(add("xmpp-tls-required",
+          at(add(FindingCode::kXmppTlsRequired,
                  name_r + " requires TLS (<starttls><required/></starttls>) but " + name_o +
                      " did not start it" + (orig_went_on ? " and went on in clear" : "") + ".",
                  domain));
@@ -953,7 +953,7 @@ class Judge {
                          std::string(x.resp.stream_error ? " and was refused with <" +
                                                                x.resp.stream_error->condition + "/>"
                                                          : "");
-      auto& f = at(add("xmpp-tls-required",
+      auto& f = at(add(FindingCode::kXmppTlsRequired,
                        name_r + " does not offer STARTTLS and " + name_o + what + ": " + name_o +
                            " requires encryption, " + name_r + " has TLS off.",
                        domain));
@@ -969,7 +969,7 @@ class Judge {
       if (!s.sasl_failure) continue;
       const auto& asker = orig ? x.resp : x.orig;
       auto& f =
-          at(add("xmpp-sasl-failure",
+          at(add(FindingCode::kXmppSaslFailure,
                  (orig ? name_o : name_r) + " refused SASL " +
                      (asker.sasl_mechanism.empty() ? std::string("authentication")
                                                    : asker.sasl_mechanism) +
@@ -985,7 +985,7 @@ class Judge {
       if (s.stanza_errors == 0) continue;
       const auto& e = s.stanza_error_samples.front();
       auto& f = at(add(
-          "xmpp-stanza-error",
+          FindingCode::kXmppStanzaError,
           (orig ? name_o : name_r) + " returned " + std::to_string(s.stanza_errors) +
               " stanza error" + (s.stanza_errors == 1 ? "" : "s") + "; first: " + e.kind +
               (e.condition.empty() ? "" : " <" + e.condition + "/>") +
@@ -1013,7 +1013,7 @@ class Judge {
                          x.resp.features->starttls.offered);
     if (!explained && !authed && !verify_only && !x.tls.started && x.orig.header && x.resp.header &&
         auth_offered && !ended_by_capture && !x.midstream) {
-      auto& f = at(add("xmpp-auth-incomplete",
+      auto& f = at(add(FindingCode::kXmppAuthIncomplete,
                        "The stream " + from_dom + " -> " + to_dom + " (" + leg_text(P) +
                            ") ended without authentication: neither dialback nor SASL "
                            "completed" +
@@ -1043,7 +1043,7 @@ class Judge {
       bool fatal = a.level == 2;
       fatal_alert = fatal_alert || fatal;
       std::string hint = alert_hint(a.description);
-      auto& f = at(add("tls-alert", fatal ? Severity::kError : Severity::kWarning,
+      auto& f = at(add(FindingCode::kTlsAlert, fatal ? Severity::kError : Severity::kWarning,
                        "The TLS " + std::string(a.from_client ? "client " : "server ") +
                            (a.from_client ? name_o : name_r) + " sent a " +
                            (fatal ? "fatal" : "warning") + " alert " +
@@ -1055,7 +1055,7 @@ class Judge {
     }
     if (t.server_hello && t.server_hello->version < 0x0303) {
       auto& f =
-          at(add("tls-old-version",
+          at(add(FindingCode::kTlsOldVersion,
                  name_o + " and " + name_r + " negotiated " +
                      tls::version_name(t.server_hello->version) + " (deprecated by RFC 8996).",
                  domain));
@@ -1071,7 +1071,7 @@ class Judge {
                           : t.certificate == s2s::Seen::kYes
                               ? "it stopped after the server's certificate"
                               : "it stopped after the ServerHello";
-      auto& f = at(add("tls-handshake-incomplete",
+      auto& f = at(add(FindingCode::kTlsHandshakeIncomplete,
                        "The TLS handshake between " + name_o + " and " + name_r +
                            " never completed: " + where + ".",
                        domain));
@@ -1082,7 +1082,7 @@ class Judge {
     std::string to = x.orig.header ? x.orig.header->to : "";
     if (t.client_hello && !t.client_hello->sni.empty() && !to.empty() &&
         !domains_equal(t.client_hello->sni, to)) {
-      auto& f = at(add("tls-sni-mismatch",
+      auto& f = at(add(FindingCode::kTlsSniMismatch,
                        name_o + " asked for TLS server name '" + t.client_hello->sni +
                            "' on a stream to " + to + ".",
                        domain));
@@ -1118,9 +1118,8 @@ class Judge {
     std::string what = who + " presented a " + kind + "certificate (" + subject + ")";
     // One finding per certificate and code: the same certificate shown on several
     // connections (as server and as client certificate) adds evidence, not findings.
-    auto add_cert = [&](std::string_view code, std::string summary,
-                        const std::string& dom) -> Finding& {
-      auto key = std::string(code) + "|" + leaf.sha256;
+    auto add_cert = [&](FindingCode code, std::string summary, const std::string& dom) -> Finding& {
+      auto key = std::make_pair(code, leaf.sha256);
       if (auto it = cert_findings_.find(key); it != cert_findings_.end()) {
         auto& f = r_.findings[it->second];
         ++f.count;
@@ -1139,7 +1138,7 @@ class Judge {
           names += (names.empty() ? "" : ", ") + ("SRV:" + n);
         for (const auto& n : leaf.xmpp_addrs)
           names += (names.empty() ? "" : ", ") + ("XmppAddr:" + n);
-        auto& f = add_cert("tls-cert-name-mismatch",
+        auto& f = add_cert(FindingCode::kTlsCertNameMismatch,
                            what + " that does not name " + want + ": it names " +
                                (names.empty() ? "nothing in its SAN" : names) +
                                (m.how.empty() ? "" : "; " + m.how) + ".",
@@ -1149,13 +1148,13 @@ class Judge {
       }
     }
     if (leaf.not_after < now) {
-      auto& f = add_cert("tls-cert-expired",
+      auto& f = add_cert(FindingCode::kTlsCertExpired,
                          what + " that expired on " + date_text(leaf.not_after) + ".", domain);
       f.detail = date_text(leaf.not_after);
       evidence(f, cref);
     } else if (leaf.not_after - now < 30 * 86400) {
       auto& f =
-          add_cert("tls-cert-expiring",
+          add_cert(FindingCode::kTlsCertExpiring,
                    what + " that expires on " + date_text(leaf.not_after) + ", " +
                        std::to_string((leaf.not_after - now) / 86400) + " days after this capture.",
                    domain);
@@ -1164,13 +1163,13 @@ class Judge {
     }
     if (leaf.not_before > now) {
       auto& f =
-          add_cert("tls-cert-not-yet-valid",
+          add_cert(FindingCode::kTlsCertNotYetValid,
                    what + " that is valid only from " + date_text(leaf.not_before) + ".", domain);
       f.detail = date_text(leaf.not_before);
       evidence(f, cref);
     }
     if (leaf.self_signed) {
-      auto& f = add_cert("tls-cert-self-signed", what + " that is self-signed.", domain);
+      auto& f = add_cert(FindingCode::kTlsCertSelfSigned, what + " that is self-signed.", domain);
       evidence(f, cref);
     }
   }

@@ -493,7 +493,7 @@ void render_json(const Result& r, std::ostream& os) {
     mine.erase(std::unique(mine.begin(), mine.end()), mine.end());
     ordered_json codes = ordered_json::array();
     for (auto i : mine)
-      codes.push_back(r.findings[i].code);
+      codes.push_back(to_string(r.findings[i].code));
     attempts.push_back(ordered_json{
         {"id", ++attempt_id},
         {"target", a.target},
@@ -519,7 +519,7 @@ void render_json(const Result& r, std::ostream& os) {
     for (const auto& e : f.evidence)
       ev.push_back(ref_json(r, flow::PacketRef{e.file, e.packet, e.time}));
     findings.push_back(
-        ordered_json{{"code", f.code},
+        ordered_json{{"code", to_string(f.code)},
                      {"severity", std::string(to_string(f.severity))},
                      {"summary", f.summary},
                      {"remedy", f.remedy},

@@ -342,7 +342,8 @@ std::string render_text(const Result& r, const TextOptions& options) {
     std::string sev = std::string(to_string(f.severity));
     for (auto& ch : sev)
       ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-    out += "\n  " + sev + "  " + f.code + (f.domain.empty() ? "" : "  [" + f.domain + "]") + "\n";
+    out += "\n  " + sev + "  " + std::string(to_string(f.code)) +
+           (f.domain.empty() ? "" : "  [" + f.domain + "]") + "\n";
     out += "    " + f.summary + "\n";
     if (!f.evidence.empty()) {
       out += "    evidence: ";

@@ -106,8 +106,7 @@ Result two_file_result() {
   }
   r.stats.first = kT0;
   r.stats.last = kT0 + Duration::millis(250);
-  Finding f;
-  f.code = "tcp-refused";
+  Finding f(FindingCode::kTcpRefused);
   f.severity = Severity::kError;
   f.summary = "refused";
   f.remedy = "open it";

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,12 @@
 #include "split_test.hpp"
 
 namespace fedscope::report {
+
+// gtest shows a mismatched code by its text, not its number.
+void PrintTo(FindingCode c, std::ostream* os) {
+  *os << to_string(c);
+}
+
 namespace {
 
 using test::bytes_of;
@@ -73,12 +80,24 @@ std::string header(const char* from, const char* to, const char* id = "") {
 const std::string kFeatures =
     "<stream:features><dialback xmlns='urn:xmpp:features:dialback'/></stream:features>";
 
-std::vector<std::string> codes(const Result& r) {
-  std::vector<std::string> v;
+std::vector<FindingCode> codes(const Result& r) {
+  std::vector<FindingCode> v;
   for (const auto& f : r.findings)
     v.push_back(f.code);
   std::sort(v.begin(), v.end());
   return v;
+}
+
+TEST(Catalogue, EveryCodeHasItsEntryAndText) {
+  ASSERT_EQ(catalogue().size(), static_cast<std::size_t>(FindingCode::kCount));
+  for (const auto& e : catalogue()) {
+    EXPECT_EQ(&entry(e.code), &e) << e.text;
+    EXPECT_EQ(to_string(e.code), e.text);
+    EXPECT_EQ(find_entry(e.text), &e) << e.text;
+  }
+  EXPECT_EQ(to_string(FindingCode::kNatPortMismatch), "nat-port-mismatch");
+  EXPECT_EQ(entry(FindingCode::kTlsSniMismatch).layer, "tls");
+  EXPECT_EQ(find_entry("nat-port-mismatc"), nullptr);
 }
 
 TEST(Judge, MultiplexedStreamJoinsTheSecondPairsAttempt) {
@@ -108,7 +127,7 @@ TEST(Judge, MultiplexedStreamJoinsTheSecondPairsAttempt) {
   EXPECT_EQ(mux.roles[0], "multiplexed");
   EXPECT_EQ(mux.auth_result, "invalid");
   EXPECT_EQ(mux.from_domain, "a.example");
-  EXPECT_EQ(codes(r), std::vector<std::string>{"xmpp-dialback-invalid"});
+  EXPECT_EQ(codes(r), std::vector<FindingCode>{FindingCode::kXmppDialbackInvalid});
   // The finding is about the domain whose key was refused: the originating one.
   EXPECT_EQ(r.findings[0].domain, "a.example");
   EXPECT_NE(r.findings[0].summary.find("muc.b.example"), std::string::npos);
@@ -127,7 +146,7 @@ TEST(Judge, DialbackTimeoutNeedsTheStreamToEnd) {
   });
   r.connections.push_back(std::move(rec));
   judge(r);
-  EXPECT_EQ(codes(r), std::vector<std::string>{"xmpp-dialback-timeout"});
+  EXPECT_EQ(codes(r), std::vector<FindingCode>{FindingCode::kXmppDialbackTimeout});
   ASSERT_EQ(r.attempts.size(), 1u);
   EXPECT_EQ(r.attempts[0].auth_result, "no-answer");
 
@@ -205,7 +224,7 @@ dns::ResourceRecord rr(const std::string& name, dns::RData data, std::uint16_t t
   return r;
 }
 
-const Finding* find(const Result& r, std::string_view code) {
+const Finding* find(const Result& r, FindingCode code) {
   for (const auto& f : r.findings)
     if (f.code == code) return &f;
   return nullptr;
@@ -226,14 +245,14 @@ TEST(JudgeDomains, DomainOptionIsComparedWithoutCaseOrTrailingDot) {
   Result r = srv_missing("cupdomain.example", {"CUPDOMAIN.EXAMPLE.", "cupdomain.example"});
   // Shown normalized, once.
   EXPECT_EQ(r.our_domains, std::vector<std::string>{"cupdomain.example"});
-  const Finding* f = find(r, "dns-srv-missing");
+  const Finding* f = find(r, FindingCode::kDnsSrvMissing);
   ASSERT_NE(f, nullptr);
   EXPECT_EQ(f->domain, "cupdomain.example");
   EXPECT_EQ(f->remedy.rfind("This is your domain: ", 0), 0u) << f->remedy;
 
   // Another domain is the peer's, whatever its case.
   Result peer = srv_missing("peer.example", {"CUPDOMAIN.EXAMPLE."});
-  f = find(peer, "dns-srv-missing");
+  f = find(peer, FindingCode::kDnsSrvMissing);
   ASSERT_NE(f, nullptr);
   EXPECT_EQ(f->remedy.rfind("This is the peer's domain", 0), 0u) << f->remedy;
 }
@@ -242,7 +261,7 @@ TEST(JudgeDomains, InternationalDomainOptionMatchesALabelsInDns) {
   for (const std::string& given : {kBucher, std::string("XN--BCHER-KVA.EXAMPLE.")}) {
     Result r = srv_missing("xn--bcher-kva.example", {given});
     EXPECT_EQ(r.our_domains, std::vector<std::string>{"xn--bcher-kva.example"}) << given;
-    const Finding* f = find(r, "dns-srv-missing");
+    const Finding* f = find(r, FindingCode::kDnsSrvMissing);
     ASSERT_NE(f, nullptr);
     EXPECT_EQ(f->remedy.rfind("This is your domain: ", 0), 0u) << given << ": " << f->remedy;
   }
@@ -262,7 +281,7 @@ TEST(JudgeDomains, InferredDomainsAndDnsNamesInAnyCase) {
   r.dns.push_back(a);
   judge(r);
   EXPECT_EQ(r.our_domains_inferred, std::vector<std::string>{"cupdomain.example"});
-  const Finding* f = find(r, "dns-address-not-public");
+  const Finding* f = find(r, FindingCode::kDnsAddressNotPublic);
   ASSERT_NE(f, nullptr);  // the SRV target met the A lookup for it
   EXPECT_EQ(f->domain, "cupdomain.example");
   EXPECT_EQ(f->remedy.rfind("This is your domain: ", 0), 0u) << f->remedy;
@@ -304,7 +323,7 @@ TEST(JudgeDomains, StreamDomainsInAnyCaseAreOnePair) {
   r.our_domains = {"A.Example."};
   judge(r);
   // No unsolicited answer, no extra (multiplexed) pair, no attempt of the verify's own.
-  EXPECT_EQ(codes(r), std::vector<std::string>{});
+  EXPECT_EQ(codes(r), std::vector<FindingCode>{});
   ASSERT_EQ(r.attempts.size(), 2u);
   EXPECT_EQ(r.attempts[0].roles, (std::vector<std::string>{"stream", "dialback-verify"}));
   EXPECT_EQ(r.attempts[0].outcome, "authenticated");
@@ -333,7 +352,7 @@ TEST(JudgeDomains, SniInALabelsMatchesAStreamToInULabels) {
     t.client_hello_ref = ref(20, 0.5);
     r.connections.push_back(std::move(rec));
     judge(r);
-    return find(r, "tls-sni-mismatch") != nullptr;
+    return find(r, FindingCode::kTlsSniMismatch) != nullptr;
   };
   EXPECT_FALSE(run("xn--bcher-kva.example"));
   EXPECT_FALSE(run("XN--BCHER-KVA.EXAMPLE."));
@@ -355,7 +374,7 @@ TEST(JudgeDomains, CaptureReportIsTheSameForEverySpellingOfTheDomain) {
   };
   const Result want = run("cupdomain.example");
   ASSERT_FALSE(want.findings.empty());
-  const Finding* f = find(want, "dns-address-not-public");
+  const Finding* f = find(want, FindingCode::kDnsAddressNotPublic);
   ASSERT_NE(f, nullptr);
   EXPECT_EQ(f->remedy.rfind("This is your domain: ", 0), 0u) << f->remedy;
   for (const std::string& given :

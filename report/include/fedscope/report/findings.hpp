@@ -17,8 +17,53 @@ namespace fedscope::report {
 enum class Severity { kInfo, kWarning, kError };
 std::string_view to_string(Severity s);
 
+/// One finding of the catalogue, by name, so that a misspelt code does not compile. The order
+/// is the catalogue's (docs/findings.md); findings.cpp checks at compile time that its table
+/// lists exactly these, in this order, with distinct code texts.
+enum class FindingCode : std::uint8_t {
+  kDnsSrvMissing,
+  kDnsSrvDisabled,
+  kDnsSrvPortNonstandard,
+  kDnsSrvNameSuspicious,
+  kDnsTargetUnresolved,
+  kDnsNoResponse,
+  kDnsError,
+  kDnsAddressNotPublic,
+  kTcpNoAnswer,
+  kTcpRefused,
+  kTcpUnreachable,
+  kTcpReset,
+  kTcpPortNonstandard,
+  kTcpHandshakeIncomplete,
+  kFwBlocked,
+  kNatPortMismatch,
+  kNatMissing,
+  kXmppNotXmpp,
+  kXmppNoStream,
+  kXmppStreamError,
+  kXmppDialbackInvalid,
+  kXmppDialbackTimeout,
+  kXmppDialbackUnsolicited,
+  kXmppStarttlsFailure,
+  kXmppTlsRequired,
+  kXmppSaslFailure,
+  kXmppAuthIncomplete,
+  kXmppStanzaError,
+  kTlsAlert,
+  kTlsCertNameMismatch,
+  kTlsCertExpired,
+  kTlsCertExpiring,
+  kTlsCertNotYetValid,
+  kTlsCertSelfSigned,
+  kTlsOldVersion,
+  kTlsHandshakeIncomplete,
+  kTlsSniMismatch,
+  kCount  ///< not a code: how many there are
+};
+
 struct CatalogueEntry {
-  std::string_view code;           ///< stable, e.g. "dns-srv-missing"
+  FindingCode code;                ///< the entry's own code (catalogue()[i].code is code i)
+  std::string_view text;           ///< the code as reports write it, stable: "dns-srv-missing"
   std::string_view layer;          ///< "dns", "tcp", "nat/firewall"
   Severity severity;               ///< default severity (a judge may raise it, as documented)
   std::string_view title;          ///< one line
@@ -27,10 +72,14 @@ struct CatalogueEntry {
   std::string_view severity_note;  ///< when the severity differs from the default, or ""
 };
 
-/// Every code, in documentation order.
+/// Every code, in documentation order (the order of FindingCode).
 std::span<const CatalogueEntry> catalogue();
-/// nullptr for an unknown code.
-const CatalogueEntry* find_entry(std::string_view code);
+/// The entry of @p code, in constant time. @p code must not be FindingCode::kCount.
+const CatalogueEntry& entry(FindingCode code);
+/// The stable text of @p code, e.g. "dns-srv-missing" (what reports and the JSON write).
+std::string_view to_string(FindingCode code);
+/// The entry whose text is @p text (the CLI's `fedscope findings CODE`); nullptr if none.
+const CatalogueEntry* find_entry(std::string_view text);
 /// docs/findings.md, generated from the table (a test keeps the file identical).
 std::string catalogue_markdown();
 /// `{"findings": [{code, layer, severity, title, meaning, severity_note, remedy, doc}, ...]}`
@@ -50,7 +99,10 @@ inline constexpr std::size_t kMaxEvidence = 5;
 
 /// One finding instance.
 struct Finding {
-  std::string code;
+  /// A finding always names its catalogue entry.
+  explicit Finding(FindingCode c) : code(c) {}
+
+  FindingCode code;
   Severity severity = Severity::kWarning;
   std::string summary;  ///< this instance, in one sentence with its addresses and names
   std::string remedy;   ///< the catalogue remedy, tailored (ours / the peer's)
