@@ -1,0 +1,249 @@
+// The TCP, NAT and firewall layer's judge: what the legs of each federation connection, their
+// SYNs, RSTs and ICMP errors say about the path, and where the capture was taken.
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <set>
+#include <string>
+#include <tuple>
+
+#include "judge_layers.hpp"
+
+namespace fedscope::report::detail {
+namespace {
+
+bool admin_prohibited(const flow::IcmpEvent& e, bool v6) {
+  if (!e.unreachable) return false;
+  if (v6) return e.code == 1 || e.code == 4;  // administratively prohibited; port unreachable
+  // Port unreachable for TCP comes from firewalls (hosts answer with RST), and 9/10/13 are the
+  // "administratively prohibited" codes.
+  return e.code == 3 || e.code == 9 || e.code == 10 || e.code == 13;
+}
+
+std::string syn_timing(const flow::Leg& l) {
+  if (l.o.syn_times.size() < 2) return "";
+  std::string s = " at +";
+  for (std::size_t i = 0; i < l.o.syn_times.size() && i < 10; ++i) {
+    if (i) s += ", +";
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f", (l.o.syn_times[i] - l.o.syn_times[0]).seconds());
+    s += buf;
+  }
+  return s + " s";
+}
+
+void add_syn_evidence(Finding& f, const flow::Leg& l) {
+  if (l.o.first_syn) evidence(f, *l.o.first_syn);
+  f.evidence_total = l.o.syns;  // every SYN is evidence; the first is named
+}
+
+}  // namespace
+
+void learn_vantages(JudgeContext& ctx) {
+  Result& r = ctx.result;
+  std::set<std::tuple<std::uint16_t, std::int32_t, std::int32_t>> v;
+  bool paired = false;
+  for (const auto& c : r.connections) {
+    for (const auto& l : c.conn.legs) {
+      v.insert({l.vantage.file, l.vantage.interface, l.vantage.ifindex});
+      if (l.first_direction != packet::Direction::kUnknown) ctx.sll_direction = true;
+    }
+    if (c.conn.legs.size() > 1) paired = true;
+  }
+  for (const auto& t : r.dns)
+    if (t.copies > 0) paired = true;
+  r.vantage_count = v.size();
+  // Several files, or several interfaces of one pcapng file, are taken to be vantage points
+  // around one forwarding box (outside and inside of a firewall).
+  std::size_t capture_points = 0;
+  for (const auto& f : r.files)
+    capture_points += std::max<std::size_t>(1, f.interfaces.size());
+  r.forwarding_vantage = paired || capture_points > 1;
+}
+
+void judge_connection(JudgeContext& ctx, std::size_t index) {
+  const Result& r = ctx.result;
+  auto& rec = r.connections[index];
+  if (!federation(rec)) return;
+  const auto& conn = rec.conn;
+  const auto& P = conn.primary();
+  const std::string cs = conn.conn_state;
+  const std::string domain = domain_of(rec);
+  const bool v6 = P.orig.addr.is_v6();
+  bool specific = false;
+  auto at = [&](Finding& f) -> Finding& {
+    f.flow = conn.id;
+    return f;
+  };
+
+  bool ports_differ = std::any_of(conn.legs.begin(), conn.legs.end(),
+                                  [&](const flow::Leg& l) { return l.resp.port != P.resp.port; });
+  bool any_established = std::any_of(conn.legs.begin(), conn.legs.end(), established);
+
+  // NAT sends the public port to another inside port.
+  if (conn.legs.size() > 1 && ports_differ && !any_established) {
+    const flow::Leg* out = &P;
+    const flow::Leg* in = &conn.legs.back();
+    for (const auto& l : conn.legs)
+      if (l.resp.port != P.resp.port) in = &l;
+    std::string answer = in->r.first_rst ? "refused it (RST)" : "did not answer";
+    auto& f = at(ctx.add(FindingCode::kNatPortMismatch,
+                         "NAT translated " + out->resp.to_string() + " to " + in->resp.to_string() +
+                             " and the inside host " + answer + ".",
+                         domain));
+    f.detail = std::to_string(out->resp.port) + "->" + std::to_string(in->resp.port);
+    for (const auto& l : conn.legs) {
+      if (l.o.first_syn) evidence(f, *l.o.first_syn);
+      if (l.r.first_rst) evidence(f, *l.r.first_rst);
+    }
+    specific = true;
+  }
+
+  // Outbound federation that crossed the firewall with its inside source address.
+  if (conn.legs.size() > 1 && !specific) {
+    bool same_src = std::all_of(conn.legs.begin(), conn.legs.end(),
+                                [&](const flow::Leg& l) { return l.orig.addr == P.orig.addr; });
+    if (same_src && ctx.not_public(P.orig.addr) && !ctx.not_public(P.resp.addr)) {
+      auto& f =
+          at(ctx.add(FindingCode::kNatMissing,
+                     "Outbound connection " + leg_text(P) + " left the firewall with source " +
+                         P.orig.addr.to_string() + " untranslated (" +
+                         (ctx.inside(P.orig.addr) ? "an --inside-net address"
+                                                  : std::string(to_string(classify(P.orig.addr)))) +
+                         "); replies cannot come back.",
+                     domain));
+      for (const auto& l : conn.legs)
+        if (l.o.first_syn) evidence(f, *l.o.first_syn);
+      specific = true;
+    }
+  }
+
+  // ICMP errors: firewall rejects vs. routers/hosts reporting unreachability.
+  for (const auto& l : conn.legs) {
+    for (const auto& e : l.icmp) {
+      bool fw = admin_prohibited(e, v6);
+      auto& f = at(ctx.add(fw ? FindingCode::kFwBlocked : FindingCode::kTcpUnreachable,
+                           (fw ? "A firewall rejected " : "The connection ") + leg_text(l) +
+                               (fw ? " with " : " was answered by ") + icmp_text(e, v6) + ".",
+                           domain));
+      f.detail = "icmp " + std::to_string(e.type) + "/" + std::to_string(e.code);
+      if (l.o.first_syn) evidence(f, *l.o.first_syn);
+      evidence(f, e.ref);
+      specific = true;
+      break;
+    }
+    if (specific) break;
+  }
+
+  // One leg only, on a box that forwards: the firewall stopped it.
+  if (!specific && conn.legs.size() == 1) {
+    bool syn_in = P.first_direction == packet::Direction::kIn;
+    bool s0 = cs == "S0" && (conn.syn_retries() > 0 || !conn.capture_ended);
+    if (s0 && (r.forwarding_vantage || syn_in)) {
+      auto& f = at(ctx.add(FindingCode::kFwBlocked,
+                           std::to_string(P.o.syns) + " SYN" + (P.o.syns == 1 ? "" : "s") + " " +
+                               leg_text(P) +
+                               (syn_in ? " reached the capturing box" : " were seen on one side") +
+                               " but never left it: the firewall dropped them.",
+                           domain));
+      f.count = P.o.syns;
+      add_syn_evidence(f, P);
+      specific = true;
+    } else if (cs == "REJ" && P.r.first_rst) {
+      bool rst_local = syn_in && !r.inside_nets.empty() && !ctx.inside(P.resp.addr);
+      if (r.forwarding_vantage || rst_local) {
+        auto& f = at(ctx.add(FindingCode::kFwBlocked,
+                             "The firewall answered " + leg_text(P) +
+                                 " with a RST itself; the SYN never reached the inside server.",
+                             domain));
+        if (P.o.first_syn) evidence(f, *P.o.first_syn);
+        evidence(f, *P.r.first_rst);
+        specific = true;
+      }
+    }
+  }
+
+  if (!specific) {
+    if (cs == "S0" && (conn.syn_retries() > 0 || !conn.capture_ended)) {
+      auto& f = at(ctx.add(FindingCode::kTcpNoAnswer,
+                           leg_text(P) + ": " + std::to_string(P.o.syns) + " SYN" +
+                               (P.o.syns == 1 ? "" : "s") + syn_timing(P) + ", no answer.",
+                           domain));
+      f.count = P.o.syns;
+      add_syn_evidence(f, P);
+    } else if (cs == "REJ") {
+      // Name the host that sent the RST: on a NAT'ed connection, the leg where it was seen
+      // first is nearest to its sender (the outside copy carries the public address).
+      const flow::Leg* from = &P;
+      for (const auto& l : conn.legs)
+        if (l.r.first_rst && from->r.first_rst && l.r.first_rst->time < from->r.first_rst->time)
+          from = &l;
+      auto& f = at(ctx.add(FindingCode::kTcpRefused,
+                           leg_text(P) + " was refused: " + from->resp.to_string() +
+                               " answered the SYN with RST (nothing listens there).",
+                           domain));
+      if (P.o.first_syn) evidence(f, *P.o.first_syn);
+      if (from->r.first_rst) evidence(f, *from->r.first_rst);
+    }
+  }
+
+  auto orig_acked = [](const flow::Leg& l) {
+    return l.history.find('A') != std::string::npos || l.history.find('D') != std::string::npos ||
+           l.history.find('F') != std::string::npos;
+  };
+  for (const auto& l : conn.legs) {
+    bool reset =
+        l.history.find('R') != std::string::npos || l.history.find('r') != std::string::npos;
+    if (l.o.syns > 0 && l.r.syns > 0 && !orig_acked(l) && !reset) {
+      // On a NAT'ed connection the other leg tells where the ACK was lost.
+      const flow::Leg* acked = nullptr;
+      for (const auto& other : conn.legs)
+        if (&other != &l && orig_acked(other)) acked = &other;
+      std::string where = acked ? ", although it was sent on the other side of the firewall (" +
+                                      leg_text(*acked) + "): the firewall dropped it"
+                                : "";
+      auto& f = at(ctx.add(FindingCode::kTcpHandshakeIncomplete,
+                           leg_text(l) + ": SYN-ACK sent " + std::to_string(l.r.syns) + " time" +
+                               (l.r.syns == 1 ? "" : "s") +
+                               ", the originator's ACK never arrived here" + where + ".",
+                           domain));
+      if (l.o.first_syn) evidence(f, *l.o.first_syn);
+      if (l.r.first_syn) evidence(f, *l.r.first_syn);
+      break;
+    }
+  }
+
+  if ((cs == "RSTO" || cs == "RSTR") && established(P)) {
+    bool by_orig = cs == "RSTO";
+    const auto& side = by_orig ? P.o : P.r;
+    // A side that had already closed (sent its FIN) and then resets is tearing down: its
+    // kernel answers data that arrived after close(). Not a fault of the path.
+    bool teardown =
+        side.first_fin && side.first_rst && side.first_fin->time <= side.first_rst->time;
+    if (!teardown) {
+      auto& f =
+          at(ctx.add(FindingCode::kTcpReset,
+                     leg_text(P) + " was reset by the " + (by_orig ? "originator " : "responder ") +
+                         (by_orig ? P.orig : P.resp).addr.to_string() + " after " +
+                         std::to_string(P.o.payload_bytes + P.r.payload_bytes) + " bytes.",
+                     domain));
+      if (side.first_rst) evidence(f, *side.first_rst);
+    }
+  }
+
+  for (const auto& link : rec.dns) {
+    if (link.via == "srv" && link.port != 5269 && link.port != 5270) {
+      auto& f =
+          at(ctx.add(FindingCode::kTcpPortNonstandard,
+                     "Federation with " + link.domain + " used port " + std::to_string(link.port) +
+                         " (from its SRV record): " + leg_text(P) + ".",
+                     link.domain));
+      f.detail = std::to_string(link.port);
+      if (P.o.first_syn) evidence(f, *P.o.first_syn);
+      break;
+    }
+  }
+}
+
+}  // namespace fedscope::report::detail

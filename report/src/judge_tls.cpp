@@ -1,0 +1,197 @@
+// The TLS layer's judge: alerts, version, the handshake, SNI, and the certificates each side
+// presented (RFC 6125/9525 names, validity, self-signed), one finding per certificate and code.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "fedscope/base/domain.hpp"
+#include "fedscope/tls/names.hpp"
+#include "judge_layers.hpp"
+
+namespace fedscope::report::detail {
+namespace {
+
+std::string alert_hint(std::uint8_t d) {
+  switch (d) {
+    case 48:
+      return "it does not trust the CA that issued the other side's certificate";
+    case 42:
+    case 46:
+      return "it rejected the other side's certificate";
+    case 45:
+      return "it considers the other side's certificate expired";
+    case 40:
+      return "no cipher suite or parameters both sides accept";
+    case 70:
+      return "no TLS version both sides accept";
+    case 112:
+      return "it does not serve the name asked for in SNI";
+    case 116:
+      return "it requires a client certificate that was not sent";
+    case 120:
+      return "no application protocol (ALPN) in common";
+    case 80:
+      return "an internal error on that side";
+    default:
+      return "";
+  }
+}
+
+std::string date_text(std::int64_t unix_seconds) {
+  return format_iso8601(Timestamp::from_parts(unix_seconds, 0)).substr(0, 10);
+}
+
+void judge_certificate(JudgeContext& ctx, const ConnectionRecord& rec,
+                       const tls::CertificateInfo& leaf, const std::optional<PacketRef>& ref,
+                       const std::string& who, const std::string& kind, const std::string& want,
+                       const std::string& domain) {
+  if (leaf.parse_error) return;
+  Result& r = ctx.result;
+  const auto& P = rec.conn.primary();
+  auto at = [&](Finding& f) -> Finding& {
+    f.flow = rec.conn.id;
+    return f;
+  };
+  PacketRef cref = ref ? *ref : P.o.first_syn.value_or(PacketRef{});
+  std::int64_t now = cref.time.ns / 1'000'000'000;
+  std::string subject = leaf.subject.empty() ? "(empty subject)" : leaf.subject;
+  std::string what = who + " presented a " + kind + "certificate (" + subject + ")";
+  // One finding per certificate and code: the same certificate shown on several
+  // connections (as server and as client certificate) adds evidence, not findings.
+  auto add_cert = [&](FindingCode code, std::string summary, const std::string& dom) -> Finding& {
+    auto key = std::make_pair(code, leaf.sha256);
+    if (auto it = ctx.cert_findings.find(key); it != ctx.cert_findings.end()) {
+      auto& f = r.findings[it->second];
+      ++f.count;
+      return f;
+    }
+    ctx.cert_findings[key] = r.findings.size();
+    return at(ctx.add(code, std::move(summary), dom));
+  };
+  if (!want.empty()) {
+    auto m = tls::certificate_covers(leaf, want);
+    if (!m.covered) {
+      std::string names;
+      for (const auto& n : leaf.dns_names)
+        names += (names.empty() ? "" : ", ") + ("DNS:" + n);
+      for (const auto& n : leaf.srv_names)
+        names += (names.empty() ? "" : ", ") + ("SRV:" + n);
+      for (const auto& n : leaf.xmpp_addrs)
+        names += (names.empty() ? "" : ", ") + ("XmppAddr:" + n);
+      auto& f = add_cert(FindingCode::kTlsCertNameMismatch,
+                         what + " that does not name " + want + ": it names " +
+                             (names.empty() ? "nothing in its SAN" : names) +
+                             (m.how.empty() ? "" : "; " + m.how) + ".",
+                         want);
+      f.detail = want;
+      evidence(f, cref);
+    }
+  }
+  if (leaf.not_after < now) {
+    auto& f = add_cert(FindingCode::kTlsCertExpired,
+                       what + " that expired on " + date_text(leaf.not_after) + ".", domain);
+    f.detail = date_text(leaf.not_after);
+    evidence(f, cref);
+  } else if (leaf.not_after - now < 30 * 86400) {
+    auto& f =
+        add_cert(FindingCode::kTlsCertExpiring,
+                 what + " that expires on " + date_text(leaf.not_after) + ", " +
+                     std::to_string((leaf.not_after - now) / 86400) + " days after this capture.",
+                 domain);
+    f.detail = date_text(leaf.not_after);
+    evidence(f, cref);
+  }
+  if (leaf.not_before > now) {
+    auto& f =
+        add_cert(FindingCode::kTlsCertNotYetValid,
+                 what + " that is valid only from " + date_text(leaf.not_before) + ".", domain);
+    f.detail = date_text(leaf.not_before);
+    evidence(f, cref);
+  }
+  if (leaf.self_signed) {
+    auto& f = add_cert(FindingCode::kTlsCertSelfSigned, what + " that is self-signed.", domain);
+    evidence(f, cref);
+  }
+}
+
+}  // namespace
+
+void judge_tls(JudgeContext& ctx, const ConnectionRecord& rec, const std::string& domain,
+               const std::string& name_o, const std::string& name_r) {
+  const auto& x = *rec.xmpp;
+  const auto& t = x.tls;
+  if (!t.started) return;
+  const auto& conn = rec.conn;
+  const auto& P = conn.primary();
+  auto at = [&](Finding& f) -> Finding& {
+    f.flow = conn.id;
+    return f;
+  };
+  bool fatal_alert = false;
+  for (const auto& a : t.alerts) {
+    if (a.encrypted || a.description == 0) continue;  // close_notify is an orderly close
+    bool fatal = a.level == 2;
+    fatal_alert = fatal_alert || fatal;
+    std::string hint = alert_hint(a.description);
+    auto& f = at(ctx.add(FindingCode::kTlsAlert, fatal ? Severity::kError : Severity::kWarning,
+                         "The TLS " + std::string(a.from_client ? "client " : "server ") +
+                             (a.from_client ? name_o : name_r) + " sent a " +
+                             (fatal ? "fatal" : "warning") + " alert " +
+                             tls::alert_description_name(a.description) +
+                             (hint.empty() ? "" : ": " + hint) + ".",
+                         domain));
+    f.detail = tls::alert_description_name(a.description);
+    evidence(f, a.ref);
+  }
+  if (t.server_hello && t.server_hello->version < 0x0303) {
+    auto& f =
+        at(ctx.add(FindingCode::kTlsOldVersion,
+                   name_o + " and " + name_r + " negotiated " +
+                       tls::version_name(t.server_hello->version) + " (deprecated by RFC 8996).",
+                   domain));
+    f.detail = tls::version_name(t.server_hello->version);
+    if (t.server_hello_ref) evidence(f, *t.server_hello_ref);
+  }
+  // A side that did not speak TLS at all (plaintext after STARTTLS) is its own finding.
+  bool not_tls = !t.client_not_tls.empty() || !t.server_not_tls.empty() ||
+                 x.orig.plaintext_after_tls || x.resp.plaintext_after_tls;
+  if (!t.complete && !fatal_alert && !not_tls && t.client_hello &&
+      (!conn.capture_ended || (P.last - t.client_hello_ref->time).seconds() >= 30.0)) {
+    std::string where = !t.server_hello ? "the server never answered the ClientHello"
+                        : t.certificate == s2s::Seen::kYes
+                            ? "it stopped after the server's certificate"
+                            : "it stopped after the ServerHello";
+    auto& f = at(ctx.add(FindingCode::kTlsHandshakeIncomplete,
+                         "The TLS handshake between " + name_o + " and " + name_r +
+                             " never completed: " + where + ".",
+                         domain));
+    if (t.client_hello_ref) evidence(f, *t.client_hello_ref);
+    if (t.server_hello_ref) evidence(f, *t.server_hello_ref);
+  }
+  // SNI against the stream's 'to' (the domain the initiating server wants).
+  std::string to = x.orig.header ? x.orig.header->to : "";
+  if (t.client_hello && !t.client_hello->sni.empty() && !to.empty() &&
+      !domains_equal(t.client_hello->sni, to)) {
+    auto& f = at(ctx.add(FindingCode::kTlsSniMismatch,
+                         name_o + " asked for TLS server name '" + t.client_hello->sni +
+                             "' on a stream to " + to + ".",
+                         domain));
+    f.detail = t.client_hello->sni;
+    if (t.client_hello_ref) evidence(f, *t.client_hello_ref);
+  }
+  // The domain the server certificate must name: the stream's 'to', else SNI, else DNS.
+  std::string want = !to.empty()                                      ? to
+                     : t.client_hello && !t.client_hello->sni.empty() ? t.client_hello->sni
+                                                                      : domain;
+  if (t.certificate == s2s::Seen::kYes && !t.chain.empty())
+    judge_certificate(ctx, rec, t.chain.front(), t.certificate_ref, name_r, "", want, domain);
+  // The originating server's client certificate (asked for SASL EXTERNAL) names its own
+  // domain, the stream's 'from'.
+  if (!t.client_chain.empty())
+    judge_certificate(ctx, rec, t.client_chain.front(), t.client_certificate_ref, name_o, "client ",
+                      x.orig.header ? x.orig.header->from : "", domain);
+}
+
+}  // namespace fedscope::report::detail
