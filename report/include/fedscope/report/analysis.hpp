@@ -67,7 +67,7 @@ struct Result {
   /// From --domain; judge() leaves each once, in its comparison form (fedscope::domain_key():
   /// "CUPDOMAIN.EXAMPLE." becomes "cupdomain.example", U-labels become A-labels).
   std::vector<std::string> our_domains;
-  std::vector<std::string> our_domains_inferred;  ///< when --domain is absent: see judge.cpp
+  std::vector<std::string> our_domains_inferred;  ///< when --domain is absent: see judge_dns.cpp
   std::vector<Cidr> inside_nets;
   /// Wall-clock seconds analyze() spent reading and dissecting, and judging (for
   /// FEDSCOPE_TIMING and benchmarks; not part of any report).
