@@ -7,6 +7,81 @@
 
 namespace fedscope::report {
 
+// The words the reports write (docs/report.schema.json): changing one changes the contract.
+std::string_view to_string(AttemptRole role) {
+  switch (role) {
+    case AttemptRole::kStream:
+      return "stream";
+    case AttemptRole::kDialbackVerify:
+      return "dialback-verify";
+    case AttemptRole::kMultiplexed:
+      return "multiplexed";
+  }
+  return "";
+}
+
+std::string_view to_string(AttemptOutcome outcome) {
+  switch (outcome) {
+    case AttemptOutcome::kConnected:
+      return "connected";
+    case AttemptOutcome::kFailed:
+      return "failed";
+    case AttemptOutcome::kCaptureEnded:
+      return "capture-ended";
+    case AttemptOutcome::kDnsOnly:
+      return "dns-only";
+    case AttemptOutcome::kAuthenticated:
+      return "authenticated";
+    case AttemptOutcome::kEncrypted:
+      return "encrypted";
+  }
+  return "";
+}
+
+std::string_view to_string(AuthMethod method) {
+  switch (method) {
+    case AuthMethod::kNoStream:
+      return "";
+    case AuthMethod::kDialback:
+      return "dialback";
+    case AuthMethod::kSaslExternal:
+      return "sasl-external";
+    case AuthMethod::kSasl:
+      return "sasl";
+    case AuthMethod::kNone:
+      return "none";
+    case AuthMethod::kUnknown:
+      return "unknown";
+  }
+  return "";
+}
+
+std::string_view to_string(AuthResult result) {
+  switch (result) {
+    case AuthResult::kNoStream:
+      return "";
+    case AuthResult::kValid:
+      return "valid";
+    case AuthResult::kInvalid:
+      return "invalid";
+    case AuthResult::kError:
+      return "error";
+    case AuthResult::kNoAnswer:
+      return "no-answer";
+    case AuthResult::kSuccess:
+      return "success";
+    case AuthResult::kFailure:
+      return "failure";
+    case AuthResult::kPending:
+      return "pending";
+    case AuthResult::kNotObservable:
+      return "not-observable";
+    case AuthResult::kNone:
+      return "none";
+  }
+  return "";
+}
+
 std::size_t Result::errors() const {
   return static_cast<std::size_t>(
       std::count_if(findings.begin(), findings.end(),

@@ -21,10 +21,11 @@ namespace {
 void xmpp_outcome(const Result& r, const std::unordered_set<std::uint32_t>& error_flows,
                   Attempt& a) {
   bool any_stream = false, encrypted = false, error = false;
-  std::string method, result;
+  AuthMethod method = AuthMethod::kNoStream;
+  AuthResult result = AuthResult::kNoStream;
   int best = -1;
   // The most conclusive result wins: valid/success > invalid/failure > no answer > unseen.
-  auto set = [&](const std::string& m, const std::string& res, int rank) {
+  auto set = [&](AuthMethod m, AuthResult res, int rank) {
     if (rank >= best) {
       method = m;
       result = res;
@@ -35,7 +36,7 @@ void xmpp_outcome(const Result& r, const std::unordered_set<std::uint32_t>& erro
     const auto& rec = r.connections[a.connections[k]];
     if (error_flows.count(rec.conn.id)) error = true;
     if (!rec.xmpp) continue;
-    if (a.roles[k] == "multiplexed") {
+    if (a.roles[k] == AttemptRole::kMultiplexed) {
       // Only this attempt's pair on the shared stream.
       for (const auto& d : rec.xmpp->dialback) {
         if (d.verify || !d.from_orig || d.type != xmpp::DialbackType::kRequest ||
@@ -45,18 +46,18 @@ void xmpp_outcome(const Result& r, const std::unordered_set<std::uint32_t>& erro
         if (a.from_domain.empty()) a.from_domain = d.from;
         if (a.to_domain.empty()) a.to_domain = d.to;
         auto t = d.answer ? rec.xmpp->dialback[*d.answer].type : xmpp::DialbackType::kRequest;
-        set("dialback",
-            !d.answer                           ? (rec.conn.capture_ended ? "pending" : "no-answer")
-            : t == xmpp::DialbackType::kValid   ? "valid"
-            : t == xmpp::DialbackType::kInvalid ? "invalid"
-                                                : "error",
+        set(AuthMethod::kDialback,
+            !d.answer ? (rec.conn.capture_ended ? AuthResult::kPending : AuthResult::kNoAnswer)
+            : t == xmpp::DialbackType::kValid   ? AuthResult::kValid
+            : t == xmpp::DialbackType::kInvalid ? AuthResult::kInvalid
+                                                : AuthResult::kError,
             !d.answer                         ? 2
             : t == xmpp::DialbackType::kValid ? 4
                                               : 3);
       }
       continue;
     }
-    if (a.roles[k] != "stream") continue;
+    if (a.roles[k] != AttemptRole::kStream) continue;
     const auto& x = *rec.xmpp;
     if (!x.orig.header && !x.resp.header && !x.tls.started && x.dialback.empty() &&
         x.orig.stanzas.total() == 0)
@@ -69,41 +70,44 @@ void xmpp_outcome(const Result& r, const std::unordered_set<std::uint32_t>& erro
       if (d.verify || !d.from_orig || d.type != xmpp::DialbackType::kRequest) continue;
       if (d.answer) {
         auto t = x.dialback[*d.answer].type;
-        set("dialback",
-            t == xmpp::DialbackType::kValid     ? "valid"
-            : t == xmpp::DialbackType::kInvalid ? "invalid"
-                                                : "error",
+        set(AuthMethod::kDialback,
+            t == xmpp::DialbackType::kValid     ? AuthResult::kValid
+            : t == xmpp::DialbackType::kInvalid ? AuthResult::kInvalid
+                                                : AuthResult::kError,
             t == xmpp::DialbackType::kValid ? 4 : 3);
       } else {
-        set("dialback", rec.conn.capture_ended ? "pending" : "no-answer", 2);
+        set(AuthMethod::kDialback,
+            rec.conn.capture_ended ? AuthResult::kPending : AuthResult::kNoAnswer, 2);
       }
     }
     if (!x.orig.sasl_mechanism.empty()) {
-      std::string m = x.orig.sasl_mechanism == "EXTERNAL" ? "sasl-external" : "sasl";
+      AuthMethod m =
+          x.orig.sasl_mechanism == "EXTERNAL" ? AuthMethod::kSaslExternal : AuthMethod::kSasl;
       set(m,
-          x.resp.sasl_success   ? "success"
-          : x.resp.sasl_failure ? "failure"
-                                : (rec.conn.capture_ended ? "pending" : "no-answer"),
+          x.resp.sasl_success      ? AuthResult::kSuccess
+          : x.resp.sasl_failure    ? AuthResult::kFailure
+          : rec.conn.capture_ended ? AuthResult::kPending
+                                   : AuthResult::kNoAnswer,
           x.resp.sasl_success   ? 4
           : x.resp.sasl_failure ? 3
                                 : 2);
     }
     if (x.tls.started && !x.tls.decrypted) {
       encrypted = x.tls.complete;
-      set("unknown", "not-observable", 1);
+      set(AuthMethod::kUnknown, AuthResult::kNotObservable, 1);
     } else {
-      set("none", "none", 0);
+      set(AuthMethod::kNone, AuthResult::kNone, 0);
     }
   }
   if (!any_stream) return;
   a.auth_method = method;
   a.auth_result = result;
-  if (result == "valid" || result == "success")
-    a.outcome = "authenticated";
-  else if (a.outcome == "connected" && error)
-    a.outcome = "failed";
-  else if (a.outcome == "connected" && encrypted)
-    a.outcome = "encrypted";
+  if (result == AuthResult::kValid || result == AuthResult::kSuccess)
+    a.outcome = AttemptOutcome::kAuthenticated;
+  else if (a.outcome == AttemptOutcome::kConnected && error)
+    a.outcome = AttemptOutcome::kFailed;
+  else if (a.outcome == AttemptOutcome::kConnected && encrypted)
+    a.outcome = AttemptOutcome::kEncrypted;
 }
 
 }  // namespace
@@ -190,7 +194,7 @@ void build_attempts(JudgeContext& ctx) {
     if (d.empty()) a.target = c.conn.primary().resp.to_string();
     if (a.originator.empty()) a.originator = c.conn.primary().orig.addr.to_string();
     a.connections.push_back(i);
-    a.roles.push_back("stream");
+    a.roles.push_back(AttemptRole::kStream);
     attempt_of[i] = static_cast<std::size_t>(&a - r.attempts.data());
   }
   // Multiplexing (RFC 6120 §8.1.1.1, XEP-0220 §2.5): one stream can carry the dialback of
@@ -210,7 +214,7 @@ void build_attempts(JudgeContext& ctx) {
       if (a.originator.empty())
         a.originator = r.connections[i].conn.primary().orig.addr.to_string();
       a.connections.push_back(i);
-      a.roles.push_back("multiplexed");
+      a.roles.push_back(AttemptRole::kMultiplexed);
     }
   }
   for (const auto& [main, vs] : verifies_for) {
@@ -219,7 +223,7 @@ void build_attempts(JudgeContext& ctx) {
     for (auto v : vs) {
       if (std::find(a.connections.begin(), a.connections.end(), v) != a.connections.end()) continue;
       a.connections.push_back(v);
-      a.roles.push_back("dialback-verify");
+      a.roles.push_back(AttemptRole::kDialbackVerify);
     }
   }
   // Flows with an error-level finding, once: xmpp_outcome() asks per connection, and a scan
@@ -231,7 +235,7 @@ void build_attempts(JudgeContext& ctx) {
     if (a.originator.empty() && !a.dns.empty())
       a.originator = r.dns[a.dns.front()].client.addr.to_string();
     if (a.connections.empty()) {
-      a.outcome = "dns-only";
+      a.outcome = AttemptOutcome::kDnsOnly;
       continue;
     }
     bool ok = false, ended = false;
@@ -244,7 +248,9 @@ void build_attempts(JudgeContext& ctx) {
         ok = true;
       if (c.capture_ended && c.conn_state == "S0" && c.syn_retries() == 0) ended = true;
     }
-    a.outcome = ok ? "connected" : ended ? "capture-ended" : "failed";
+    a.outcome = ok      ? AttemptOutcome::kConnected
+                : ended ? AttemptOutcome::kCaptureEnded
+                        : AttemptOutcome::kFailed;
     xmpp_outcome(r, error_flows, a);
   }
   // Both directions of one domain pair: the first other attempt whose (from, to) is this

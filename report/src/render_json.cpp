@@ -481,7 +481,9 @@ void render_json(const Result& r, std::ostream& os) {
     ordered_json dnsids = ordered_json::array();
     for (auto i : a.dns)
       dnsids.push_back(r.dns[i].id);
-    ordered_json roles = a.roles;
+    ordered_json roles = ordered_json::array();
+    for (auto role : a.roles)
+      roles.push_back(to_string(role));
     mine.clear();
     for (auto i : a.connections)
       if (auto it = findings_of_flow.find(r.connections[i].conn.id); it != findings_of_flow.end())
@@ -502,11 +504,12 @@ void render_json(const Result& r, std::ostream& os) {
         {"dns", dnsids},
         {"connections", conns},
         {"roles", roles},
-        {"outcome", a.outcome},
+        {"outcome", to_string(a.outcome)},
         {"domains", ordered_json{{"from", opt_str(a.from_domain)}, {"to", opt_str(a.to_domain)}}},
-        {"auth", a.auth_method.empty()
+        {"auth", a.auth_method == AuthMethod::kNoStream
                      ? ordered_json(nullptr)
-                     : ordered_json{{"method", a.auth_method}, {"result", a.auth_result}}},
+                     : ordered_json{{"method", to_string(a.auth_method)},
+                                    {"result", to_string(a.auth_result)}}},
         {"findings", codes},
         // Ids are 1-based like every other id (flows, dns) and the text report's [n].
         {"reverse", a.reverse ? ordered_json(*a.reverse + 1) : ordered_json(nullptr)}});

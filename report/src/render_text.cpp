@@ -274,10 +274,10 @@ std::string render_text(const Result& r, const TextOptions& options) {
   if (r.attempts.empty()) out += "  none seen (no TCP 5269/5270 and no XMPP SRV lookups)\n";
   int n = 0;
   for (const auto& a : r.attempts) {
-    out += "\n  [" + std::to_string(++n) + "] " +
-           (a.originator.empty() ? "" : a.originator + " → ") + a.target + "  (" + a.outcome + ")" +
-           (a.reverse ? "  reverse direction: [" + std::to_string(*a.reverse + 1) + "]" : "") +
-           "\n";
+    out +=
+        "\n  [" + std::to_string(++n) + "] " + (a.originator.empty() ? "" : a.originator + " → ") +
+        a.target + "  (" + std::string(to_string(a.outcome)) + ")" +
+        (a.reverse ? "  reverse direction: [" + std::to_string(*a.reverse + 1) + "]" : "") + "\n";
     // A ladder merged by time: DNS lookups and connections.
     std::vector<std::pair<Timestamp, std::string>> lines;
     for (auto i : a.dns) {
@@ -287,20 +287,23 @@ std::string render_text(const Result& r, const TextOptions& options) {
                                            dns_outcome(t) + "  (" +
                                            ref_text(cx, t.query.file, t.query.number) + ")");
     }
-    if (!a.from_domain.empty() || !a.auth_method.empty()) {
+    if (!a.from_domain.empty() || a.auth_method != AuthMethod::kNoStream) {
       out += "      XMPP " + (a.from_domain.empty() ? "?" : a.from_domain) + " → " +
              (a.to_domain.empty() ? "?" : a.to_domain);
-      if (a.auth_method == "unknown")
+      // "none none" says it once: none is the only word method and result share.
+      bool same = a.auth_method == AuthMethod::kNone && a.auth_result == AuthResult::kNone;
+      if (a.auth_method == AuthMethod::kUnknown)
         out += ", authentication: not observable (inside TLS)";
-      else if (!a.auth_method.empty())
-        out += ", authentication: " + a.auth_method +
-               (a.auth_result == a.auth_method ? "" : " " + a.auth_result);
+      else if (a.auth_method != AuthMethod::kNoStream)
+        out += ", authentication: " + std::string(to_string(a.auth_method)) +
+               (same ? "" : " " + std::string(to_string(a.auth_result)));
       out += "\n";
     }
     for (std::size_t k = 0; k < a.connections.size(); ++k) {
       const auto& c = r.connections[a.connections[k]];
-      std::string role =
-          a.roles.size() > k && a.roles[k] != "stream" ? " [" + a.roles[k] + "]" : "";
+      std::string role = a.roles.size() > k && a.roles[k] != AttemptRole::kStream
+                             ? " [" + std::string(to_string(a.roles[k])) + "]"
+                             : "";
       lines.emplace_back(c.conn.primary().start, conn_story(cx, c, role));
       if (!c.xmpp) continue;
       // The ladder: each event at its packet's time, with its connection and direction. A

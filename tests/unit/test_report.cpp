@@ -13,9 +13,21 @@
 
 namespace fedscope::report {
 
-// gtest shows a mismatched code by its text, not its number.
+// gtest shows a mismatched code, role, outcome or authentication by its text, not its number.
 void PrintTo(FindingCode c, std::ostream* os) {
   *os << to_string(c);
+}
+void PrintTo(AttemptRole v, std::ostream* os) {
+  *os << to_string(v);
+}
+void PrintTo(AttemptOutcome v, std::ostream* os) {
+  *os << to_string(v);
+}
+void PrintTo(AuthMethod v, std::ostream* os) {
+  *os << '"' << to_string(v) << '"';
+}
+void PrintTo(AuthResult v, std::ostream* os) {
+  *os << '"' << to_string(v) << '"';
 }
 
 namespace {
@@ -100,6 +112,35 @@ TEST(Catalogue, EveryCodeHasItsEntryAndText) {
   EXPECT_EQ(find_entry("nat-port-mismatc"), nullptr);
 }
 
+TEST(Attempts, EnumsWriteTheWordsOfTheReportSchema) {
+  // docs/report.schema.json lists these words: the reports write them through to_string().
+  EXPECT_EQ(to_string(AttemptRole::kStream), "stream");
+  EXPECT_EQ(to_string(AttemptRole::kDialbackVerify), "dialback-verify");
+  EXPECT_EQ(to_string(AttemptRole::kMultiplexed), "multiplexed");
+  EXPECT_EQ(to_string(AttemptOutcome::kConnected), "connected");
+  EXPECT_EQ(to_string(AttemptOutcome::kFailed), "failed");
+  EXPECT_EQ(to_string(AttemptOutcome::kCaptureEnded), "capture-ended");
+  EXPECT_EQ(to_string(AttemptOutcome::kDnsOnly), "dns-only");
+  EXPECT_EQ(to_string(AttemptOutcome::kAuthenticated), "authenticated");
+  EXPECT_EQ(to_string(AttemptOutcome::kEncrypted), "encrypted");
+  EXPECT_EQ(to_string(AuthMethod::kNoStream), "");
+  EXPECT_EQ(to_string(AuthMethod::kDialback), "dialback");
+  EXPECT_EQ(to_string(AuthMethod::kSaslExternal), "sasl-external");
+  EXPECT_EQ(to_string(AuthMethod::kSasl), "sasl");
+  EXPECT_EQ(to_string(AuthMethod::kNone), "none");
+  EXPECT_EQ(to_string(AuthMethod::kUnknown), "unknown");
+  EXPECT_EQ(to_string(AuthResult::kNoStream), "");
+  EXPECT_EQ(to_string(AuthResult::kValid), "valid");
+  EXPECT_EQ(to_string(AuthResult::kInvalid), "invalid");
+  EXPECT_EQ(to_string(AuthResult::kError), "error");
+  EXPECT_EQ(to_string(AuthResult::kNoAnswer), "no-answer");
+  EXPECT_EQ(to_string(AuthResult::kSuccess), "success");
+  EXPECT_EQ(to_string(AuthResult::kFailure), "failure");
+  EXPECT_EQ(to_string(AuthResult::kPending), "pending");
+  EXPECT_EQ(to_string(AuthResult::kNotObservable), "not-observable");
+  EXPECT_EQ(to_string(AuthResult::kNone), "none");
+}
+
 TEST(Judge, MultiplexedStreamJoinsTheSecondPairsAttempt) {
   Result r;
   auto rec = connection(1, "203.0.113.10", "198.51.100.20", 0, 5);
@@ -119,13 +160,13 @@ TEST(Judge, MultiplexedStreamJoinsTheSecondPairsAttempt) {
   ASSERT_EQ(r.attempts.size(), 2u);
   const auto& main = r.attempts[0];
   EXPECT_EQ(main.target, "b.example");
-  EXPECT_EQ(main.auth_method, "dialback");
-  EXPECT_EQ(main.auth_result, "valid");
+  EXPECT_EQ(main.auth_method, AuthMethod::kDialback);
+  EXPECT_EQ(main.auth_result, AuthResult::kValid);
   const auto& mux = r.attempts[1];
   EXPECT_EQ(mux.target, "muc.b.example");
   ASSERT_EQ(mux.roles.size(), 1u);
-  EXPECT_EQ(mux.roles[0], "multiplexed");
-  EXPECT_EQ(mux.auth_result, "invalid");
+  EXPECT_EQ(mux.roles[0], AttemptRole::kMultiplexed);
+  EXPECT_EQ(mux.auth_result, AuthResult::kInvalid);
   EXPECT_EQ(mux.from_domain, "a.example");
   EXPECT_EQ(codes(r), std::vector<FindingCode>{FindingCode::kXmppDialbackInvalid});
   // The finding is about the domain whose key was refused: the originating one.
@@ -148,7 +189,7 @@ TEST(Judge, DialbackTimeoutNeedsTheStreamToEnd) {
   judge(r);
   EXPECT_EQ(codes(r), std::vector<FindingCode>{FindingCode::kXmppDialbackTimeout});
   ASSERT_EQ(r.attempts.size(), 1u);
-  EXPECT_EQ(r.attempts[0].auth_result, "no-answer");
+  EXPECT_EQ(r.attempts[0].auth_result, AuthResult::kNoAnswer);
 
   // Still open when the capture ended 2 s later: not observable yet, no finding.
   Result open;
@@ -162,7 +203,7 @@ TEST(Judge, DialbackTimeoutNeedsTheStreamToEnd) {
   open.connections.push_back(std::move(rec2));
   judge(open);
   EXPECT_TRUE(codes(open).empty());
-  EXPECT_EQ(open.attempts[0].auth_result, "pending");
+  EXPECT_EQ(open.attempts[0].auth_result, AuthResult::kPending);
 }
 
 TEST(Judge, VerifyConnectionLinksByStreamId) {
@@ -190,8 +231,9 @@ TEST(Judge, VerifyConnectionLinksByStreamId) {
   judge(r);
   ASSERT_EQ(r.attempts.size(), 1u);  // the verify-only connection is no attempt of its own
   EXPECT_EQ(r.attempts[0].connections, (std::vector<std::size_t>{0, 1}));
-  EXPECT_EQ(r.attempts[0].roles, (std::vector<std::string>{"stream", "dialback-verify"}));
-  EXPECT_EQ(r.attempts[0].outcome, "authenticated");
+  EXPECT_EQ(r.attempts[0].roles,
+            (std::vector<AttemptRole>{AttemptRole::kStream, AttemptRole::kDialbackVerify}));
+  EXPECT_EQ(r.attempts[0].outcome, AttemptOutcome::kAuthenticated);
   EXPECT_TRUE(codes(r).empty());
 }
 
@@ -325,9 +367,10 @@ TEST(JudgeDomains, StreamDomainsInAnyCaseAreOnePair) {
   // No unsolicited answer, no extra (multiplexed) pair, no attempt of the verify's own.
   EXPECT_EQ(codes(r), std::vector<FindingCode>{});
   ASSERT_EQ(r.attempts.size(), 2u);
-  EXPECT_EQ(r.attempts[0].roles, (std::vector<std::string>{"stream", "dialback-verify"}));
-  EXPECT_EQ(r.attempts[0].outcome, "authenticated");
-  EXPECT_EQ(r.attempts[1].outcome, "authenticated");
+  EXPECT_EQ(r.attempts[0].roles,
+            (std::vector<AttemptRole>{AttemptRole::kStream, AttemptRole::kDialbackVerify}));
+  EXPECT_EQ(r.attempts[0].outcome, AttemptOutcome::kAuthenticated);
+  EXPECT_EQ(r.attempts[1].outcome, AttemptOutcome::kAuthenticated);
   ASSERT_TRUE(r.attempts[0].reverse);
   EXPECT_EQ(*r.attempts[0].reverse, 1u);
   ASSERT_TRUE(r.attempts[1].reverse);

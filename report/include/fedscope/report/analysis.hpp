@@ -3,10 +3,12 @@
 /// The capture -> engine -> findings pipeline that `fedscope report` runs (and the live view
 /// will run): reads files, feeds the engine, keeps the closed records, judges them.
 
+#include <cstdint>
 #include <functional>
 #include <iosfwd>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "fedscope/base/address.hpp"
@@ -26,6 +28,55 @@ struct Options {
   std::function<void(double)> progress;
 };
 
+/// What a connection is to an attempt. to_string(): "stream", "dialback-verify",
+/// "multiplexed" (the words the reports write).
+enum class AttemptRole : std::uint8_t {
+  kStream,          ///< the attempt's own stream
+  kDialbackVerify,  ///< the receiving server's check back to the authoritative server
+  kMultiplexed,     ///< another pair's stream that also carried this pair's dialback
+};
+std::string_view to_string(AttemptRole role);
+
+/// How an attempt ended. to_string(): "connected", "failed", "capture-ended", "dns-only",
+/// "authenticated", "encrypted".
+enum class AttemptOutcome : std::uint8_t {
+  kConnected,      ///< every leg of a connection established (or data both ways mid-stream)
+  kFailed,         ///< not connected, or connected with an error-level finding on a flow
+  kCaptureEnded,   ///< a first SYN with no answer yet when the capture ended
+  kDnsOnly,        ///< DNS lookups, no connection
+  kAuthenticated,  ///< XMPP observed: dialback valid or SASL success
+  kEncrypted,      ///< XMPP observed: TLS up, the inside unseen
+};
+std::string_view to_string(AttemptOutcome outcome);
+
+/// How the originating server authenticated. to_string(): "" (kNoStream), "dialback",
+/// "sasl-external", "sasl", "none", "unknown".
+enum class AuthMethod : std::uint8_t {
+  kNoStream,      ///< no XMPP stream seen at all: the reports write no authentication
+  kDialback,      ///< XEP-0220
+  kSaslExternal,  ///< SASL EXTERNAL (certificates)
+  kSasl,          ///< another SASL mechanism
+  kNone,          ///< a stream without authentication
+  kUnknown,       ///< inside TLS
+};
+std::string_view to_string(AuthMethod method);
+
+/// What the authentication came to. to_string(): "" (kNoStream), "valid", "invalid", "error",
+/// "no-answer", "success", "failure", "pending", "not-observable", "none".
+enum class AuthResult : std::uint8_t {
+  kNoStream,       ///< no XMPP stream seen at all
+  kValid,          ///< dialback
+  kInvalid,        ///< dialback
+  kError,          ///< dialback
+  kNoAnswer,       ///< no answer before the stream ended
+  kSuccess,        ///< SASL
+  kFailure,        ///< SASL
+  kPending,        ///< no answer yet when the capture ended
+  kNotObservable,  ///< inside TLS
+  kNone,           ///< no authentication
+};
+std::string_view to_string(AuthResult result);
+
 /// A federation attempt: one target (a domain, or a server endpoint when no DNS was seen)
 /// with its DNS lookups and connections, for the story.
 struct Attempt {
@@ -34,22 +85,16 @@ struct Attempt {
   std::string target;                    ///< domain or "ip:port"
   std::vector<std::size_t> dns;          ///< indexes into Result::dns
   std::vector<std::size_t> connections;  ///< indexes into Result::connections
-  /// Per connection (parallel to @c connections): "stream" (the attempt's own),
-  /// "dialback-verify" (the receiving server's check back to the authoritative server), or
-  /// "multiplexed" (another pair's stream that also carried this pair's dialback).
-  std::vector<std::string> roles;
-  /// "connected", "failed", "capture-ended", "dns-only"; with XMPP observed also
-  /// "authenticated" (dialback valid / SASL success) and "encrypted" (TLS up, inside unseen).
-  std::string outcome;
+  /// Per connection (parallel to @c connections).
+  std::vector<AttemptRole> roles;
+  /// Without connections, dns-only; otherwise set by the judges.
+  AttemptOutcome outcome = AttemptOutcome::kDnsOnly;
   /// From the stream headers ("" when not seen), as written there: compare them with
   /// fedscope::domains_equal().
   std::string from_domain, to_domain;
-  /// "dialback", "sasl-external", "sasl" (another mechanism), "none", "unknown" (inside TLS),
-  /// or "" when no XMPP stream was seen at all.
-  std::string auth_method;
-  /// "valid", "invalid", "error", "no-answer", "success", "failure", "pending" (capture ended),
-  /// "not-observable", "none", or "".
-  std::string auth_result;
+  /// The most conclusive authentication seen on the attempt's streams.
+  AuthMethod auth_method = AuthMethod::kNoStream;
+  AuthResult auth_result = AuthResult::kNoStream;
   /// The attempt of the same domain pair in the other direction (to_domain -> from_domain):
   /// federation needs both, and dialback checks cross between them. Index into
   /// Result::attempts.
