@@ -21,22 +21,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests"))
+from checks import check, finish  # noqa: E402
 NAT522 = ROOT / "pcaps/core/nat-port-522/fw-any.pcap"
 INSIDE = ROOT / "pcaps/core/dns-address-inside/fw-any.pcap"
 PCAPNG = ROOT / "pcaps/corner/dumpcap-two-if.pcapng"
 DIALBACK = ROOT / "pcaps/xmpp/dialback-valid-plaintext/s2s.pcap"
 TIMEOUT = 60  # seconds any one fedscope run may take
 
-passed = failed = 0
 
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL: {what}")
 
 
 def run(args, **kw):
@@ -426,8 +419,7 @@ def main():
         for d, _, _ in os.walk(tmp):
             os.chmod(d, 0o755)
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"cli: {passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    finish("cli")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ import argparse, json, re, subprocess, sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests"))
+from checks import check, finish  # noqa: E402
 # Long options that docs mention for other programs, not fedscope.
 FOREIGN = {
     "--fedscope": "tests/docs/make_cli_doc.py and tests/pcap/check_pcaps.py take the binary",
@@ -19,16 +21,7 @@ FOREIGN = {
 ap = argparse.ArgumentParser()
 ap.add_argument("--fedscope", required=True)
 a = ap.parse_args()
-failed = passed = 0
 
-
-def check(ok, what):
-    global failed, passed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
 
 
 def help_options(*args):
@@ -62,5 +55,4 @@ for doc in docs:
 cli = (ROOT / "docs/cli.md.in").read_text()
 for opt in sorted(report_opts | findings_opts):
     check(f"`{opt}" in cli, f"docs/cli.md.in does not document {opt}")
-print(f"docs: {passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish("docs")

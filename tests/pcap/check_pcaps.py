@@ -16,16 +16,9 @@ from pathlib import Path
 import jsonschema
 
 ROOT = Path(__file__).resolve().parents[2]
-passed, failed = 0, 0
+sys.path.insert(0, str(ROOT / "tests"))
+from checks import check, finish  # noqa: E402
 
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL: {what}")
 
 
 def run(fedscope, files, options, fmt="json"):
@@ -261,8 +254,7 @@ def main():
     if "cli" in a.what:
         cli_tests(a.fedscope)
         inference_tests(a.fedscope)
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    finish()
 
 
 if __name__ == "__main__":

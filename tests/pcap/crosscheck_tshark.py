@@ -12,16 +12,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-passed = failed = 0
+sys.path.insert(0, str(ROOT / "tests"))
+from checks import check, finish  # noqa: E402
 
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
 
 
 def tshark(path, fields, display_filter=None):
@@ -81,8 +74,7 @@ def main():
         if single:
             n = sum(fl["retransmissions"] for fl in rep["flows"])
             check(n == retrans, f"{rel}: retransmissions {n} vs tshark {retrans}")
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    finish()
 
 
 if __name__ == "__main__":
