@@ -32,9 +32,6 @@ struct JudgeContext {
   /// Our domains, as keys (domain_key()): --domain, or else inferred by infer_ours(). Decides
   /// "your" / "the peer's" in zone findings' remedies.
   std::set<std::string> ours;
-  /// learn_vantages(): some leg has a Linux cooked (SLL) direction. Recorded, not yet read by
-  /// any judge. Whether the box forwards is Result::forwarding_vantage (the reports show it).
-  bool sll_direction = false;
   /// Certificate findings already raised, (code, certificate sha256) -> index into
   /// Result::findings: the same certificate on further connections adds to their count.
   std::map<std::pair<FindingCode, std::string>, std::size_t> cert_findings;

@@ -12,8 +12,8 @@ namespace fedscope::report::detail {
 
 // ---- TCP, NAT and firewall (judge_tcp.cpp) ----------------------------------------------------
 
-/// Sets Result::vantage_count, Result::forwarding_vantage (more than one leg, DNS copies, or
-/// more than one capture point) and JudgeContext::sll_direction.
+/// Sets Result::vantage_count and Result::forwarding_vantage (more than one leg, DNS copies, or
+/// more than one capture point).
 void learn_vantages(JudgeContext& ctx);
 /// nat-*, fw-blocked and tcp-* findings of connection @p index (federation connections only).
 void judge_connection(JudgeContext& ctx, std::size_t index);

@@ -45,10 +45,8 @@ void learn_vantages(JudgeContext& ctx) {
   std::set<std::tuple<std::uint16_t, std::int32_t, std::int32_t>> v;
   bool paired = false;
   for (const auto& c : r.connections) {
-    for (const auto& l : c.conn.legs) {
+    for (const auto& l : c.conn.legs)
       v.insert({l.vantage.file, l.vantage.interface, l.vantage.ifindex});
-      if (l.first_direction != packet::Direction::kUnknown) ctx.sll_direction = true;
-    }
     if (c.conn.legs.size() > 1) paired = true;
   }
   for (const auto& t : r.dns)
