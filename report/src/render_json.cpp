@@ -143,15 +143,9 @@ std::string by_name(bool from_orig) {
 ordered_json xmpp_json(const Result& r, const s2s::ConnectionFacts& x) {
   ordered_json j;
   j["kind"] = x.kind;
-  std::string from, to;
-  if (x.orig.header) {
-    from = x.orig.header->from;
-    to = x.orig.header->to;
-  }
-  if (x.resp.header) {
-    if (from.empty()) from = x.resp.header->to;
-    if (to.empty()) to = x.resp.header->from;
-  }
+  // The same reading as the judges' (headers, else the originator's dialback request for a
+  // stream joined mid-way), so a flow's domains never disagree with its attempt's.
+  const auto [from, to] = s2s::stream_domains(x);
   j["domains"] = ordered_json{{"from", opt_str(from)}, {"to", opt_str(to)}};
   j["streams"] =
       ordered_json{{"originator", header_json(r, x.orig)}, {"receiver", header_json(r, x.resp)}};

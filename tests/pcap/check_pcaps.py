@@ -151,7 +151,10 @@ CORNER = {
     "xmpp-midstream.pcap": dict(rc=0, flows=2, no_codes=True,
                                 anomalies={"xmpp.midstream_resync": 2},
                                 auth=["dialback valid", "dialback valid"],
-                                stanzas={"message": 1, "presence": 1, "iq": 1}),
+                                stanzas={"message": 1, "presence": 1, "iq": 1},
+                                # no headers: JSON names the domains as the attempts do, from
+                                # the originator's dialback request
+                                flow_domains=[["a.example", "b.example"], ["b.example", "a.example"]]),
     # One data segment missing: the peer's ACK makes it a gap at once, the parser resyncs, the
     # answer to the lost request is not called unsolicited.
     "xmpp-gap.pcap": dict(rc=0, flows=2, no_codes=True,
@@ -207,6 +210,11 @@ def corner_tests(fedscope, schema):
             got = rep["flows"][0]["xmpp"]["stanzas"]["client"]
             check(all(got[k] == v for k, v in exp["stanzas"].items()),
                   f"corner {name}: first flow's stanzas {got}")
+        if "flow_domains" in exp:
+            got = [[f["xmpp"]["domains"]["from"], f["xmpp"]["domains"]["to"]] for f in rep["flows"]]
+            att = [[a["domains"]["from"], a["domains"]["to"]] for a in rep["attempts"]]
+            check(got == exp["flow_domains"] and sorted(got) == sorted(att),
+                  f"corner {name}: flows' domains {got}, attempts' {att}")
         if "first" in exp:
             check(rep["capture"]["first"] == exp["first"], f"corner {name}: first {rep['capture']['first']}")
 
