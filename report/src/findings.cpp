@@ -505,9 +505,9 @@ std::string catalogue_entry_text(const CatalogueEntry& e, std::size_t width) {
   return s;
 }
 
-void Finding::add_evidence(std::uint16_t file, std::uint64_t packet, Timestamp time) {
+void Finding::add_evidence(const EvidenceRef& ref) {
   ++evidence_total;
-  if (evidence.size() < kMaxEvidence) evidence.push_back(Evidence{file, packet, time});
+  if (evidence.size() < kMaxEvidence) evidence.push_back(ref);
 }
 
 }  // namespace fedscope::report

@@ -50,7 +50,7 @@ std::string icmp_text(const flow::IcmpEvent& e, bool v6, bool tcp = true);
 
 /// Packets as evidence of a finding.
 inline void evidence(Finding& f, const PacketRef& p) {
-  f.add_evidence(p.file, p.number, p.time);
+  f.add_evidence(p);
 }
 inline void evidence(Finding& f, const DnsTransaction& t) {
   evidence(f, t.query);

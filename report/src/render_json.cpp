@@ -13,7 +13,12 @@ using nlohmann::ordered_json;
 
 constexpr int kSchemaVersion = 3;
 
-ordered_json ref_json(const Result& r, const flow::PacketRef& p) {
+ordered_json ref_json(const Result& r, const EvidenceRef& p) {
+  if (!p.is_packet())
+    return ordered_json{{"connection", p.connection},
+                        {"direction", p.from_orig ? "orig" : "resp"},
+                        {"offset", p.offset},
+                        {"time", format_iso8601(p.time)}};
   return ordered_json{{"packet", p.number},
                       {"time", format_iso8601(p.time)},
                       {"file", r.files.size() > p.file ? r.files[p.file].path : ""}};
@@ -210,7 +215,7 @@ ordered_json xmpp_json(const Result& r, const s2s::ConnectionFacts& x) {
   ordered_json ladder = ordered_json::array();
   for (const auto& st : x.ladder)
     ladder.push_back(ordered_json{{"time", format_iso8601(st.ref.time)},
-                                  {"packet", st.ref.number},
+                                  {"packet", st.ref.is_packet() ? st.ref.number : st.ref.offset},
                                   {"direction", st.from_orig ? "->" : "<-"},
                                   {"event", st.text},
                                   {"repeat", st.repeat}});
@@ -514,7 +519,7 @@ void render_json(const Result& r, std::ostream& os) {
   for (const auto& f : r.findings) {
     ordered_json ev = ordered_json::array();
     for (const auto& e : f.evidence)
-      ev.push_back(ref_json(r, flow::PacketRef{e.file, e.packet, e.time}));
+      ev.push_back(ref_json(r, e));
     findings.push_back(
         ordered_json{{"code", to_string(f.code)},
                      {"severity", std::string(to_string(f.severity))},

@@ -31,9 +31,14 @@ std::string file_name(const Ctx& c, std::uint16_t f) {
   return f < c.names.size() ? c.names[f] : "?";
 }
 
-std::string ref_text(const Ctx& c, std::uint16_t file, std::uint64_t packet) {
-  std::string s = "#" + std::to_string(packet);
-  if (c.r.files.size() > 1) s = file_name(c, file) + s;
+// "#12", "outside/capture.pcap#12" with several files; a relayed connection's byte as
+// "conn 7 orig@345".
+std::string ref_text(const Ctx& c, const EvidenceRef& ref) {
+  if (!ref.is_packet())
+    return "conn " + std::to_string(ref.connection) + (ref.from_orig ? " orig@" : " resp@") +
+           std::to_string(ref.offset);
+  std::string s = "#" + std::to_string(ref.number);
+  if (c.r.files.size() > 1) s = file_name(c, ref.file) + s;
   return s;
 }
 
@@ -165,7 +170,7 @@ std::string conn_story(const Ctx& cx, const engine::ConnectionRecord& rec,
     for (const auto& e : l.icmp)
       s += "\n                    ICMP type " + std::to_string(e.type) + " code " +
            std::to_string(e.code) + " from " + e.reporter.to_string() + " (" +
-           ref_text(cx, e.ref.file, e.ref.number) + ")";
+           ref_text(cx, e.ref) + ")";
   if (rec.dns.empty()) s += "\n                    DNS: not observed in this capture";
   if (rec.xmpp)
     s += xmpp_story(*rec.xmpp, P.r.syns > 0 && P.history.find('A') != std::string::npos);
@@ -285,7 +290,7 @@ std::string render_text(const Result& r, const TextOptions& options) {
       lines.emplace_back(t.query.time, "DNS  " + t.qname + " " +
                                            std::string(dns::type_name(t.qtype)) + " → " +
                                            dns_outcome(t) + "  (" +
-                                           ref_text(cx, t.query.file, t.query.number) + ")");
+                                           ref_text(cx, t.query) + ")");
     }
     if (!a.from_domain.empty() || a.auth_method != AuthMethod::kNoStream) {
       out += "      XMPP " + (a.from_domain.empty() ? "?" : a.from_domain) + " → " +
@@ -313,7 +318,7 @@ std::string render_text(const Result& r, const TextOptions& options) {
         std::string line =
             "  flow " + std::to_string(c.conn.id) + (st.from_orig ? " → " : " ← ") + st.text;
         if (st.repeat > 1) line += " (×" + std::to_string(st.repeat) + ")";
-        line += "  (" + ref_text(cx, st.ref.file, st.ref.number) + ")";
+        line += "  (" + ref_text(cx, st.ref) + ")";
         lines.emplace_back(st.ref.time, line);
       }
       if (c.xmpp->ladder_dropped)
@@ -352,7 +357,7 @@ std::string render_text(const Result& r, const TextOptions& options) {
       out += "    evidence: ";
       for (std::size_t i = 0; i < f.evidence.size(); ++i) {
         if (i) out += ", ";
-        out += ref_text(cx, f.evidence[i].file, f.evidence[i].packet) + " " +
+        out += ref_text(cx, f.evidence[i]) + " " +
                tf.time_of_day(f.evidence[i].time);
       }
       if (f.evidence_total > f.evidence.size())

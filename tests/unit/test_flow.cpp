@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -38,6 +40,24 @@ struct Bytes : StreamSink {
     out += "[gap " + std::to_string(off) + "+" + std::to_string(len) + "]";
   }
   void on_end() override { out += "[end]"; }
+};
+
+// A connection's consumer that keeps the evidence of each call.
+struct Recorder : ConnectionSink {
+  std::string out;
+  std::vector<std::uint64_t> data_at;
+  std::uint64_t end_at = 0;
+  void on_data(std::uint64_t, std::span<const std::uint8_t> d, const PacketRef& at) override {
+    out.append(d.begin(), d.end());
+    data_at.push_back(at.number);
+  }
+  void on_gap(std::uint64_t off, std::uint64_t len, const PacketRef&) override {
+    out += "[gap " + std::to_string(off) + "+" + std::to_string(len) + "]";
+  }
+  void on_end(const PacketRef& at) override {
+    out += "[end]";
+    end_at = at.number;
+  }
 };
 
 std::span<const std::uint8_t> sp(const std::string& s) {
@@ -404,9 +424,11 @@ TEST(FlowTable, TableFullEvictsTheOldestNotTheNewLeg) {
 TEST(FlowTable, GapFoundAtEndOfCaptureMarksHistory) {
   // Only connections with a consumer are reassembled; give this one a sink.
   struct Factory : StreamSinkFactory {
-    Bytes o, r;
-    StreamSink* sink_for(const Connection&, bool from_orig) override { return from_orig ? &o : &r; }
-    void release(const Connection&) override {}
+    Recorder o, r;
+    ConnectionSink* sink_for(const Connection&, bool from_orig, bool) override {
+      return from_orig ? &o : &r;
+    }
+    void release(const Connection&, const PacketRef&) override {}
   } factory;
   Table x;
   x.table.set_sink_factory(&factory);
@@ -418,6 +440,48 @@ TEST(FlowTable, GapFoundAtEndOfCaptureMarksHistory) {
   EXPECT_EQ(c.gap_bytes, 10u);
   EXPECT_NE(c.primary().history.find('G'), std::string::npos) << c.primary().history;
   EXPECT_EQ(factory.o.out, "[gap 0+10]xxxxx[end]");
+}
+
+TEST(FlowTable, TimerClosedConnectionCarriesItsOwnEvidence) {
+  // A connection goes silent; a packet of another connection 400 s later moves the clock and
+  // the sweep closes the first by the idle timeout. Its ends (and the release) must name its own
+  // last packet, not the unrelated one that happened to advance time. A FIN ends a direction at
+  // the FIN itself.
+  struct Factory : StreamSinkFactory {
+    std::map<std::uint32_t, std::unique_ptr<Recorder>> sinks;
+    std::map<std::uint32_t, PacketRef> released;
+    std::map<std::uint32_t, bool> by_syn;
+    ConnectionSink* sink_for(const Connection& c, bool from_orig, bool opened_by_syn) override {
+      by_syn[c.id] = opened_by_syn;
+      auto& s = sinks[c.id * 2 + (from_orig ? 0 : 1)];
+      s = std::make_unique<Recorder>();
+      return s.get();
+    }
+    void release(const Connection& c, const PacketRef& at) override { released[c.id] = at; }
+  } factory;
+  Table x;
+  x.table.set_sink_factory(&factory);
+  x.send(C, 40020, S, 5269, tf::kSyn, 100);                    // #1
+  x.send(S, 5269, C, 40020, tf::kSyn | tf::kAck, 500, 101);    // #2
+  x.send(C, 40020, S, 5269, tf::kAck, 101, 501, 3);            // #3 data
+  x.send(S, 5269, C, 40020, tf::kFin | tf::kAck, 501, 104);    // #4: the responder closes
+  x.send(C, 40020, S, 5269, tf::kAck, 104, 502);               // #5: the connection's last packet
+  x.send(C, 40021, S, 5269, tf::kAck, 9000, 1, 4, -1, 400.0);  // #6: another, mid-stream
+  ASSERT_EQ(x.closed.size(), 1u);
+  EXPECT_TRUE(x.closed[0].expired_idle);
+  const auto& o = *factory.sinks.at(2);
+  const auto& r = *factory.sinks.at(3);
+  EXPECT_EQ(o.data_at, std::vector<std::uint64_t>{3});
+  EXPECT_EQ(r.end_at, 4u) << "a FIN ends its direction at the FIN";
+  EXPECT_EQ(o.end_at, 5u) << "the idle end is attributed to the connection's own last packet";
+  EXPECT_EQ(factory.released.at(1).number, 5u);
+  EXPECT_TRUE(factory.by_syn.at(1));
+  x.table.finish();
+  EXPECT_FALSE(factory.by_syn.at(2)) << "the second connection was joined mid-stream";
+  const auto& o2 = *factory.sinks.at(4);
+  EXPECT_EQ(o2.data_at, std::vector<std::uint64_t>{6});
+  EXPECT_EQ(o2.end_at, 6u);
+  EXPECT_EQ(factory.released.at(2).number, 6u);
 }
 
 TEST(FlowTable, SameIsnButNothingInCommonIsNotPaired) {

@@ -104,32 +104,35 @@ struct Engine::Impl : flow::StreamSinkFactory {
   Timestamp now, last_sweep;
 
   // DNS over TCP: one framer per direction of port-53 connections.
-  struct DnsTcpSink : flow::StreamSink {
+  struct DnsTcpSink : flow::ConnectionSink {
     Impl* impl = nullptr;
     dns::TcpFramer framer;
     Endpoint from, to;
     packet::Vantage vantage;
-    void on_data(std::uint64_t, std::span<const std::uint8_t> d) override {
-      framer.feed(d, [this](std::span<const std::uint8_t> msg) {
-        impl->on_dns_message(msg, from, to, vantage, impl->current, true);
+    void on_data(std::uint64_t, std::span<const std::uint8_t> d,
+                 const flow::PacketRef& at) override {
+      framer.feed(d, [&](std::span<const std::uint8_t> msg) {
+        impl->on_dns_message(msg, from, to, vantage, at, true);
       });
     }
-    void on_gap(std::uint64_t, std::uint64_t) override { framer.gap(impl->engine.anomalies_); }
-    void on_end() override { framer.end(impl->engine.anomalies_); }
+    void on_gap(std::uint64_t, std::uint64_t, const flow::PacketRef&) override {
+      framer.gap(impl->engine.anomalies_);
+    }
+    void on_end(const flow::PacketRef&) override { framer.end(impl->engine.anomalies_); }
   };
   std::unordered_map<std::uint32_t,
                      std::pair<std::unique_ptr<DnsTcpSink>, std::unique_ptr<DnsTcpSink>>>
       dns_tcp;
-  flow::PacketRef current;
 
   // XMPP S2S: one session analyzer per connection on a federation port; two sinks feed it.
   struct XmppConn;
-  struct XmppSink : flow::StreamSink {
+  struct XmppSink : flow::ConnectionSink {
     XmppConn* conn = nullptr;
     bool from_orig = true;
-    void on_data(std::uint64_t, std::span<const std::uint8_t> d) override;
-    void on_gap(std::uint64_t, std::uint64_t len) override;
-    void on_end() override;
+    void on_data(std::uint64_t, std::span<const std::uint8_t> d,
+                 const flow::PacketRef& at) override;
+    void on_gap(std::uint64_t, std::uint64_t len, const flow::PacketRef& at) override;
+    void on_end(const flow::PacketRef& at) override;
   };
   struct XmppConn {
     XmppConn(Impl* i, s2s::Config c) : impl(i), analyzer(i->engine.anomalies_, c) {
@@ -145,9 +148,9 @@ struct Engine::Impl : flow::StreamSinkFactory {
   std::unordered_map<std::uint32_t, s2s::ConnectionFacts> xmpp_done;
   std::unordered_set<std::uint16_t> s2s_ports{5269, 5270};
   static constexpr std::size_t kMaxS2sPorts = 64;
-  bool current_syn = false;
 
-  flow::StreamSink* sink_for(const flow::Connection& c, bool from_orig) override {
+  flow::ConnectionSink* sink_for(const flow::Connection& c, bool from_orig,
+                                 bool opened_by_syn) override {
     const auto& leg = c.legs.front();
     if (config.xmpp && (s2s_ports.count(leg.resp.port) || s2s_ports.count(leg.orig.port))) {
       auto& x = xmpp_conns[c.id];
@@ -156,10 +159,10 @@ struct Engine::Impl : flow::StreamSinkFactory {
         sc.xmpp_limits = config.xmpp_limits;
         sc.tls_limits = config.tls_limits;
         // The connection's first packet was no SYN: the capture joined mid-stream.
-        sc.midstream = !current_syn;
+        sc.midstream = !opened_by_syn;
         x = std::make_unique<XmppConn>(this, sc);
       }
-      return from_orig ? static_cast<flow::StreamSink*>(&x->o) : &x->r;
+      return from_orig ? static_cast<flow::ConnectionSink*>(&x->o) : &x->r;
     }
     if (leg.resp.port != 53 && leg.orig.port != 53) return nullptr;
     auto& slot = dns_tcp[c.id];
@@ -172,10 +175,10 @@ struct Engine::Impl : flow::StreamSinkFactory {
     (from_orig ? slot.first : slot.second) = std::move(s);
     return raw;
   }
-  void release(const flow::Connection& c) override {
+  void release(const flow::Connection& c, const flow::PacketRef& at) override {
     dns_tcp.erase(c.id);
     if (auto it = xmpp_conns.find(c.id); it != xmpp_conns.end()) {
-      xmpp_done[c.id] = it->second->analyzer.finish(current);
+      xmpp_done[c.id] = it->second->analyzer.finish(at);
       xmpp_conns.erase(it);
     }
   }
@@ -429,14 +432,15 @@ struct Engine::Impl : flow::StreamSinkFactory {
   }
 };
 
-void Engine::Impl::XmppSink::on_data(std::uint64_t, std::span<const std::uint8_t> d) {
-  conn->analyzer.on_data(from_orig, d, conn->impl->current);
+void Engine::Impl::XmppSink::on_data(std::uint64_t, std::span<const std::uint8_t> d,
+                                     const flow::PacketRef& at) {
+  conn->analyzer.on_data(from_orig, d, at);
 }
-void Engine::Impl::XmppSink::on_gap(std::uint64_t, std::uint64_t len) {
-  conn->analyzer.on_gap(from_orig, len, conn->impl->current);
+void Engine::Impl::XmppSink::on_gap(std::uint64_t, std::uint64_t len, const flow::PacketRef& at) {
+  conn->analyzer.on_gap(from_orig, len, at);
 }
-void Engine::Impl::XmppSink::on_end() {
-  conn->analyzer.on_end(from_orig, conn->impl->current);
+void Engine::Impl::XmppSink::on_end(const flow::PacketRef& at) {
+  conn->analyzer.on_end(from_orig, at);
 }
 
 Engine::Engine(EngineConfig config, Observer& observer)
@@ -475,12 +479,11 @@ void Engine::on_frame(const Frame& frame) {
   }
   ++stats_.ip_packets;
   if (p.reassembled) ++stats_.reassembled_datagrams;
-  im.current = flow::ref_of(p);
+  const flow::PacketRef ref = flow::ref_of(p);
   switch (p.transport) {
     case packet::Transport::kTcp: {
       ++stats_.tcp;
       std::uint64_t before = im.flows.duplicate_copies();
-      im.current_syn = (p.tcp.flags & packet::tcp_flags::kSyn) != 0;
       im.flows.on_tcp(p);
       stats_.nat_copies += im.flows.duplicate_copies() - before;
       break;
@@ -493,7 +496,7 @@ void Engine::on_frame(const Frame& frame) {
           break;
         }
         im.on_dns_message(p.payload, Endpoint{p.src, p.sport}, Endpoint{p.dst, p.dport}, p.vantage,
-                          im.current, false);
+                          ref, false);
       }
       break;
     case packet::Transport::kIcmp:

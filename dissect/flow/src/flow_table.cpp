@@ -78,17 +78,20 @@ struct FlowTable::Impl {
   };
   struct LiveConn;
 
-  // Wraps a consumer's sink to record gaps in the history ('G'/'g').
+  // Adapts the reassembler's byte sink to the consumer's: adds the evidence of the call being
+  // made (set by the flow table before each reassembler call) and records gaps in the history
+  // ('G'/'g').
   struct GapSink : StreamSink {
-    StreamSink* inner = nullptr;
+    ConnectionSink* inner = nullptr;
     LiveConn* conn = nullptr;
     bool orig = true;
+    PacketRef at;
     void on_data(std::uint64_t off, std::span<const std::uint8_t> d) override {
-      if (inner) inner->on_data(off, d);
+      if (inner) inner->on_data(off, d, at);
     }
     void on_gap(std::uint64_t off, std::uint64_t len) override;
     void on_end() override {
-      if (inner) inner->on_end();
+      if (inner) inner->on_end(at);
     }
   };
 
@@ -148,11 +151,11 @@ struct FlowTable::Impl {
     return c;
   }
 
-  void attach_sinks(LiveConn& c, const Leg& first) {
+  void attach_sinks(LiveConn& c, const Leg& first, bool opened_by_syn) {
     if (!sinks) return;
     c.conn.legs.push_back(first);  // the factory sees endpoints through the primary leg
-    StreamSink* so = sinks->sink_for(c.conn, true);
-    StreamSink* sr = sinks->sink_for(c.conn, false);
+    ConnectionSink* so = sinks->sink_for(c.conn, true, opened_by_syn);
+    ConnectionSink* sr = sinks->sink_for(c.conn, false, opened_by_syn);
     c.conn.legs.clear();
     if (so) {
       c.so = GapSink{};
@@ -233,7 +236,7 @@ struct FlowTable::Impl {
       auto& c = new_conn(id);
       l.leg.connection = c.conn.id;
       c.live_legs.push_back(id);
-      attach_sinks(c, l.leg);
+      attach_sinks(c, l.leg, syn);
     }
     if (syn && !ack)
       recent_syns.push_back(
@@ -247,6 +250,7 @@ struct FlowTable::Impl {
     SideStats& me = from_orig ? leg.o : leg.r;
     SideStats& peer = from_orig ? leg.r : leg.o;
     leg.last = std::max(leg.last, p.time);  // capture time can step backwards
+    if (!(p.time < leg.last_ref.time)) leg.last_ref = ref_of(p);
     ++me.packets;
     if (me.packets == 1) me.ttl = p.ttl;
     std::uint8_t f = p.tcp.flags;
@@ -334,6 +338,8 @@ struct FlowTable::Impl {
     Reassembler* r = from_orig ? c.ro.get() : c.rr.get();
     StreamSink* s = from_orig ? static_cast<StreamSink*>(&c.so) : static_cast<StreamSink*>(&c.sr);
     if (!r) return;
+    // What the reassembler delivers now, this packet delivered (also held bytes it releases).
+    c.so.at = c.sr.at = ref_of(p);
     if (syn) r->set_isn(p.tcp.seq);
     // An ACK past a hole in the other direction: those bytes were sent and received, the
     // capture missed them.
@@ -363,7 +369,13 @@ struct FlowTable::Impl {
     if (idle && id == c.primary_leg) c.conn.expired_idle = true;
     c.conn.legs.push_back(std::move(leg));
     if (!c.live_legs.empty()) return;
-    // Last leg gone: finish the streams and hand the connection over.
+    // Last leg gone: finish the streams and hand the connection over. What the finish delivers
+    // is attributed to the connection's own latest packet, whatever closed it (FIN after the
+    // linger, idle timeout, eviction or the end of input).
+    PacketRef last = c.conn.legs.front().last_ref;
+    for (const auto& l : c.conn.legs)
+      if (last.time < l.last_ref.time) last = l.last_ref;
+    c.so.at = c.sr.at = last;
     if (c.ro) {
       c.ro->finish(c.so);
       c.conn.gap_bytes += c.ro->gaps();
@@ -379,7 +391,7 @@ struct FlowTable::Impl {
     c.conn.conn_state = conn_state(c.conn.legs.front());
     if (!c.conn.legs.front().o.first_syn && !c.conn.legs.front().r.first_syn)
       c.conn.midstream = true;
-    if (sinks && (c.ro || c.rr)) sinks->release(c.conn);
+    if (sinks && (c.ro || c.rr)) sinks->release(c.conn, last);
     Connection done = std::move(c.conn);
     conns.erase(cit);
     on_closed(std::move(done));
@@ -416,7 +428,7 @@ struct FlowTable::Impl {
 };
 
 void FlowTable::Impl::GapSink::on_gap(std::uint64_t off, std::uint64_t len) {
-  if (inner) inner->on_gap(off, len);
+  if (inner) inner->on_gap(off, len, at);
   if (!conn) return;
   std::uint32_t& n = orig ? conn->gaps_o : conn->gaps_r;
   if (!repeat_threshold(++n)) return;

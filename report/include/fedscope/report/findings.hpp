@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fedscope/base/frame.hpp"
 #include "fedscope/base/time.hpp"
 
 namespace fedscope::report {
@@ -88,12 +89,9 @@ std::string catalogue_json(const std::vector<const CatalogueEntry*>& entries);
 /// One entry for a terminal: title, meaning, severity note and remedy, wrapped at @p width.
 std::string catalogue_entry_text(const CatalogueEntry& e, std::size_t width = 80);
 
-/// A packet a person can find in Wireshark.
-struct Evidence {
-  std::uint16_t file = 0;
-  std::uint64_t packet = 0;  ///< 1-based frame number in that file
-  Timestamp time;
-};
+/// Evidence of a finding: a packet a person can find in Wireshark (file, frame number), or a
+/// byte of a relayed connection (fedscope::EvidenceRef).
+using Evidence = EvidenceRef;
 
 inline constexpr std::size_t kMaxEvidence = 5;
 
@@ -110,10 +108,14 @@ struct Finding {
   std::string domain;
   std::string detail;
   std::uint64_t count = 1;
-  std::vector<Evidence> evidence;  ///< first kMaxEvidence packets
+  std::vector<Evidence> evidence;  ///< first kMaxEvidence packets (or relay positions)
   std::uint64_t evidence_total = 0;
 
-  void add_evidence(std::uint16_t file, std::uint64_t packet, Timestamp time);
+  void add_evidence(const EvidenceRef& ref);
+  /// A captured packet as evidence.
+  void add_evidence(std::uint16_t file, std::uint64_t packet, Timestamp time) {
+    add_evidence(EvidenceRef::packet(file, packet, time));
+  }
 };
 
 }  // namespace fedscope::report

@@ -25,12 +25,42 @@ struct Frame {
   bool truncated() const { return data.size() < wire_length; }
 };
 
-/// A packet named as a person finds it in Wireshark: file, frame number, time. Evidence for
-/// findings and the steps of a ladder point at packets this way.
-struct PacketRef {
-  std::uint16_t file = 0;
-  std::uint64_t number = 0;
+/// Where a fact was seen, whatever the source: a captured packet (file index, 1-based frame
+/// number as Wireshark counts) or a position in a relayed connection (connection id, direction,
+/// byte offset in that direction's stream). Both carry the time. Evidence of findings and the
+/// steps of a ladder point at facts this way; the session model and the judges never assume
+/// which source it is. Plain value, no ownership.
+struct EvidenceRef {
+  enum class Source : std::uint8_t {
+    kPacket,  ///< file, number
+    kStream,  ///< connection, from_orig, offset
+  };
+  std::uint16_t file = 0;    ///< kPacket: index of the input file
+  std::uint64_t number = 0;  ///< kPacket: 1-based frame number in that file
   Timestamp time;
+  Source source = Source::kPacket;
+  bool from_orig = true;         ///< kStream: the direction (the connection's originator sent it)
+  std::uint64_t connection = 0;  ///< kStream: the relay's connection id
+  std::uint64_t offset = 0;      ///< kStream: byte offset in that direction's stream
+
+  static EvidenceRef packet(std::uint16_t file, std::uint64_t number, Timestamp time) {
+    return EvidenceRef{file, number, time};
+  }
+  static EvidenceRef stream(std::uint64_t connection, bool from_orig, std::uint64_t offset,
+                            Timestamp time) {
+    EvidenceRef r;
+    r.source = Source::kStream;
+    r.connection = connection;
+    r.from_orig = from_orig;
+    r.offset = offset;
+    r.time = time;
+    return r;
+  }
+  bool is_packet() const { return source == Source::kPacket; }
+  friend bool operator==(const EvidenceRef&, const EvidenceRef&) = default;
 };
+
+/// The capture's name for an EvidenceRef (always Source::kPacket there).
+using PacketRef = EvidenceRef;
 
 }  // namespace fedscope

@@ -73,6 +73,7 @@ struct Leg {
   SideStats o, r;
   std::string history;
   Timestamp start, last;
+  PacketRef last_ref;  ///< the leg's latest packet (evidence for what its expiry closes)
   std::vector<IcmpEvent> icmp;
   std::uint32_t connection = 0;  ///< id of the connection it belongs to
   bool flipped = false;          ///< orientation decided from a SYN-ACK or ports, not a SYN
@@ -99,15 +100,32 @@ struct Connection {
 /// Computes the Zeek conn_state of a leg.
 std::string conn_state(const Leg& leg);
 
+/// One direction of a connection as its consumer (a decoder) sees it: ordered bytes, gaps and
+/// the end, each with the evidence that delivered it — the packet being processed, or, when a
+/// timer or the end of input closes the connection, the connection's own last packet (never an
+/// unrelated packet that happened to move the clock). Spans are borrowed for the call only.
+class ConnectionSink {
+ public:
+  virtual ~ConnectionSink() = default;
+  /// In-order bytes; @p offset is the stream offset of data[0] (0 = first byte after SYN).
+  virtual void on_data(std::uint64_t offset, std::span<const std::uint8_t> data,
+                       const PacketRef& at) = 0;
+  /// @p length bytes at @p offset were never seen (lost, not captured, or over a limit).
+  virtual void on_gap(std::uint64_t offset, std::uint64_t length, const PacketRef& at) = 0;
+  /// No more bytes will come in this direction (FIN, RST, expiry or end of capture).
+  virtual void on_end(const PacketRef& at) = 0;
+};
+
 /// Decides which connections get their bytes reassembled, and where they go.
 class StreamSinkFactory {
  public:
   virtual ~StreamSinkFactory() = default;
   /// Called once when a connection is created (from its first leg). Return nullptr to skip
-  /// reassembly. @p from_orig selects the direction.
-  virtual StreamSink* sink_for(const Connection& c, bool from_orig) = 0;
-  /// The connection is closed: the sinks handed out for it may be released.
-  virtual void release(const Connection& c) = 0;
+  /// reassembly. @p from_orig selects the direction; @p opened_by_syn says whether the
+  /// connection's first packet was a SYN (if not, the capture joined it mid-stream).
+  virtual ConnectionSink* sink_for(const Connection& c, bool from_orig, bool opened_by_syn) = 0;
+  /// The connection is closed (@p at: its last packet): its sinks may be released.
+  virtual void release(const Connection& c, const PacketRef& at) = 0;
 };
 
 struct FlowTableConfig {
