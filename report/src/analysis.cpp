@@ -4,6 +4,7 @@
 #include <set>
 
 #include "fedscope/report/analysis.hpp"
+#include "fedscope/report/judge.hpp"
 
 namespace fedscope::report {
 
@@ -94,29 +95,18 @@ std::size_t Result::warnings() const {
                     [](const Finding& f) { return f.severity == Severity::kWarning; }));
 }
 
-namespace {
-
-class Collector : public engine::Observer {
- public:
-  explicit Collector(Result& r) : r_(r) {}
-  void on_connection(engine::ConnectionRecord&& c) override {
-    r_.connections.push_back(std::move(c));
-  }
-  void on_dns(engine::DnsTransaction&& t) override { r_.dns.push_back(std::move(t)); }
-
- private:
-  Result& r_;
-};
-
-}  // namespace
-
 bool analyze(const Options& options, Result& result, std::string& error) {
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
   capture::MergedReader reader;
   if (!reader.open(options.files, error)) return false;
-  Collector collector(result);
-  engine::Engine eng(options.engine, collector);
+  JudgeConfig jc;
+  jc.inside_nets = options.inside_nets;
+  jc.domains = options.domains;
+  // The report is the event path run to the end of the input: records are judged as one
+  // flush when the input ends, and the fold of that is the Result.
+  Judge judge(std::move(jc));
+  engine::Engine eng(options.engine, judge);
   Frame frame;
   std::uint64_t n = 0;
   while (reader.next(frame)) {
@@ -129,19 +119,12 @@ bool analyze(const Options& options, Result& result, std::string& error) {
   result.stats = eng.stats();
   result.anomalies = reader.anomalies();
   result.anomalies.merge(eng.anomalies());
-  result.inside_nets = options.inside_nets;
-  result.our_domains = options.domains;
-  // Records come out in closing order; the report reads best in start order.
-  std::stable_sort(result.connections.begin(), result.connections.end(),
-                   [](const engine::ConnectionRecord& a, const engine::ConnectionRecord& b) {
-                     return a.conn.primary().start < b.conn.primary().start;
-                   });
-  std::stable_sort(result.dns.begin(), result.dns.end(),
-                   [](const engine::DnsTransaction& a, const engine::DnsTransaction& b) {
-                     return a.query.time < b.query.time;
-                   });
+  std::size_t points = 0;
+  for (const auto& f : result.files)
+    points += std::max<std::size_t>(1, f.interfaces.size());
+  judge.set_capture_points(points);
   const auto t1 = Clock::now();
-  judge(result);
+  judge.finish(result);
   result.read_seconds = std::chrono::duration<double>(t1 - t0).count();
   result.judge_seconds = std::chrono::duration<double>(Clock::now() - t1).count();
   return true;

@@ -122,6 +122,7 @@ void build_attempts(JudgeContext& ctx) {
     index[key] = r.attempts.size();
     r.attempts.push_back(Attempt{});
     auto& a = r.attempts.back();
+    a.key = key;
     a.domain = domain;
     a.target = domain;
     return a;
@@ -226,11 +227,9 @@ void build_attempts(JudgeContext& ctx) {
       a.roles.push_back(AttemptRole::kDialbackVerify);
     }
   }
-  // Flows with an error-level finding, once: xmpp_outcome() asks per connection, and a scan
-  // of all findings per connection was quadratic.
-  std::unordered_set<std::uint32_t> error_flows;
-  for (const auto& f : r.findings)
-    if (f.flow && f.severity == Severity::kError) error_flows.insert(*f.flow);
+  // Flows with an error-level finding: kept by the driver as findings are raised and withdrawn
+  // (a scan of all findings per connection was quadratic).
+  const auto& error_flows = ctx.error_flows;
   for (auto& a : r.attempts) {
     if (a.originator.empty() && !a.dns.empty())
       a.originator = r.dns[a.dns.front()].client.addr.to_string();

@@ -1,37 +1,430 @@
-// judge(): the layers' judges over the collected records, in a fixed order, then the findings
-// in report order. Each layer lives in its own file (judge_layers.hpp); what they share is the
-// JudgeContext (judge_context.hpp).
+// The incremental judging driver (judge.hpp): records in, units judged at flush, the findings
+// each unit says compared with what it said before, events out, and at the end the Result.
+//
+// A unit is the DNS records (one unit) or one connection (its TCP, then XMPP and TLS judges).
+// Each finding a unit says gets a stable key; a key names one finding, or, for findings with a
+// merge key (one certificate shown on many connections), the fold of every unit's say. For
+// each key the driver keeps its contributors ordered by report order, so folding a key costs
+// its contributor count's logarithm plus the evidence cap, not a scan.
+
+#include "fedscope/report/judge.hpp"
 
 #include <algorithm>
+#include <map>
+#include <set>
+#include <tuple>
+#include <unordered_map>
 
-#include "fedscope/report/analysis.hpp"
 #include "judge_context.hpp"
 #include "judge_layers.hpp"
 
 namespace fedscope::report {
 
+using detail::Contribution;
+using detail::OrderKey;
+
+namespace {
+
+// Unit 0 is the DNS records; unit id + 1 is connection id.
+using UnitId = std::uint64_t;
+constexpr UnitId kDnsUnit = 0;
+
+struct Unit {
+  std::deque<Contribution> said;
+  std::vector<std::string> keys;  // parallel to said
+  bool read_vantage = false, read_ours = false;
+};
+
+// What a key stands for now: its contributors in report order.
+struct KeyState {
+  std::map<std::pair<OrderKey, UnitId>, const Contribution*> parts;
+};
+
+struct Emitted {
+  Finding finding;
+  OrderKey order;
+};
+
+Finding fold(const KeyState& k) {
+  auto it = k.parts.begin();
+  Finding f = it->second->finding;
+  for (++it; it != k.parts.end(); ++it) {
+    const Finding& more = it->second->finding;
+    // As one finding per certificate always said: a further sighting adds a count, its detail
+    // and its evidence.
+    ++f.count;
+    f.detail = more.detail;
+    for (const auto& e : more.evidence)
+      if (f.evidence.size() < kMaxEvidence) f.evidence.push_back(e);
+    f.evidence_total += more.evidence_total;
+  }
+  std::stable_sort(f.evidence.begin(), f.evidence.end(),
+                   [](const Evidence& a, const Evidence& b) { return a.time < b.time; });
+  return f;
+}
+
+}  // namespace
+
+struct Judge::Impl {
+  Impl(JudgeConfig c, EventSink* s) : config(std::move(c)), sink(s), ctx(records) {
+    records.inside_nets = config.inside_nets;
+    records.our_domains = config.domains;
+    // The context normalises --domain; keep that for the report.
+    detail::JudgeContext norm(records);
+    explicit_ours = norm.ours;
+    ctx.ours = explicit_ours;
+  }
+
+  JudgeConfig config;
+  EventSink* sink;
+  Result records;  // connections and DNS as they arrive; attempts of the last flush
+  detail::JudgeContext ctx;
+  std::set<std::string> explicit_ours;
+
+  // Records: connection id -> position in records.connections (rebuilt after sorting).
+  std::unordered_map<std::uint32_t, std::size_t> conn_pos;
+  std::unordered_map<std::uint32_t, std::uint64_t> arrival;  // closing order; open: max
+  std::uint64_t closed_count = 0;
+  bool records_changed = false, dns_changed = false;
+  std::set<std::uint32_t> dirty_conns;
+
+  // Context.
+  std::set<std::tuple<std::uint16_t, std::int32_t, std::int32_t>> vantages;
+  bool paired = false;
+  std::size_t capture_points = 0;
+
+  // Units, keys, what was sent.
+  std::unordered_map<UnitId, Unit> units;
+  std::unordered_map<std::string, KeyState> keys;
+  std::unordered_map<std::string, Emitted> emitted;
+  std::unordered_map<std::uint32_t, std::uint32_t> error_count;  // flow -> error findings
+  std::map<std::string, AttemptState> attempts_sent;
+  std::uint64_t seq = 0;
+
+  void note_vantages(const engine::ConnectionRecord& c) {
+    for (const auto& l : c.conn.legs)
+      vantages.insert({l.vantage.file, l.vantage.interface, l.vantage.ifindex});
+    if (c.conn.legs.size() > 1) paired = true;
+  }
+
+  void put_connection(engine::ConnectionRecord&& c, bool closed) {
+    note_vantages(c);
+    const std::uint32_t id = c.conn.id;
+    if (closed) arrival[id] = closed_count++;
+    else arrival.emplace(id, UINT64_MAX);
+    // An a-fallback connection counts in the DNS judge's "the fallback worked/failed".
+    for (const auto& l : c.dns)
+      if (l.via == "a-fallback") dns_changed = true;
+    if (auto it = conn_pos.find(id); it != conn_pos.end()) {
+      records.connections[it->second] = std::move(c);
+    } else {
+      conn_pos[id] = records.connections.size();
+      records.connections.push_back(std::move(c));
+    }
+    dirty_conns.insert(id);
+    records_changed = true;
+  }
+
+  // Sorts the records into report order (start time; closing order among equals) and
+  // re-indexes them. Nearly sorted already, and once per flush.
+  void sort_records() {
+    auto& cs = records.connections;
+    std::stable_sort(cs.begin(), cs.end(),
+                     [&](const engine::ConnectionRecord& a, const engine::ConnectionRecord& b) {
+                       auto sa = a.conn.primary().start, sb = b.conn.primary().start;
+                       if (sa != sb) return sa < sb;
+                       return arrival[a.conn.id] < arrival[b.conn.id];
+                     });
+    conn_pos.clear();
+    for (std::size_t i = 0; i < cs.size(); ++i)
+      conn_pos[cs[i].conn.id] = i;
+    if (dns_changed) {
+      std::stable_sort(records.dns.begin(), records.dns.end(),
+                       [](const engine::DnsTransaction& a, const engine::DnsTransaction& b) {
+                         return a.query.time < b.query.time;
+                       });
+      ctx.index_dns();
+    }
+  }
+
+  // Judges one unit afresh; returns the keys whose say changed (old and new).
+  void rejudge(UnitId id, std::set<std::string>& affected) {
+    Unit fresh;
+    ctx.out = &fresh.said;
+    ctx.read_vantage = ctx.read_ours = false;
+    if (id == kDnsUnit) {
+      ctx.order = OrderKey{0, {}, 0, 0};
+      detail::judge_dns(ctx);
+    } else {
+      auto pos = conn_pos.find(static_cast<std::uint32_t>(id - 1));
+      if (pos != conn_pos.end()) {
+        const auto& rec = records.connections[pos->second];
+        const OrderKey base{1, rec.conn.primary().start, arrival[rec.conn.id], 0};
+        ctx.order = base;
+        detail::judge_connection(ctx, rec);
+        ctx.order = base;
+        ctx.order.phase = 2;
+        detail::judge_xmpp(ctx, rec);
+      }
+    }
+    ctx.out = nullptr;
+    fresh.read_vantage = ctx.read_vantage;
+    fresh.read_ours = ctx.read_ours;
+    // Keys: the merge key, or code@unit#ordinal (per code and domain within the unit).
+    const std::string unit_name = id == kDnsUnit ? "dns" : "flow:" + std::to_string(id - 1);
+    std::map<std::string, int> ordinal;
+    for (const auto& c : fresh.said) {
+      if (!c.merge_key.empty()) {
+        fresh.keys.push_back(c.merge_key);
+        continue;
+      }
+      std::string base = std::string(to_string(c.finding.code)) + "@" + unit_name;
+      if (id == kDnsUnit) base += ":" + (c.finding.domain.empty() ? "-" : c.finding.domain);
+      fresh.keys.push_back(base + "#" + std::to_string(ordinal[base]++));
+    }
+    // Replace the unit's say in the key index.
+    Unit& old = units[id];
+    for (std::size_t i = 0; i < old.said.size(); ++i) {
+      auto& k = keys[old.keys[i]];
+      k.parts.erase({old.said[i].order, id});
+      affected.insert(old.keys[i]);
+    }
+    old = std::move(fresh);
+    for (std::size_t i = 0; i < old.said.size(); ++i) {
+      keys[old.keys[i]].parts[{old.said[i].order, id}] = &old.said[i];
+      affected.insert(old.keys[i]);
+    }
+  }
+
+  void count_error(const Finding& f, int delta) {
+    if (!f.flow || f.severity != Severity::kError) return;
+    auto& n = error_count[*f.flow];
+    n = static_cast<std::uint32_t>(static_cast<int>(n) + delta);
+    if (n == 0) {
+      error_count.erase(*f.flow);
+      ctx.error_flows.erase(*f.flow);
+    } else {
+      ctx.error_flows.insert(*f.flow);
+    }
+  }
+
+  void send_findings(const std::set<std::string>& affected, bool context_changed) {
+    // Report order of the events: by the finding's place (new, else old), then key.
+    std::vector<std::tuple<OrderKey, std::string>> order;
+    for (const auto& key : affected) {
+      auto kit = keys.find(key);
+      if (kit != keys.end() && !kit->second.parts.empty())
+        order.emplace_back(kit->second.parts.begin()->first.first, key);
+      else if (auto eit = emitted.find(key); eit != emitted.end())
+        order.emplace_back(eit->second.order, key);
+    }
+    std::sort(order.begin(), order.end());
+    for (const auto& [o, key] : order) {
+      auto kit = keys.find(key);
+      auto eit = emitted.find(key);
+      const bool now = kit != keys.end() && !kit->second.parts.empty();
+      FindingEvent e;
+      e.key = key;
+      if (!now) {
+        if (kit != keys.end()) keys.erase(kit);
+        if (eit == emitted.end()) continue;
+        count_error(eit->second.finding, -1);
+        emitted.erase(eit);
+        e.kind = EventKind::kWithdrawn;
+        e.reason = context_changed ? WithdrawReason::kContextChanged : WithdrawReason::kRejudged;
+      } else {
+        Finding f = fold(kit->second);
+        const OrderKey first = kit->second.parts.begin()->first.first;
+        if (eit != emitted.end()) {
+          eit->second.order = first;
+          if (eit->second.finding == f) continue;
+          count_error(eit->second.finding, -1);
+          e.kind = EventKind::kUpdated;
+          eit->second.finding = f;
+        } else {
+          e.kind = EventKind::kRaised;
+          emitted.emplace(key, Emitted{f, first});
+        }
+        count_error(f, +1);
+        e.finding = std::move(f);
+      }
+      e.seq = ++seq;
+      if (sink) sink->on_finding(e);
+    }
+  }
+
+  AttemptState state_of(const Attempt& a) const {
+    AttemptState s;
+    s.domain = a.domain;
+    s.originator = a.originator;
+    s.target = a.target;
+    for (auto i : a.dns)
+      s.dns.push_back(records.dns[i].id);
+    for (auto i : a.connections)
+      s.flows.push_back(records.connections[i].conn.id);
+    for (auto r : a.roles)
+      s.roles.emplace_back(to_string(r));
+    s.outcome = to_string(a.outcome);
+    s.from_domain = a.from_domain;
+    s.to_domain = a.to_domain;
+    s.auth_method = to_string(a.auth_method);
+    s.auth_result = to_string(a.auth_result);
+    if (a.reverse) s.reverse = records.attempts[*a.reverse].key;
+    return s;
+  }
+
+  void send_attempts() {
+    records.attempts.clear();
+    detail::build_attempts(ctx);
+    std::map<std::string, AttemptState> now;
+    for (const auto& a : records.attempts)
+      now.emplace(a.key, state_of(a));
+    // Attempts in report order (their position), then the ones that are gone.
+    for (const auto& a : records.attempts) {
+      const auto& s = now.at(a.key);
+      auto it = attempts_sent.find(a.key);
+      if (it != attempts_sent.end() && it->second == s) continue;
+      AttemptEvent e;
+      e.kind = it == attempts_sent.end() ? EventKind::kRaised : EventKind::kUpdated;
+      e.key = a.key;
+      e.attempt = s;
+      e.seq = ++seq;
+      if (sink) sink->on_attempt(e);
+    }
+    for (const auto& [key, s] : attempts_sent) {
+      if (now.count(key)) continue;
+      AttemptEvent e;
+      e.kind = EventKind::kWithdrawn;
+      e.key = key;
+      e.reason = WithdrawReason::kRejudged;
+      e.seq = ++seq;
+      if (sink) sink->on_attempt(e);
+    }
+    attempts_sent = std::move(now);
+  }
+
+  void flush() {
+    if (!records_changed && dirty_conns.empty() && !dns_changed) return;
+    if (records_changed || dns_changed) sort_records();
+    // Context, from everything so far.
+    const bool was_forwarding = records.forwarding_vantage;
+    records.vantage_count = vantages.size();
+    records.forwarding_vantage = paired || capture_points > 1;
+    const bool vantage_changed = was_forwarding != records.forwarding_vantage;
+    bool ours_changed = false;
+    if (config.domains.empty() || explicit_ours.empty()) {
+      auto before = ctx.ours;
+      ctx.ours.clear();
+      records.our_domains_inferred.clear();
+      detail::infer_ours(ctx);
+      ours_changed = before != ctx.ours;
+    }
+    // Units to judge: new or progressed records, and those whose context changed.
+    std::set<UnitId> todo;
+    std::set<UnitId> by_context;
+    for (auto id : dirty_conns)
+      todo.insert(UnitId{id} + 1);
+    if (dns_changed) todo.insert(kDnsUnit);
+    if (vantage_changed || ours_changed) {
+      for (const auto& [id, u] : units)
+        if ((vantage_changed && u.read_vantage) || (ours_changed && u.read_ours)) {
+          if (!todo.count(id)) by_context.insert(id);
+        }
+      if (ours_changed && !todo.count(kDnsUnit)) by_context.insert(kDnsUnit);
+    }
+    std::set<std::string> affected, affected_by_context;
+    for (auto id : todo)
+      rejudge(id, affected);
+    for (auto id : by_context)
+      rejudge(id, affected_by_context);
+    for (const auto& k : affected)
+      affected_by_context.erase(k);
+    send_findings(affected, false);
+    send_findings(affected_by_context, true);
+    send_attempts();
+    dirty_conns.clear();
+    records_changed = dns_changed = false;
+  }
+};
+
+Judge::Judge(JudgeConfig config, EventSink* sink)
+    : impl_(std::make_unique<Impl>(std::move(config), sink)) {}
+
+Judge::~Judge() = default;
+
+void Judge::on_connection(engine::ConnectionRecord&& c) {
+  impl_->put_connection(std::move(c), true);
+}
+
+void Judge::on_progress(engine::ConnectionRecord&& snapshot) {
+  impl_->put_connection(std::move(snapshot), false);
+}
+
+void Judge::on_dns(engine::DnsTransaction&& t) {
+  if (t.copies > 0) impl_->paired = true;
+  impl_->records.dns.push_back(std::move(t));
+  impl_->dns_changed = true;
+  impl_->records_changed = true;
+}
+
+void Judge::set_capture_points(std::size_t n) {
+  impl_->capture_points = n;
+  // Re-deciding the vantage at the next flush is enough: mark nothing dirty unless it flips.
+  if ((impl_->paired || n > 1) != impl_->records.forwarding_vantage) impl_->records_changed = true;
+}
+
+void Judge::flush() {
+  impl_->flush();
+}
+
+std::uint64_t Judge::events() const {
+  return impl_->seq;
+}
+
+void Judge::finish(Result& result) {
+  auto& im = *impl_;
+  im.flush();
+  result.connections = std::move(im.records.connections);
+  result.dns = std::move(im.records.dns);
+  result.attempts = std::move(im.records.attempts);
+  result.our_domains = im.records.our_domains;
+  result.our_domains_inferred = im.records.our_domains_inferred;
+  result.inside_nets = im.records.inside_nets;
+  result.forwarding_vantage = im.records.forwarding_vantage;
+  result.vantage_count = im.records.vantage_count;
+  // Errors first, then warnings, then info; report order within a severity.
+  std::vector<std::pair<OrderKey, Finding*>> order;
+  order.reserve(im.emitted.size());
+  for (auto& [key, e] : im.emitted)
+    order.emplace_back(e.order, &e.finding);
+  std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
+    if (a.second->severity != b.second->severity)
+      return static_cast<int>(a.second->severity) > static_cast<int>(b.second->severity);
+    return a.first < b.first;
+  });
+  result.findings.clear();
+  result.findings.reserve(order.size());
+  for (auto& [o, f] : order)
+    result.findings.push_back(std::move(*f));
+  impl_ = std::make_unique<Impl>(im.config, im.sink);
+}
+
 void judge(Result& result) {
-  detail::JudgeContext ctx(result);
-  // Whole-capture decisions first: the layers read them.
-  detail::learn_vantages(ctx);
-  if (ctx.ours.empty()) detail::infer_ours(ctx);
-  // Findings come out in this order within a severity: DNS, then per connection (in start
-  // order) TCP, then per connection XMPP with its TLS.
-  detail::judge_dns(ctx);
-  for (std::size_t i = 0; i < result.connections.size(); ++i)
-    detail::judge_connection(ctx, i);
-  for (std::size_t i = 0; i < result.connections.size(); ++i)
-    detail::judge_xmpp(ctx, i);
-  // Attempts read the findings (an error on a flow fails a connected attempt).
-  detail::build_attempts(ctx);
-  for (auto& f : result.findings)
-    std::stable_sort(f.evidence.begin(), f.evidence.end(),
-                     [](const Evidence& a, const Evidence& b) { return a.time < b.time; });
-  // Errors first, then warnings; stable within a severity (time order).
-  std::stable_sort(result.findings.begin(), result.findings.end(),
-                   [](const Finding& a, const Finding& b) {
-                     return static_cast<int>(a.severity) > static_cast<int>(b.severity);
-                   });
+  JudgeConfig config;
+  config.inside_nets = result.inside_nets;
+  config.domains = result.our_domains;
+  Judge j(std::move(config));
+  std::size_t points = 0;
+  for (const auto& f : result.files)
+    points += std::max<std::size_t>(1, f.interfaces.size());
+  j.set_capture_points(points);
+  for (auto& t : result.dns)
+    j.on_dns(std::move(t));
+  for (auto& c : result.connections)
+    j.on_connection(std::move(c));
+  result.dns.clear();
+  result.connections.clear();
+  j.finish(result);
 }
 
 }  // namespace fedscope::report

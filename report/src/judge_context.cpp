@@ -15,11 +15,21 @@ JudgeContext::JudgeContext(Result& r) : result(r) {
     if (std::string k = domain_key(d); !k.empty() && ours.insert(k).second)
       keys.push_back(std::move(k));
   r.our_domains = std::move(keys);
-  for (std::size_t i = 0; i < r.dns.size(); ++i)
-    dns_by_name[domain_key(r.dns[i].qname)].push_back(i);
 }
 
-bool JudgeContext::is_ours(const std::string& domain) const {
+void JudgeContext::index_dns() {
+  dns_by_name.clear();
+  for (std::size_t i = 0; i < result.dns.size(); ++i)
+    dns_by_name[domain_key(result.dns[i].qname)].push_back(i);
+}
+
+bool JudgeContext::forwarding_vantage() {
+  read_vantage = true;
+  return result.forwarding_vantage;
+}
+
+bool JudgeContext::is_ours(const std::string& domain) {
+  read_ours = true;
   return !domain.empty() && ours.count(domain_key(domain)) > 0;
 }
 
@@ -32,7 +42,7 @@ bool JudgeContext::not_public(const IpAddress& a) const {
   return classify(a) != AddressScope::kPublic || inside(a);
 }
 
-std::string JudgeContext::whose(const std::string& domain) const {
+std::string JudgeContext::whose(const std::string& domain) {
   if (domain.empty()) return "the";
   return is_ours(domain) ? "your" : "the peer's";
 }
@@ -59,12 +69,22 @@ Finding& JudgeContext::add(FindingCode code, Severity severity, std::string summ
       remedy.replace(pos, 6, f.domain);
     f.remedy = who + remedy;
   }
-  result.findings.push_back(std::move(f));
-  return result.findings.back();
+  f.severity = severity;
+  out->emplace_back(std::move(f));
+  out->back().order = order;
+  out->back().order.seq = static_cast<std::uint32_t>(out->size());
+  return out->back().finding;
 }
 
 Finding& JudgeContext::add(FindingCode code, std::string summary, std::string domain) {
   return add(code, entry(code).severity, std::move(summary), std::move(domain));
+}
+
+Finding& JudgeContext::add_merged(std::string merge_key, FindingCode code, std::string summary,
+                                  std::string domain) {
+  Finding& f = add(code, std::move(summary), std::move(domain));
+  out->back().merge_key = std::string(to_string(code)) + "@" + std::move(merge_key);
+  return f;
 }
 
 }  // namespace fedscope::report::detail

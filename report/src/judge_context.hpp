@@ -4,9 +4,13 @@
 // write only this, so the decisions made once for the whole capture are named state here
 // rather than members of one big class; incremental judging re-evaluates exactly these.
 
+#include <compare>
 #include <cstddef>
+#include <cstdint>
+#include <deque>
 #include <map>
 #include <set>
+#include <unordered_set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,45 +21,81 @@
 
 namespace fedscope::report::detail {
 
+/// Where a finding comes in the report within its severity: DNS (phase 0), then each
+/// connection's TCP findings (phase 1) in start order, then each connection's XMPP and TLS
+/// findings (phase 2); @c seq is the order within the unit's judge.
+struct OrderKey {
+  std::uint8_t phase = 0;
+  Timestamp start;            ///< the connection's start
+  std::uint64_t arrival = 0;  ///< ties: the order connections closed in
+  std::uint32_t seq = 0;
+  auto operator<=>(const OrderKey&) const = default;
+};
+
+/// One finding as one unit's judge said it. Findings with the same @c merge_key from several
+/// units (one certificate on many connections) fold into one (judge.cpp).
+struct Contribution {
+  explicit Contribution(Finding f) : finding(std::move(f)) {}
+  Finding finding;
+  std::string merge_key;  ///< "" unless several units may say the same finding
+  OrderKey order;
+};
+
 struct JudgeContext {
   /// Takes --domain (Result::our_domains) in its comparison form, each once: "CUPDOMAIN.EXAMPLE."
-  /// becomes cupdomain.example, shown so in the report too. Indexes the DNS names.
+  /// becomes cupdomain.example, shown so in the report too.
   explicit JudgeContext(Result& r);
   JudgeContext(const JudgeContext&) = delete;
   JudgeContext& operator=(const JudgeContext&) = delete;
 
-  /// The records being judged; findings and attempts are added to it.
+  /// The records being judged (the judges read them; attempts are written there).
   Result& result;
 
-  // ---- decided for the whole capture --------------------------------------------------------
+  // ---- context: decided from all records so far, explicit so a change re-judges ----------
 
   /// Our domains, as keys (domain_key()): --domain, or else inferred by infer_ours(). Decides
   /// "your" / "the peer's" in zone findings' remedies.
   std::set<std::string> ours;
-  /// Certificate findings already raised, (code, certificate sha256) -> index into
-  /// Result::findings: the same certificate on further connections adds to their count.
-  std::map<std::pair<FindingCode, std::string>, std::size_t> cert_findings;
+  /// Flows with an error-level finding (the attempts read it).
+  std::unordered_set<std::uint32_t> error_flows;
 
-  // ---- indexes of the records -----------------------------------------------------------------
+  // ---- indexes of the records ---------------------------------------------------------------
 
   /// DNS transactions by query name (domain_key()), indexes into Result::dns, in key order.
   std::map<std::string, std::vector<std::size_t>> dns_by_name;
+  void index_dns();
 
-  // ---- helpers --------------------------------------------------------------------------------
+  // ---- the unit being judged ------------------------------------------------------------------
 
-  bool is_ours(const std::string& domain) const;
+  /// Where add() puts findings (set by the driver per unit).
+  std::deque<Contribution>* out = nullptr;
+  OrderKey order;  ///< phase, start and arrival set by the driver; add() counts seq
+  /// What the unit read of the context (so a change re-judges exactly those units).
+  bool read_vantage = false, read_ours = false;
+
+  /// The capture was taken on a forwarding box (read by the TCP judge; noted).
+  bool forwarding_vantage();
+  bool is_ours(const std::string& domain);
   /// Inside one of the --inside-net ranges.
   bool inside(const IpAddress& a) const;
   /// Not reachable from the internet: not a public address, or inside an --inside-net.
   bool not_public(const IpAddress& a) const;
   /// "your", "the peer's", or "the" when @p domain is empty.
-  std::string whose(const std::string& domain) const;
+  std::string whose(const std::string& domain);
+  /// Findings the current unit has said so far.
+  std::size_t added() const { return out->size(); }
 
-  /// Appends a finding of @p code with the catalogue's remedy (for zone findings, DOMAIN
-  /// replaced and whose zone it is said) and returns it for evidence and details.
+  /// Adds a finding of @p code to the current unit with the catalogue's remedy (for zone
+  /// findings, DOMAIN replaced and whose zone it is said) and returns it for evidence and
+  /// details (valid until the unit's next add()... and after: a deque keeps it in place).
   Finding& add(FindingCode code, Severity severity, std::string summary, std::string domain);
   /// The same with the catalogue's default severity.
   Finding& add(FindingCode code, std::string summary, std::string domain = "");
+  /// A finding that other units may say too (@p merge_key names it, e.g. the certificate):
+  /// the first in report order gives it its text; each further one adds a count, its detail
+  /// and its evidence.
+  Finding& add_merged(std::string merge_key, FindingCode code, std::string summary,
+                      std::string domain);
 };
 
 }  // namespace fedscope::report::detail

@@ -12,11 +12,8 @@ namespace fedscope::report::detail {
 
 // ---- TCP, NAT and firewall (judge_tcp.cpp) ----------------------------------------------------
 
-/// Sets Result::vantage_count and Result::forwarding_vantage (more than one leg, DNS copies, or
-/// more than one capture point).
-void learn_vantages(JudgeContext& ctx);
-/// nat-*, fw-blocked and tcp-* findings of connection @p index (federation connections only).
-void judge_connection(JudgeContext& ctx, std::size_t index);
+/// nat-*, fw-blocked and tcp-* findings of connection @p rec (federation connections only).
+void judge_connection(JudgeContext& ctx, const ConnectionRecord& rec);
 
 // ---- DNS (judge_dns.cpp) ------------------------------------------------------------------------
 
@@ -31,7 +28,7 @@ void judge_dns(JudgeContext& ctx);
 // ---- XMPP (judge_xmpp.cpp) ----------------------------------------------------------------------
 
 /// xmpp-* findings of connection @p index, then its TLS (judge_tls()).
-void judge_xmpp(JudgeContext& ctx, std::size_t index);
+void judge_xmpp(JudgeContext& ctx, const ConnectionRecord& rec);
 
 // ---- TLS and certificates (judge_tls.cpp) -------------------------------------------------------
 

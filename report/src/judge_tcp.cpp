@@ -40,29 +40,8 @@ void add_syn_evidence(Finding& f, const flow::Leg& l) {
 
 }  // namespace
 
-void learn_vantages(JudgeContext& ctx) {
-  Result& r = ctx.result;
-  std::set<std::tuple<std::uint16_t, std::int32_t, std::int32_t>> v;
-  bool paired = false;
-  for (const auto& c : r.connections) {
-    for (const auto& l : c.conn.legs)
-      v.insert({l.vantage.file, l.vantage.interface, l.vantage.ifindex});
-    if (c.conn.legs.size() > 1) paired = true;
-  }
-  for (const auto& t : r.dns)
-    if (t.copies > 0) paired = true;
-  r.vantage_count = v.size();
-  // Several files, or several interfaces of one pcapng file, are taken to be vantage points
-  // around one forwarding box (outside and inside of a firewall).
-  std::size_t capture_points = 0;
-  for (const auto& f : r.files)
-    capture_points += std::max<std::size_t>(1, f.interfaces.size());
-  r.forwarding_vantage = paired || capture_points > 1;
-}
-
-void judge_connection(JudgeContext& ctx, std::size_t index) {
+void judge_connection(JudgeContext& ctx, const ConnectionRecord& rec) {
   const Result& r = ctx.result;
-  auto& rec = r.connections[index];
   if (!federation(rec)) return;
   const auto& conn = rec.conn;
   const auto& P = conn.primary();
@@ -138,7 +117,7 @@ void judge_connection(JudgeContext& ctx, std::size_t index) {
   if (!specific && conn.legs.size() == 1) {
     bool syn_in = P.first_direction == packet::Direction::kIn;
     bool s0 = cs == "S0" && (conn.syn_retries() > 0 || !conn.capture_ended);
-    if (s0 && (r.forwarding_vantage || syn_in)) {
+    if (s0 && (ctx.forwarding_vantage() || syn_in)) {
       auto& f = at(ctx.add(FindingCode::kFwBlocked,
                            std::to_string(P.o.syns) + " SYN" + (P.o.syns == 1 ? "" : "s") + " " +
                                leg_text(P) +
@@ -150,7 +129,7 @@ void judge_connection(JudgeContext& ctx, std::size_t index) {
       specific = true;
     } else if (cs == "REJ" && P.r.first_rst) {
       bool rst_local = syn_in && !r.inside_nets.empty() && !ctx.inside(P.resp.addr);
-      if (r.forwarding_vantage || rst_local) {
+      if (ctx.forwarding_vantage() || rst_local) {
         auto& f = at(ctx.add(FindingCode::kFwBlocked,
                              "The firewall answered " + leg_text(P) +
                                  " with a RST itself; the SYN never reached the inside server.",

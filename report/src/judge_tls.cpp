@@ -48,7 +48,6 @@ void judge_certificate(JudgeContext& ctx, const ConnectionRecord& rec,
                        const std::string& who, const std::string& kind, const std::string& want,
                        const std::string& domain) {
   if (leaf.parse_error) return;
-  Result& r = ctx.result;
   const auto& P = rec.conn.primary();
   auto at = [&](Finding& f) -> Finding& {
     f.flow = rec.conn.id;
@@ -61,14 +60,7 @@ void judge_certificate(JudgeContext& ctx, const ConnectionRecord& rec,
   // One finding per certificate and code: the same certificate shown on several
   // connections (as server and as client certificate) adds evidence, not findings.
   auto add_cert = [&](FindingCode code, std::string summary, const std::string& dom) -> Finding& {
-    auto key = std::make_pair(code, leaf.sha256);
-    if (auto it = ctx.cert_findings.find(key); it != ctx.cert_findings.end()) {
-      auto& f = r.findings[it->second];
-      ++f.count;
-      return f;
-    }
-    ctx.cert_findings[key] = r.findings.size();
-    return at(ctx.add(code, std::move(summary), dom));
+    return at(ctx.add_merged("cert:" + leaf.sha256, code, std::move(summary), dom));
   };
   if (!want.empty()) {
     auto m = tls::certificate_covers(leaf, want);

@@ -43,9 +43,7 @@ bool orderly_stream_error(const std::string& c) {
 
 }  // namespace
 
-void judge_xmpp(JudgeContext& ctx, std::size_t index) {
-  const Result& r = ctx.result;
-  auto& rec = r.connections[index];
+void judge_xmpp(JudgeContext& ctx, const ConnectionRecord& rec) {
   if (!rec.xmpp || !federation(rec)) return;
   const auto& x = *rec.xmpp;
   const auto& conn = rec.conn;
@@ -62,7 +60,7 @@ void judge_xmpp(JudgeContext& ctx, std::size_t index) {
   // How long the capture went on after a point, on this connection.
   auto waited = [&](const PacketRef& since) { return (P.last - since.time).seconds(); };
   const bool ended_by_capture = conn.capture_ended;
-  std::size_t before = r.findings.size();
+  const std::size_t before = ctx.added();
 
   // -- not XMPP
   for (bool orig : {false, true}) {
@@ -277,7 +275,8 @@ void judge_xmpp(JudgeContext& ctx, std::size_t index) {
   }
 
   // -- authentication incomplete (only when the authentication phase was observable)
-  bool explained = r.findings.size() > before;
+  // Explained: this connection's XMPP judge said something above.
+  bool explained = ctx.added() > before;
   bool verify_only = std::any_of(x.dialback.begin(), x.dialback.end(),
                                  [](const s2s::DialbackFact& d) { return d.verify; });
   bool authed = x.orig.sasl_success || x.resp.sasl_success ||

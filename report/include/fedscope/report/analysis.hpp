@@ -80,6 +80,7 @@ std::string_view to_string(AuthResult result);
 /// A federation attempt: one target (a domain, or a server endpoint when no DNS was seen)
 /// with its DNS lookups and connections, for the story.
 struct Attempt {
+  std::string key;                       ///< stable: "d:" + domain key, or "e:" + endpoint
   std::string domain;                    ///< "" when not known
   std::string originator;                ///< client address, when known
   std::string target;                    ///< domain or "ip:port"
@@ -128,7 +129,8 @@ struct Result {
 /// at all; damaged records are anomalies in the result.
 bool analyze(const Options& options, Result& result, std::string& error);
 
-/// The judges alone, over records already collected (used by analyze(), and by tests).
+/// The judges alone, over records already collected in @p result (by tests): the records go
+/// through a report::Judge (judge.hpp) and come back with the findings and attempts.
 void judge(Result& result);
 
 /// How the text report is written (JSON has no such choices: it is the contract).

@@ -111,6 +111,8 @@ struct Finding {
   std::vector<Evidence> evidence;  ///< first kMaxEvidence packets (or relay positions)
   std::uint64_t evidence_total = 0;
 
+  friend bool operator==(const Finding&, const Finding&) = default;
+
   void add_evidence(const EvidenceRef& ref);
   /// A captured packet as evidence.
   void add_evidence(std::uint16_t file, std::uint64_t packet, Timestamp time) {

@@ -71,8 +71,13 @@ struct ConnectionRecord {
 class Observer {
  public:
   virtual ~Observer() = default;
+  /// A connection closed (its last leg ended, expired, or the input ended).
   virtual void on_connection(ConnectionRecord&& c) = 0;
   virtual void on_dns(DnsTransaction&& t) = 0;
+  /// A snapshot of a federation connection still open (EngineConfig::progress_seconds): its
+  /// legs so far and the XMPP/TLS facts so far. The same connection id closes later through
+  /// on_connection().
+  virtual void on_progress(ConnectionRecord&& snapshot) { (void)snapshot; }
 };
 
 struct EngineConfig {
@@ -82,6 +87,10 @@ struct EngineConfig {
   std::size_t max_answers_kept = 32;
   /// Decode XMPP and TLS on federation ports (5269, 5270, and ports named by SRV answers).
   bool xmpp = true;
+  /// Report an open federation connection's progress (Observer::on_progress) when it carried
+  /// data this many seconds of packet time after its last report; 0: never (a report reads
+  /// closed connections only).
+  double progress_seconds = 0;
   xmpp::Limits xmpp_limits{};
   tls::Limits tls_limits{};
 };
