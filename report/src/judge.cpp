@@ -209,17 +209,18 @@ struct Judge::Impl {
   }
 
   void send_findings(const std::set<std::string>& affected, bool context_changed) {
-    // Report order of the events: by the finding's place (new, else old), then key.
-    std::vector<std::tuple<OrderKey, std::string>> order;
+    // Report order of the events: by the finding's place (new, else old), what goes before
+    // what comes in its place, then key.
+    std::vector<std::tuple<OrderKey, bool, std::string>> order;
     for (const auto& key : affected) {
       auto kit = keys.find(key);
       if (kit != keys.end() && !kit->second.parts.empty())
-        order.emplace_back(kit->second.parts.begin()->first.first, key);
+        order.emplace_back(kit->second.parts.begin()->first.first, true, key);
       else if (auto eit = emitted.find(key); eit != emitted.end())
-        order.emplace_back(eit->second.order, key);
+        order.emplace_back(eit->second.order, false, key);
     }
     std::sort(order.begin(), order.end());
-    for (const auto& [o, key] : order) {
+    for (const auto& [o, present, key] : order) {
       auto kit = keys.find(key);
       auto eit = emitted.find(key);
       const bool now = kit != keys.end() && !kit->second.parts.empty();

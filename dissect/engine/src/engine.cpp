@@ -135,14 +135,18 @@ struct Engine::Impl : flow::StreamSinkFactory {
     void on_end(const flow::PacketRef& at) override;
   };
   struct XmppConn {
-    XmppConn(Impl* i, s2s::Config c) : impl(i), analyzer(i->engine.anomalies_, c) {
+    XmppConn(Impl* i, std::uint32_t conn_id, s2s::Config c)
+        : impl(i), id(conn_id), analyzer(i->engine.anomalies_, c) {
       o.conn = this;
       r.conn = this;
       r.from_orig = false;
     }
     Impl* impl;
+    std::uint32_t id;
     s2s::ConnectionAnalyzer analyzer;
     XmppSink o, r;
+    Timestamp last_progress;  // the last progress report (or the first data)
+    bool reported = false;
   };
   std::unordered_map<std::uint32_t, std::unique_ptr<XmppConn>> xmpp_conns;
   std::unordered_map<std::uint32_t, s2s::ConnectionFacts> xmpp_done;
@@ -160,7 +164,7 @@ struct Engine::Impl : flow::StreamSinkFactory {
         sc.tls_limits = config.tls_limits;
         // The connection's first packet was no SYN: the capture joined mid-stream.
         sc.midstream = !opened_by_syn;
-        x = std::make_unique<XmppConn>(this, sc);
+        x = std::make_unique<XmppConn>(this, c.id, sc);
       }
       return from_orig ? static_cast<flow::ConnectionSink*>(&x->o) : &x->r;
     }
@@ -381,6 +385,32 @@ struct Engine::Impl : flow::StreamSinkFactory {
       finalize(id, DnsOutcome::kNoResponse);
   }
 
+  // ---- progress of open connections -----------------------------------------------------------
+
+  // A long-lived stream says nothing until it closes; a live view wants its state before. Per
+  // delivery this is a clock comparison; a report copies the connection's legs and facts only
+  // every progress_seconds of packet time per connection.
+  void maybe_progress(XmppConn& x, Timestamp t) {
+    if (config.progress_seconds <= 0) return;
+    if (!x.reported) {
+      x.reported = true;
+      x.last_progress = t;
+      return;
+    }
+    if ((t - x.last_progress).seconds() < config.progress_seconds) return;
+    x.last_progress = t;
+    auto conn = flows.snapshot(x.id);
+    if (!conn) return;
+    ConnectionRecord rec;
+    rec.conn = std::move(*conn);
+    // A snapshot reads as if the input ended now: what has not happened yet is "not yet"
+    // (pending, capture-ended), not "never".
+    rec.conn.capture_ended = true;
+    rec.xmpp = std::make_unique<s2s::ConnectionFacts>(x.analyzer.facts());
+    correlate(rec);
+    observer.on_progress(std::move(rec));
+  }
+
   // ---- DNS -> TCP correlation ----------------------------------------------------------------
 
   void on_closed(flow::Connection&& conn) {
@@ -435,6 +465,7 @@ struct Engine::Impl : flow::StreamSinkFactory {
 void Engine::Impl::XmppSink::on_data(std::uint64_t, std::span<const std::uint8_t> d,
                                      const flow::PacketRef& at) {
   conn->analyzer.on_data(from_orig, d, at);
+  conn->impl->maybe_progress(*conn, at.time);
 }
 void Engine::Impl::XmppSink::on_gap(std::uint64_t, std::uint64_t len, const flow::PacketRef& at) {
   conn->analyzer.on_gap(from_orig, len, at);

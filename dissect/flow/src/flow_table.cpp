@@ -516,6 +516,27 @@ void FlowTable::finish() {
   }
 }
 
+std::optional<Connection> FlowTable::snapshot(std::uint32_t id) const {
+  auto cit = impl_->conns.find(id);
+  if (cit == impl_->conns.end()) return std::nullopt;
+  const Impl::LiveConn& c = cit->second;
+  Connection out;
+  out.id = c.conn.id;
+  out.legs = c.conn.legs;
+  for (auto leg_id : c.live_legs)
+    if (auto it = impl_->legs.find(leg_id); it != impl_->legs.end())
+      out.legs.push_back(it->second.leg);
+  if (out.legs.empty()) return std::nullopt;
+  std::sort(out.legs.begin(), out.legs.end(),
+            [](const Leg& a, const Leg& b) { return a.id < b.id; });
+  out.conn_state = conn_state(out.legs.front());
+  out.gap_bytes = c.conn.gap_bytes + (c.ro ? c.ro->gaps() : 0) + (c.rr ? c.rr->gaps() : 0);
+  out.midstream = c.conn.midstream || (c.ro && c.ro->started_midstream()) ||
+                  (c.rr && c.rr->started_midstream()) ||
+                  (!out.legs.front().o.first_syn && !out.legs.front().r.first_syn);
+  return out;
+}
+
 std::size_t FlowTable::live_legs() const {
   return impl_->legs.size();
 }

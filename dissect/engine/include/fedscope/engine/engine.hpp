@@ -76,7 +76,8 @@ class Observer {
   virtual void on_dns(DnsTransaction&& t) = 0;
   /// A snapshot of a federation connection still open (EngineConfig::progress_seconds): its
   /// legs so far and the XMPP/TLS facts so far. The same connection id closes later through
-  /// on_connection().
+  /// on_connection(). A snapshot has capture_ended set: it reads as if the input ended at that
+  /// point, so the judges say "not yet" (pending) rather than "never".
   virtual void on_progress(ConnectionRecord&& snapshot) { (void)snapshot; }
 };
 

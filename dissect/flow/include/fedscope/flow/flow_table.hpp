@@ -158,6 +158,10 @@ class FlowTable {
   void finish();
 
   std::size_t live_legs() const;
+  /// A copy of open connection @p id as it stands: its legs so far (closed and live, primary
+  /// first) and the conn_state of the primary leg; nullopt when no such connection is open.
+  /// Costs the connection's legs, nothing else.
+  std::optional<Connection> snapshot(std::uint32_t id) const;
   std::uint64_t duplicate_copies() const { return duplicate_copies_; }
 
  private:
