@@ -15,6 +15,7 @@
 #include "fedscope/base/domain.hpp"
 #include "fedscope/packet/packet.hpp"
 #include "fedscope/report/analysis.hpp"
+#include "fedscope/report/events.hpp"
 #include "fedscope/report/findings.hpp"
 #include "output.hpp"
 
@@ -69,11 +70,22 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
   return row[b.size()];
 }
 
+// --events: one JSON object per line, as the judge sends them.
+class JsonLinesSink : public report::EventSink {
+ public:
+  explicit JsonLinesSink(std::ostream& os) : os_(os) {}
+  void on_finding(const report::FindingEvent& e) override { os_ << report::event_json(e) << '\n'; }
+  void on_attempt(const report::AttemptEvent& e) override { os_ << report::event_json(e) << '\n'; }
+
+ private:
+  std::ostream& os_;
+};
+
 po::options_description report_options(std::string& format, std::string& output,
                                        std::vector<std::string>& inside,
                                        std::vector<std::string>& domains,
                                        std::vector<std::string>& files, double& dns_timeout,
-                                       std::string& time) {
+                                       std::string& time, std::string& events) {
   po::options_description opts("usage: fedscope report [options] FILE...\n\noptions");
   // clang-format off
   opts.add_options()
@@ -92,16 +104,20 @@ po::options_description report_options(std::string& format, std::string& output,
     ("domain", po::value(&domains)->composing(),
      "an XMPP domain that is yours (repeatable); remedies then say \"your\" or \"the peer's\"")
     ("dns-timeout", po::value(&dns_timeout)->default_value(5.0),
-     "seconds after which an unanswered DNS query counts as unanswered");
+     "seconds after which an unanswered DNS query counts as unanswered")
+    ("events", po::value(&events),
+     "also write the judging events to FILE as JSON lines (docs/events.schema.json): the "
+     "capture replayed as a live run sees it, findings raised, updated and withdrawn as "
+     "records arrive, open connections every 10 s of packet time");
   // clang-format on
   return opts;
 }
 
 void print_report_help(std::ostream& os) {
-  std::string a, b, c;
+  std::string a, b, c, h;
   std::vector<std::string> d, e, f;
   double g = 0;
-  os << report_options(a, b, d, e, f, g, c)
+  os << report_options(a, b, d, e, f, g, c, h)
      << "\nFILE: one or more captures (one per vantage point or interface), merged by time:\n"
         "pcap or pcapng, gzip-compressed or not; `-` (or /dev/stdin, a FIFO, <(zcat x.gz)) reads\n"
         "standard input in one pass, e.g. `ssh fw tcpdump -w - ... | fedscope report -`.\n"
@@ -138,9 +154,10 @@ std::string local_zone_name() {
 int cmd_report(const std::vector<std::string>& args) {
   std::string format = "text", output, time = "utc";
   std::vector<std::string> inside, domains, files;
+  std::string events_path;
   double dns_timeout = 5.0;
   po::options_description opts =
-      report_options(format, output, inside, domains, files, dns_timeout, time);
+      report_options(format, output, inside, domains, files, dns_timeout, time, events_path);
   po::options_description hidden;
   hidden.add_options()("file", po::value(&files)->composing());
   po::options_description all;
@@ -210,6 +227,20 @@ int cmd_report(const std::vector<std::string>& args) {
     std::cerr << "fedscope report: " << error << "\n";
     return kExitUsage;
   }
+  // The event log is checked and created before the analysis too, and is no input either.
+  std::unique_ptr<app::Output> events_out;
+  std::unique_ptr<JsonLinesSink> events_sink;
+  if (vm.count("events")) {
+    if (events_path == "-" && (output.empty() || output == "-"))
+      return usage_error("report", "--events - and the report would both go to standard output");
+    events_out = app::Output::open(events_path, ids, error);
+    if (!events_out) {
+      std::cerr << "fedscope report: --events: " << error << "\n";
+      return kExitUsage;
+    }
+    events_sink = std::make_unique<JsonLinesSink>(events_out->stream());
+    o.events = events_sink.get();
+  }
   if (isatty(STDERR_FILENO)) {
     o.progress = [](double f) {
       std::fprintf(stderr, "\rreading: %3d%%", static_cast<int>(f * 100));
@@ -248,7 +279,7 @@ int cmd_report(const std::vector<std::string>& args) {
                            time_style == report::TimeStyle::kLocal ? local_zone_name() : "");
     out->stream() << report::render_text(result, text);
   }
-  if (!out->commit(error)) {
+  if (!out->commit(error) || (events_out && !events_out->commit(error))) {
     std::cerr << "fedscope report: " << error << "\n";
     return kExitUsage;
   }

@@ -18,21 +18,27 @@ std::string reason(int err) {
   return std::strerror(err);
 }
 
-// The temporary file a signal must remove: one at a time (one report per run). A fixed buffer
-// because a signal handler may only call async-signal-safe functions (unlink, raise).
-char g_temp_path[4096];
-std::atomic<bool> g_temp_set{false};
+// The temporary files a signal must remove: the report's and the event log's (--events). Fixed
+// buffers because a signal handler may only call async-signal-safe functions (unlink, raise).
+constexpr int kTempSlots = 4;
+char g_temp_path[kTempSlots][4096];
+std::atomic<bool> g_temp_set[kTempSlots];
 
 extern "C" void remove_temp_and_reraise(int sig) {
-  if (g_temp_set.load()) ::unlink(g_temp_path);
+  for (int i = 0; i < kTempSlots; ++i)
+    if (g_temp_set[i].load()) ::unlink(g_temp_path[i]);
   std::signal(sig, SIG_DFL);
   std::raise(sig);
 }
 
 void arm_cleanup(const std::string& temp) {
-  if (temp.size() >= sizeof g_temp_path) return;  // mkstemp never gets here: PATH_MAX
-  std::memcpy(g_temp_path, temp.c_str(), temp.size() + 1);
-  g_temp_set.store(true);
+  if (temp.size() >= sizeof g_temp_path[0]) return;  // mkstemp never gets here: PATH_MAX
+  for (int i = 0; i < kTempSlots; ++i) {
+    if (g_temp_set[i].load()) continue;
+    std::memcpy(g_temp_path[i], temp.c_str(), temp.size() + 1);
+    g_temp_set[i].store(true);
+    break;
+  }
   struct sigaction sa {};
   sa.sa_handler = remove_temp_and_reraise;
   sigemptyset(&sa.sa_mask);
@@ -40,8 +46,13 @@ void arm_cleanup(const std::string& temp) {
     sigaction(sig, &sa, nullptr);
 }
 
-void disarm_cleanup() {
-  g_temp_set.store(false);
+void disarm_cleanup(const std::string& temp) {
+  bool any = false;
+  for (int i = 0; i < kTempSlots; ++i) {
+    if (g_temp_set[i].load() && temp == g_temp_path[i]) g_temp_set[i].store(false);
+    any = any || g_temp_set[i].load();
+  }
+  if (any) return;
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE})
     std::signal(sig, SIG_DFL);
 }
@@ -139,7 +150,7 @@ Output::~Output() {
   if (fd_ > STDERR_FILENO) ::close(fd_);
   if (!temp_.empty()) {
     ::unlink(temp_.c_str());
-    disarm_cleanup();
+    disarm_cleanup(temp_);
   }
 }
 
@@ -246,12 +257,12 @@ bool Output::commit(std::string& error) {
     error = "cannot write " + name_ + ": " + reason(err);
     if (!temp_.empty()) {
       ::unlink(temp_.c_str());
-      disarm_cleanup();
+      disarm_cleanup(temp_);
     }
     committed_ = true;
     return false;
   }
-  if (!temp_.empty()) disarm_cleanup();
+  if (!temp_.empty()) disarm_cleanup(temp_);
   committed_ = true;
   return true;
 }

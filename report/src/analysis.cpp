@@ -95,6 +95,42 @@ std::size_t Result::warnings() const {
                     [](const Finding& f) { return f.severity == Severity::kWarning; }));
 }
 
+namespace {
+
+// The live cadence for --events: each record is judged as it arrives.
+class FlushEachRecord : public engine::Observer {
+ public:
+  FlushEachRecord(Judge& j, const capture::MergedReader& r) : j_(j), r_(r) {}
+  void on_connection(engine::ConnectionRecord&& c) override {
+    points();
+    j_.on_connection(std::move(c));
+    j_.flush();
+  }
+  void on_dns(engine::DnsTransaction&& t) override {
+    points();
+    j_.on_dns(std::move(t));
+    j_.flush();
+  }
+  void on_progress(engine::ConnectionRecord&& c) override {
+    points();
+    j_.on_progress(std::move(c));
+    j_.flush();
+  }
+
+ private:
+  // Capture points appear as files and pcapng interfaces are read.
+  void points() {
+    std::size_t n = 0;
+    for (const auto& f : r_.files())
+      n += std::max<std::size_t>(1, f.interfaces.size());
+    j_.set_capture_points(n);
+  }
+  Judge& j_;
+  const capture::MergedReader& r_;
+};
+
+}  // namespace
+
 bool analyze(const Options& options, Result& result, std::string& error) {
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
@@ -105,8 +141,12 @@ bool analyze(const Options& options, Result& result, std::string& error) {
   jc.domains = options.domains;
   // The report is the event path run to the end of the input: records are judged as one
   // flush when the input ends, and the fold of that is the Result.
-  Judge judge(std::move(jc));
-  engine::Engine eng(options.engine, judge);
+  Judge judge(std::move(jc), options.events);
+  FlushEachRecord live(judge, reader);
+  engine::EngineConfig ec = options.engine;
+  if (options.events && ec.progress_seconds <= 0) ec.progress_seconds = 10;
+  engine::Engine eng(ec, options.events ? static_cast<engine::Observer&>(live)
+                                        : static_cast<engine::Observer&>(judge));
   Frame frame;
   std::uint64_t n = 0;
   while (reader.next(frame)) {

@@ -399,6 +399,33 @@ def domain_tests(tmp):
               f"--domain {d} is the same domain as cupdomain.example")
 
 
+def events_tests(tmp):
+    """--events: written in full beside the report, refused onto an input or onto the report's
+    own standard output, and the report is the same with or without it."""
+    cap = tmp / "v.pcap"
+    shutil.copy(NAT522, cap)
+    before = sha(cap)
+    p = run(["report", cap, "--events", cap])
+    check(p.returncode == 2 and b"--events" in p.stderr and sha(cap) == before,
+          f"--events onto the input is refused: {p.stderr!r}")
+    p = run(["report", cap, "--events", "-"])
+    check(p.returncode == 2 and b"standard output" in p.stderr,
+          f"--events - with the report on standard output is refused: {p.stderr!r}")
+    ev = tmp / "ev.jsonl"
+    _, plain = report_json([cap])
+    p, rep = report_json([cap, "--events", ev])
+    check(same_analysis(plain, rep), "the report is the same with --events")
+    lines = ev.read_text().splitlines() if ev.exists() else []
+    kinds = {json.loads(l)["event"] for l in lines}
+    check(len(lines) > 0 and "raised" in kinds, f"--events wrote events: {len(lines)} lines")
+    check(not list(tmp.glob(".ev.jsonl.fedscope-*")), "no temporary event file is left")
+    p = run(["report", cap, "-o", tmp / "r.json", "--format", "json", "--events", "-"])
+    out = p.stdout.decode().splitlines()
+    check(p.returncode == 1 and out and all(json.loads(l)["type"] in ("finding", "attempt")
+                                            for l in out),
+          "--events - writes the events to standard output when the report goes to -o")
+
+
 def main():
     global FS
     ap = argparse.ArgumentParser()
@@ -408,7 +435,7 @@ def main():
     tmp = Path(tempfile.mkdtemp(prefix="fedscope-cli-"))
     try:
         for t in (input_tests, capture_tests, output_tests, time_tests, habit_tests, json_tests,
-                  domain_tests):
+                  domain_tests, events_tests):
             d = tmp / t.__name__
             d.mkdir()
             try:

@@ -3,7 +3,8 @@
 every example in the CLI reference is real output. --check compares instead of writing
 (a ctest keeps the page true). Markers: @@RUN args@@, @@FINDINGS args@@, @@GREP pat@@args@@,
 @@STDERR args@@, @@ERRS@@, @@JSON key@@ (first element of a top-level array),
-@@HEADTZ zone n@@args@@ (the first n lines under TZ=zone)."""
+@@HEADTZ zone n@@args@@ (the first n lines under TZ=zone), @@EVENTS args@@ (the --events log
+of a run: one line per event, condensed, then the first finding event in full)."""
 import argparse, json, re, shlex, subprocess, sys
 from pathlib import Path
 
@@ -73,6 +74,24 @@ def json_first(key):
     block[-1] = block[-1].rstrip(",")
     return "\n".join(block)
 
+def events(args):
+    # The event log of a run (--events to a temporary file): seq, type, event, key, and the
+    # reason or the attempt's outcome; then the first finding event as written.
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "ev.jsonl"
+        run(f"{args} -o /dev/null --events {path}")
+        lines = path.read_text().splitlines()
+    out, first = [], None
+    for line in lines:
+        e = json.loads(line)
+        extra = e.get("reason") or (e.get("attempt") or {}).get("outcome", "")
+        out.append(f"{e['seq']:>3} {e['type']:<8} {e['event']:<9} {e['key']}  {extra}".rstrip())
+        if first is None and e["type"] == "finding" and e["event"] == "raised":
+            first = line
+    return "\n".join(out) + "\n\nand the first line that raised a finding, as written:\n\n" + first
+
+
 def xmpp_json(args):
     # The `xmpp` object of the first flow of a report, as the CLI wrote it.
     rep = json.loads(run(args + " --format json").stdout)
@@ -81,6 +100,7 @@ def xmpp_json(args):
 t = (ROOT / "docs" / "cli.md.in").read_text()
 t = re.sub(r"@@XMPPJSON (.*?)@@", lambda m: xmpp_json(m.group(1)), t)
 t = re.sub(r"@@HEADTZ (\S+) (\d+)@@(.*?)@@", lambda m: head_tz(m.group(1), m.group(2), m.group(3)), t)
+t = re.sub(r"@@EVENTS (.*?)@@", lambda m: events(m.group(1)), t)
 t = re.sub(r"@@RUN (.*?)@@", lambda m: both(m.group(1)), t)
 t = re.sub(r"@@FINDINGS (.*?)@@", lambda m: findings(m.group(1)), t)
 t = re.sub(r"@@GREP (.*?)@@(.*?)@@", lambda m: grep(m.group(1), m.group(2)), t)

@@ -14,6 +14,7 @@
 #include "fedscope/base/address.hpp"
 #include "fedscope/capture/reader.hpp"
 #include "fedscope/engine/engine.hpp"
+#include "fedscope/report/events.hpp"
 #include "fedscope/report/findings.hpp"
 #include "fedscope/report/time_format.hpp"
 
@@ -26,6 +27,10 @@ struct Options {
   engine::EngineConfig engine;
   /// Called now and then with the fraction of input read (0..1), when set.
   std::function<void(double)> progress;
+  /// When set, the judging events (events.hpp) as a live run would send them: open
+  /// connections reported every engine.progress_seconds (10 when 0) of packet time, the judges
+  /// flushed after every record. The report is the same either way.
+  EventSink* events = nullptr;
 };
 
 /// What a connection is to an attempt. to_string(): "stream", "dialback-verify",
