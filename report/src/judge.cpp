@@ -14,6 +14,7 @@
 #include <set>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "judge_context.hpp"
 #include "judge_layers.hpp"
@@ -29,10 +30,10 @@ namespace {
 using UnitId = std::uint64_t;
 constexpr UnitId kDnsUnit = 0;
 
+// What a unit said (kept only for units that said something: most connections say nothing).
 struct Unit {
-  std::deque<Contribution> said;
+  std::vector<Contribution> said;
   std::vector<std::string> keys;  // parallel to said
-  bool read_vantage = false, read_ours = false;
 };
 
 // What a key stands for now: its contributors in report order.
@@ -95,6 +96,8 @@ struct Judge::Impl {
 
   // Units, keys, what was sent.
   std::unordered_map<UnitId, Unit> units;
+  // Units that read a context decision, whatever they said (re-judged when it flips).
+  std::unordered_set<UnitId> read_vantage, read_ours;
   std::unordered_map<std::string, KeyState> keys;
   std::unordered_map<std::string, Emitted> emitted;
   std::unordered_map<std::uint32_t, std::uint32_t> error_count;  // flow -> error findings
@@ -149,8 +152,8 @@ struct Judge::Impl {
 
   // Judges one unit afresh; returns the keys whose say changed (old and new).
   void rejudge(UnitId id, std::set<std::string>& affected) {
-    Unit fresh;
-    ctx.out = &fresh.said;
+    std::deque<Contribution> said;  // stable references while the judges add and fill in
+    ctx.out = &said;
     ctx.read_vantage = ctx.read_ours = false;
     if (id == kDnsUnit) {
       ctx.order = OrderKey{0, {}, 0, 0};
@@ -168,8 +171,14 @@ struct Judge::Impl {
       }
     }
     ctx.out = nullptr;
-    fresh.read_vantage = ctx.read_vantage;
-    fresh.read_ours = ctx.read_ours;
+    if (ctx.read_vantage) read_vantage.insert(id);
+    else read_vantage.erase(id);
+    if (ctx.read_ours) read_ours.insert(id);
+    else read_ours.erase(id);
+    Unit fresh;
+    fresh.said.reserve(said.size());
+    for (auto& c : said)
+      fresh.said.push_back(std::move(c));
     // Keys: the merge key, or code@unit#ordinal (per code and domain within the unit).
     const std::string unit_name = id == kDnsUnit ? "dns" : "flow:" + std::to_string(id - 1);
     std::map<std::string, int> ordinal;
@@ -183,16 +192,19 @@ struct Judge::Impl {
       fresh.keys.push_back(base + "#" + std::to_string(ordinal[base]++));
     }
     // Replace the unit's say in the key index.
-    Unit& old = units[id];
-    for (std::size_t i = 0; i < old.said.size(); ++i) {
-      auto& k = keys[old.keys[i]];
-      k.parts.erase({old.said[i].order, id});
-      affected.insert(old.keys[i]);
+    if (auto it = units.find(id); it != units.end()) {
+      const Unit& old = it->second;
+      for (std::size_t i = 0; i < old.said.size(); ++i) {
+        keys[old.keys[i]].parts.erase({old.said[i].order, id});
+        affected.insert(old.keys[i]);
+      }
+      units.erase(it);
     }
-    old = std::move(fresh);
-    for (std::size_t i = 0; i < old.said.size(); ++i) {
-      keys[old.keys[i]].parts[{old.said[i].order, id}] = &old.said[i];
-      affected.insert(old.keys[i]);
+    if (fresh.said.empty()) return;
+    Unit& now = units[id] = std::move(fresh);
+    for (std::size_t i = 0; i < now.said.size(); ++i) {
+      keys[now.keys[i]].parts[{now.said[i].order, id}] = &now.said[i];
+      affected.insert(now.keys[i]);
     }
   }
 
@@ -326,12 +338,13 @@ struct Judge::Impl {
     for (auto id : dirty_conns)
       todo.insert(UnitId{id} + 1);
     if (dns_changed) todo.insert(kDnsUnit);
-    if (vantage_changed || ours_changed) {
-      for (const auto& [id, u] : units)
-        if ((vantage_changed && u.read_vantage) || (ours_changed && u.read_ours)) {
-          if (!todo.count(id)) by_context.insert(id);
-        }
-      if (ours_changed && !todo.count(kDnsUnit)) by_context.insert(kDnsUnit);
+    if (vantage_changed)
+      for (auto id : read_vantage)
+        if (!todo.count(id)) by_context.insert(id);
+    if (ours_changed) {
+      for (auto id : read_ours)
+        if (!todo.count(id)) by_context.insert(id);
+      if (!todo.count(kDnsUnit)) by_context.insert(kDnsUnit);
     }
     std::set<std::string> affected, affected_by_context;
     for (auto id : todo)
