@@ -117,7 +117,7 @@ struct Judge::Impl {
     else arrival.emplace(id, UINT64_MAX);
     // An a-fallback connection counts in the DNS judge's "the fallback worked/failed".
     for (const auto& l : c.dns)
-      if (l.via == "a-fallback") dns_changed = true;
+      if (l.via == engine::LinkVia::kAFallback) dns_changed = true;
     if (auto it = conn_pos.find(id); it != conn_pos.end()) {
       records.connections[it->second] = std::move(c);
     } else {

@@ -111,7 +111,7 @@ void judge_srv_missing(JudgeContext& ctx, const std::string& name, const std::st
   int conns = 0, ok = 0;
   for (const auto& c : r.connections) {
     for (const auto& l : c.dns) {
-      if (l.via == "a-fallback" && domains_equal(l.domain, domain)) {
+      if (l.via == engine::LinkVia::kAFallback && domains_equal(l.domain, domain)) {
         ++conns;
         if (established(c.conn.primary())) ++ok;
         break;

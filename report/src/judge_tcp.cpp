@@ -210,7 +210,7 @@ void judge_connection(JudgeContext& ctx, const ConnectionRecord& rec) {
   }
 
   for (const auto& link : rec.dns) {
-    if (link.via == "srv" && link.port != 5269 && link.port != 5270) {
+    if (link.via == engine::LinkVia::kSrv && link.port != 5269 && link.port != 5270) {
       auto& f =
           at(ctx.add(FindingCode::kTcpPortNonstandard,
                      "Federation with " + link.domain + " used port " + std::to_string(link.port) +

@@ -69,7 +69,8 @@ bool federation(const ConnectionRecord& c) {
     if (l.resp.port == 5269 || l.resp.port == 5270) return true;
   }
   return std::any_of(c.dns.begin(), c.dns.end(), [](const engine::DnsLink& l) {
-    return l.via == "srv" ? starts_with(l.service, "_xmpp") : l.via == "a-fallback";
+    return l.via == engine::LinkVia::kSrv ? starts_with(l.service, "_xmpp")
+                                            : l.via == engine::LinkVia::kAFallback;
   });
 }
 

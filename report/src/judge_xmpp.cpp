@@ -74,7 +74,7 @@ void judge_xmpp(JudgeContext& ctx, const ConnectionRecord& rec) {
     f.detail = s.not_xmpp_kind;
     if (s.not_xmpp_ref) evidence(f, *s.not_xmpp_ref);
   }
-  if (x.kind == "not-xmpp") return;
+  if (x.kind == s2s::StreamKind::kNotXmpp) return;
 
   // -- no stream
   bool est = established(P);

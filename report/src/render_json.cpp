@@ -147,7 +147,7 @@ std::string by_name(bool from_orig) {
 
 ordered_json xmpp_json(const Result& r, const s2s::ConnectionFacts& x) {
   ordered_json j;
-  j["kind"] = x.kind;
+  j["kind"] = std::string(s2s::to_string(x.kind));
   // The same reading as the judges' (headers, else the originator's dialback request for a
   // stream joined mid-way), so a flow's domains never disagree with its attempt's.
   const auto [from, to] = s2s::stream_domains(x);
@@ -424,7 +424,7 @@ void render_json(const Result& r, std::ostream& os) {
       if (std::find(domains.begin(), domains.end(), l.domain) == domains.end())
         domains.push_back(l.domain);
       links.push_back(ordered_json{{"domain", l.domain},
-                                   {"via", l.via},
+                                   {"via", std::string(engine::to_string(l.via))},
                                    {"service", l.service},
                                    {"target", l.target},
                                    {"port", l.port},

@@ -85,8 +85,8 @@ std::string counts_text(const s2s::StanzaCounts& c) {
 std::string xmpp_story(const s2s::ConnectionFacts& x, bool established) {
   const std::string pad = "\n                    ";
   std::string s;
-  if (x.kind == "no-data") return established ? pad + "XMPP: no byte in either direction" : "";
-  if (x.kind == "not-xmpp") {
+  if (x.kind == s2s::StreamKind::kNoData) return established ? pad + "XMPP: no byte in either direction" : "";
+  if (x.kind == s2s::StreamKind::kNotXmpp) {
     const auto& side = x.resp.not_xmpp_kind.empty() ? x.orig : x.resp;
     return pad + "NOT XMPP: " + side.not_xmpp_kind + " '" + side.not_xmpp_bytes + "'";
   }

@@ -416,7 +416,7 @@ engine::ConnectionRecord with_certificate(std::uint32_t id, const char* client, 
   rec.conn.legs.resize(1);
   rec.conn.legs[0].orig.addr = *IpAddress::parse(client);
   auto x = std::make_unique<s2s::ConnectionFacts>();
-  x->kind = "xmpp";
+  x->kind = s2s::StreamKind::kXmpp;
   s2s::StreamHeaderFact h;
   h.from = "a.example";
   h.to = "b.example";

@@ -77,7 +77,7 @@ std::vector<Chunk> plaintext_dialback() {
 TEST(S2s, PlaintextDialbackFacts) {
   AnomalyCounters an;
   auto f = run(plaintext_dialback(), an);
-  EXPECT_EQ(f.kind, "xmpp");
+  EXPECT_EQ(f.kind, s2s::StreamKind::kXmpp);
   ASSERT_TRUE(f.orig.header);
   EXPECT_EQ(f.orig.header->from, "a.example");
   EXPECT_EQ(f.orig.header->to, "b.example");
@@ -156,7 +156,7 @@ TEST(S2s, StreamErrorAndNotXmpp) {
   AnomalyCounters an2;
   auto g =
       run({{true, kHeaderA}, {false, "HTTP/1.1 400 Bad Request\r\nServer: nginx\r\n\r\n"}}, an2);
-  EXPECT_EQ(g.kind, "not-xmpp");
+  EXPECT_EQ(g.kind, s2s::StreamKind::kNotXmpp);
   EXPECT_EQ(g.resp.not_xmpp_kind, "http");
   EXPECT_EQ(an2.get(xmpp::kAnomalyNotXmpp), 1u);
 }

@@ -25,6 +25,18 @@ std::string_view to_string(DnsOutcome o) {
   return "?";
 }
 
+std::string_view to_string(LinkVia via) {
+  switch (via) {
+    case LinkVia::kSrv:
+      return "srv";
+    case LinkVia::kAFallback:
+      return "a-fallback";
+    case LinkVia::kAddress:
+      return "address";
+  }
+  return "";
+}
+
 bool DnsTransaction::nodata() const {
   if (!answered() || rcode != dns::kNoError) return false;
   for (const auto& rr : answers)
@@ -440,23 +452,23 @@ struct Engine::Impl : flow::StreamSinkFactory {
           for (const auto& s : sit->second) {
             if (s.time > start || s.port != server.port) continue;
             std::string domain = domain_of_service(s.service);
-            rec.dns.push_back(DnsLink{domain.empty() ? s.service : domain, "srv", s.service, n.name,
+            rec.dns.push_back(DnsLink{domain.empty() ? s.service : domain, LinkVia::kSrv, s.service, n.name,
                                       s.port, server.addr, s.txn, n.txn});
             linked = true;
           }
         }
         if (!linked) {
           bool fallback = server.port == 5269 && !n.name.empty() && n.name[0] != '_';
-          rec.dns.push_back(DnsLink{n.name, fallback ? "a-fallback" : "address", "", n.name,
+          rec.dns.push_back(DnsLink{n.name, fallback ? LinkVia::kAFallback : LinkVia::kAddress, "", n.name,
                                     server.port, server.addr, 0, n.txn});
         }
       }
     }
     // An address reached through an SRV record is explained by it: drop the plainer links.
     if (std::any_of(rec.dns.begin(), rec.dns.end(),
-                    [](const DnsLink& l) { return l.via == "srv"; })) {
+                    [](const DnsLink& l) { return l.via == LinkVia::kSrv; })) {
       rec.dns.erase(std::remove_if(rec.dns.begin(), rec.dns.end(),
-                                   [](const DnsLink& l) { return l.via != "srv"; }),
+                                   [](const DnsLink& l) { return l.via != LinkVia::kSrv; }),
                     rec.dns.end());
     }
   }

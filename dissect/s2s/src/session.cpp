@@ -42,6 +42,20 @@ std::string_view to_string(Seen s) {
   return "?";
 }
 
+std::string_view to_string(StreamKind kind) {
+  switch (kind) {
+    case StreamKind::kNoData:
+      return "no-data";
+    case StreamKind::kXmpp:
+      return "xmpp";
+    case StreamKind::kDirectTls:
+      return "direct-tls";
+    case StreamKind::kNotXmpp:
+      return "not-xmpp";
+  }
+  return "?";
+}
+
 namespace {
 
 // Stanza steps stop being added to the ladder at this size so that the steps that end a
@@ -115,7 +129,7 @@ class ConnectionAnalyzer::Impl {
     if (!s.first_data) s.first_data = at;
     s.last_data = at;
     s.bytes += bytes.size();
-    if (f_.kind == "no-data") f_.kind = "xmpp";
+    if (f_.kind == StreamKind::kNoData) f_.kind = StreamKind::kXmpp;
     if (d.tls) {
       // The parser still checks the first bytes after the hand-off for plaintext.
       d.parser.feed(bytes);
@@ -366,7 +380,7 @@ class ConnectionAnalyzer::Impl {
     side(o).direct_tls = true;
     mark_tls_started();
     f_.tls.direct = true;
-    f_.kind = "direct-tls";
+    f_.kind = StreamKind::kDirectTls;
     step(o, at, "direct TLS (XEP-0368)");
   }
   void on_xmpp(bool o, const xmpp::NotXmpp& e, const PacketRef& at, bool) {
@@ -374,7 +388,7 @@ class ConnectionAnalyzer::Impl {
     s.not_xmpp_kind = e.kind;
     s.not_xmpp_bytes = e.first_bytes;
     s.not_xmpp_ref = at;
-    if (f_.kind != "direct-tls") f_.kind = "not-xmpp";
+    if (f_.kind != StreamKind::kDirectTls) f_.kind = StreamKind::kNotXmpp;
     step(o, at, "not XMPP (" + e.kind + "): '" + e.first_bytes + "'");
   }
   void on_xmpp(bool o, const xmpp::CompressionHandoff&, const PacketRef& at, bool) {

@@ -49,12 +49,21 @@ struct DnsTransaction {
   bool nodata() const;
 };
 
+/// How DNS led to a connection's server. to_string(): "srv", "a-fallback", "address" (the
+/// words of the JSON report).
+enum class LinkVia : std::uint8_t {
+  kSrv,        ///< an SRV record named the target and port
+  kAFallback,  ///< no SRV: the domain's own A/AAAA, port 5269 (RFC 6120 §3.2.2)
+  kAddress,    ///< a name resolved to the address, nothing more
+};
+std::string_view to_string(LinkVia via);
+
 /// How a TCP connection was found through DNS. Names are in their comparison form
 /// (fedscope::domain_key()): lower case, no trailing dot, A-labels.
 struct DnsLink {
   std::string domain;   ///< the XMPP domain (from _xmpp-server._tcp.D, or D itself)
-  std::string via;      ///< "srv", "a-fallback" or "address"
-  std::string service;  ///< the SRV owner name, when via == "srv"
+  LinkVia via = LinkVia::kAddress;
+  std::string service;  ///< the SRV owner name, when via is kSrv
   std::string target;   ///< the name that resolved to the address
   std::uint16_t port = 0;
   IpAddress address;

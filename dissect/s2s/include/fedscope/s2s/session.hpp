@@ -155,9 +155,18 @@ struct LadderStep {
   std::uint32_t repeat = 1;  ///< identical consecutive stanzas are folded
 };
 
+/// What a connection carried. to_string(): "no-data", "xmpp", "direct-tls", "not-xmpp" (the
+/// words of the JSON report).
+enum class StreamKind : std::uint8_t {
+  kNoData,     ///< no byte in either direction
+  kXmpp,       ///< an XMPP stream (perhaps upgraded to TLS by STARTTLS)
+  kDirectTls,  ///< XEP-0368 direct TLS
+  kNotXmpp,    ///< another protocol (HTTP, SSH, TLS without XMPP, binary, text)
+};
+std::string_view to_string(StreamKind kind);
+
 struct ConnectionFacts {
-  /// "xmpp", "direct-tls", "not-xmpp", "no-data" (no byte in either direction)
-  std::string kind = "no-data";
+  StreamKind kind = StreamKind::kNoData;
   SideFacts orig, resp;
   std::vector<DialbackFact> dialback;
   std::uint64_t dialback_dropped = 0;
