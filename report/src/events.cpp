@@ -104,7 +104,7 @@ ordered_json evidence_json(const EvidenceRef& r) {
   if (!r.is_packet())
     return ordered_json{{"connection", r.connection},
                         {"direction", r.from_orig ? "orig" : "resp"},
-                        {"offset", r.offset},
+                        {"offset", r.offset()},
                         {"time", format_iso8601(r.time)}};
   return ordered_json{{"file", r.file}, {"packet", r.number}, {"time", format_iso8601(r.time)}};
 }

@@ -289,6 +289,9 @@ struct Judge::Impl {
   void send_attempts() {
     records.attempts.clear();
     detail::build_attempts(ctx);
+    // Without a listener (`report`) there is nothing to compare with: the attempts are in
+    // records, and keeping their last sent state would cost memory per attempt for nothing.
+    if (!sink) return;
     std::map<std::string, AttemptState> now;
     for (const auto& a : records.attempts)
       now.emplace(a.key, state_of(a));

@@ -17,7 +17,7 @@ ordered_json ref_json(const Result& r, const EvidenceRef& p) {
   if (!p.is_packet())
     return ordered_json{{"connection", p.connection},
                         {"direction", p.from_orig ? "orig" : "resp"},
-                        {"offset", p.offset},
+                        {"offset", p.offset()},
                         {"time", format_iso8601(p.time)}};
   return ordered_json{{"packet", p.number},
                       {"time", format_iso8601(p.time)},
@@ -215,7 +215,7 @@ ordered_json xmpp_json(const Result& r, const s2s::ConnectionFacts& x) {
   ordered_json ladder = ordered_json::array();
   for (const auto& st : x.ladder)
     ladder.push_back(ordered_json{{"time", format_iso8601(st.ref.time)},
-                                  {"packet", st.ref.is_packet() ? st.ref.number : st.ref.offset},
+                                  {"packet", st.ref.number},
                                   {"direction", st.from_orig ? "->" : "<-"},
                                   {"event", st.text},
                                   {"repeat", st.repeat}});

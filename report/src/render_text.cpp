@@ -36,7 +36,7 @@ std::string file_name(const Ctx& c, std::uint16_t f) {
 std::string ref_text(const Ctx& c, const EvidenceRef& ref) {
   if (!ref.is_packet())
     return "conn " + std::to_string(ref.connection) + (ref.from_orig ? " orig@" : " resp@") +
-           std::to_string(ref.offset);
+           std::to_string(ref.offset());
   std::string s = "#" + std::to_string(ref.number);
   if (c.r.files.size() > 1) s = file_name(c, ref.file) + s;
   return s;

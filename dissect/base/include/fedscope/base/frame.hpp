@@ -33,32 +33,40 @@ struct Frame {
 struct EvidenceRef {
   enum class Source : std::uint8_t {
     kPacket,  ///< file, number
-    kStream,  ///< connection, from_orig, offset
+    kStream,  ///< connection, from_orig, offset()
   };
-  std::uint16_t file = 0;    ///< kPacket: index of the input file
-  std::uint64_t number = 0;  ///< kPacket: 1-based frame number in that file
-  Timestamp time;
+  // 24 bytes, as small as a packet reference alone: facts keep many of these.
+  std::uint16_t file = 0;  ///< kPacket: index of the input file
   Source source = Source::kPacket;
-  bool from_orig = true;         ///< kStream: the direction (the connection's originator sent it)
-  std::uint64_t connection = 0;  ///< kStream: the relay's connection id
-  std::uint64_t offset = 0;      ///< kStream: byte offset in that direction's stream
+  bool from_orig = true;          ///< kStream: the connection's originator sent it
+  std::uint32_t connection = 0;   ///< kStream: the relay's connection id
+  std::uint64_t number = 0;       ///< kPacket: 1-based frame number; kStream: the byte offset
+  Timestamp time;
 
-  static EvidenceRef packet(std::uint16_t file, std::uint64_t number, Timestamp time) {
+  constexpr EvidenceRef() = default;
+  /// A captured packet.
+  constexpr EvidenceRef(std::uint16_t f, std::uint64_t n, Timestamp t)
+      : file(f), number(n), time(t) {}
+  static constexpr EvidenceRef packet(std::uint16_t file, std::uint64_t number, Timestamp time) {
     return EvidenceRef{file, number, time};
   }
-  static EvidenceRef stream(std::uint64_t connection, bool from_orig, std::uint64_t offset,
-                            Timestamp time) {
+  /// Byte @p offset of one direction of relayed connection @p connection.
+  static constexpr EvidenceRef stream(std::uint32_t connection, bool from_orig,
+                                      std::uint64_t offset, Timestamp time) {
     EvidenceRef r;
     r.source = Source::kStream;
     r.connection = connection;
     r.from_orig = from_orig;
-    r.offset = offset;
+    r.number = offset;
     r.time = time;
     return r;
   }
-  bool is_packet() const { return source == Source::kPacket; }
+  constexpr bool is_packet() const { return source == Source::kPacket; }
+  /// kStream: the byte offset in that direction's stream.
+  constexpr std::uint64_t offset() const { return number; }
   friend bool operator==(const EvidenceRef&, const EvidenceRef&) = default;
 };
+static_assert(sizeof(EvidenceRef) == 24);
 
 /// The capture's name for an EvidenceRef (always Source::kPacket there).
 using PacketRef = EvidenceRef;
