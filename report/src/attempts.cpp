@@ -245,7 +245,7 @@ void build_attempts(JudgeContext& ctx) {
       // Joined mid-way: data both ways shows it was connected.
       if (c.midstream && c.primary().o.payload_bytes > 0 && c.primary().r.payload_bytes > 0)
         ok = true;
-      if (c.capture_ended && c.conn_state == "S0" && c.syn_retries() == 0) ended = true;
+      if (c.capture_ended && c.conn_state == flow::ConnState::kS0 && c.syn_retries() == 0) ended = true;
     }
     a.outcome = ok      ? AttemptOutcome::kConnected
                 : ended ? AttemptOutcome::kCaptureEnded

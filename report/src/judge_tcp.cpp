@@ -45,7 +45,8 @@ void judge_connection(JudgeContext& ctx, const ConnectionRecord& rec) {
   if (!federation(rec)) return;
   const auto& conn = rec.conn;
   const auto& P = conn.primary();
-  const std::string cs = conn.conn_state;
+  using flow::ConnState;
+  const ConnState cs = conn.conn_state;
   const std::string domain = domain_of(rec);
   const bool v6 = P.orig.addr.is_v6();
   bool specific = false;
@@ -116,7 +117,7 @@ void judge_connection(JudgeContext& ctx, const ConnectionRecord& rec) {
   // One leg only, on a box that forwards: the firewall stopped it.
   if (!specific && conn.legs.size() == 1) {
     bool syn_in = P.first_direction == packet::Direction::kIn;
-    bool s0 = cs == "S0" && (conn.syn_retries() > 0 || !conn.capture_ended);
+    bool s0 = cs == ConnState::kS0 && (conn.syn_retries() > 0 || !conn.capture_ended);
     if (s0 && (ctx.forwarding_vantage() || syn_in)) {
       auto& f = at(ctx.add(FindingCode::kFwBlocked,
                            std::to_string(P.o.syns) + " SYN" + (P.o.syns == 1 ? "" : "s") + " " +
@@ -127,7 +128,7 @@ void judge_connection(JudgeContext& ctx, const ConnectionRecord& rec) {
       f.count = P.o.syns;
       add_syn_evidence(f, P);
       specific = true;
-    } else if (cs == "REJ" && P.r.first_rst) {
+    } else if (cs == ConnState::kRej && P.r.first_rst) {
       bool rst_local = syn_in && !r.inside_nets.empty() && !ctx.inside(P.resp.addr);
       if (ctx.forwarding_vantage() || rst_local) {
         auto& f = at(ctx.add(FindingCode::kFwBlocked,
@@ -142,14 +143,14 @@ void judge_connection(JudgeContext& ctx, const ConnectionRecord& rec) {
   }
 
   if (!specific) {
-    if (cs == "S0" && (conn.syn_retries() > 0 || !conn.capture_ended)) {
+    if (cs == ConnState::kS0 && (conn.syn_retries() > 0 || !conn.capture_ended)) {
       auto& f = at(ctx.add(FindingCode::kTcpNoAnswer,
                            leg_text(P) + ": " + std::to_string(P.o.syns) + " SYN" +
                                (P.o.syns == 1 ? "" : "s") + syn_timing(P) + ", no answer.",
                            domain));
       f.count = P.o.syns;
       add_syn_evidence(f, P);
-    } else if (cs == "REJ") {
+    } else if (cs == ConnState::kRej) {
       // Name the host that sent the RST: on a NAT'ed connection, the leg where it was seen
       // first is nearest to its sender (the outside copy carries the public address).
       const flow::Leg* from = &P;
@@ -166,12 +167,10 @@ void judge_connection(JudgeContext& ctx, const ConnectionRecord& rec) {
   }
 
   auto orig_acked = [](const flow::Leg& l) {
-    return l.history.find('A') != std::string::npos || l.history.find('D') != std::string::npos ||
-           l.history.find('F') != std::string::npos;
+    return l.o.sent_ack || l.o.sent_data || l.o.sent_fin;
   };
   for (const auto& l : conn.legs) {
-    bool reset =
-        l.history.find('R') != std::string::npos || l.history.find('r') != std::string::npos;
+    bool reset = l.o.sent_rst || l.r.sent_rst;
     if (l.o.syns > 0 && l.r.syns > 0 && !orig_acked(l) && !reset) {
       // On a NAT'ed connection the other leg tells where the ACK was lost.
       const flow::Leg* acked = nullptr;
@@ -191,8 +190,8 @@ void judge_connection(JudgeContext& ctx, const ConnectionRecord& rec) {
     }
   }
 
-  if ((cs == "RSTO" || cs == "RSTR") && established(P)) {
-    bool by_orig = cs == "RSTO";
+  if ((cs == ConnState::kRsto || cs == ConnState::kRstr) && established(P)) {
+    bool by_orig = cs == ConnState::kRsto;
     const auto& side = by_orig ? P.o : P.r;
     // A side that had already closed (sent its FIN) and then resets is tearing down: its
     // kernel answers data that arrived after close(). Not a fault of the path.

@@ -30,8 +30,7 @@ bool suspicious_service(const std::string& qname);
 
 /// The TCP handshake completed on this leg.
 inline bool established(const flow::Leg& l) {
-  return l.r.syns > 0 &&
-         (l.history.find('A') != std::string::npos || l.history.find('D') != std::string::npos);
+  return l.r.syns > 0 && (l.o.sent_ack || l.o.sent_data);
 }
 
 /// A federation connection: a leg to 5269/5270, or one an _xmpp SRV or A fallback led to;

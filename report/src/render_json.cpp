@@ -404,7 +404,7 @@ void render_json(const Result& r, std::ostream& os) {
                        {"client", l.orig.to_string()},
                        {"server", l.resp.to_string()},
                        {"syn_direction", direction_name(l.first_direction)},
-                       {"conn_state", flow::conn_state(l)},
+                       {"conn_state", std::string(flow::to_string(flow::conn_state(l)))},
                        {"history", l.history},
                        {"packets", l.o.packets + l.r.packets},
                        {"icmp", icmp}};
@@ -438,7 +438,7 @@ void render_json(const Result& r, std::ostream& os) {
                      {"client", P.orig.to_string()},
                      {"server", P.resp.to_string()},
                      {"legs", legs},
-                     {"conn_state", c.conn_state},
+                     {"conn_state", std::string(flow::to_string(c.conn_state))},
                      {"history", P.history},
                      {"syn_retries", c.syn_retries()},
                      {"syn_times", syn_times},

@@ -144,7 +144,7 @@ std::string conn_story(const Ctx& cx, const engine::ConnectionRecord& rec,
   const auto& c = rec.conn;
   const auto& P = c.primary();
   std::string s = "TCP  flow " + std::to_string(c.id) + role + "  " + P.orig.to_string() + " → " +
-                  P.resp.to_string() + "  " + c.conn_state + " " + P.history;
+                  P.resp.to_string() + "  " + std::string(flow::to_string(c.conn_state)) + " " + P.history;
   if (c.syn_retries() > 0) s += "  " + std::to_string(P.o.syns) + " SYNs";
   if (P.r.syns > 0 && P.o.payload_bytes + P.r.payload_bytes > 0)
     s += "  " + human_bytes(P.o.payload_bytes) + " → / ← " + human_bytes(P.r.payload_bytes);
@@ -153,7 +153,7 @@ std::string conn_story(const Ctx& cx, const engine::ConnectionRecord& rec,
   for (std::size_t i = 1; i < c.legs.size(); ++i) {
     const auto& l = c.legs[i];
     s += "\n                    also seen as " + l.orig.to_string() + " → " + l.resp.to_string() +
-         " (" + flow::conn_state(l) + " " + l.history + ")";
+         " (" + std::string(flow::to_string(flow::conn_state(l))) + " " + l.history + ")";
     if (r.files.size() > 1 || l.vantage.ifindex >= 0 || l.vantage.interface >= 0) {
       s += " at " + file_name(cx, l.vantage.file);
       if (l.vantage.interface >= 0) {
@@ -173,7 +173,7 @@ std::string conn_story(const Ctx& cx, const engine::ConnectionRecord& rec,
            ref_text(cx, e.ref) + ")";
   if (rec.dns.empty()) s += "\n                    DNS: not observed in this capture";
   if (rec.xmpp)
-    s += xmpp_story(*rec.xmpp, P.r.syns > 0 && P.history.find('A') != std::string::npos);
+    s += xmpp_story(*rec.xmpp, P.r.syns > 0 && P.o.sent_ack);
   return s;
 }
 

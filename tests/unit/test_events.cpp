@@ -290,7 +290,7 @@ engine::ConnectionRecord unanswered(std::uint32_t id, double start) {
   l.o.syns = 3;
   l.last = l.start + Duration::millis(3000);
   rec.conn.legs.push_back(l);
-  rec.conn.conn_state = "S0";
+  rec.conn.conn_state = flow::ConnState::kS0;
   return rec;
 }
 
@@ -302,12 +302,14 @@ engine::ConnectionRecord paired(std::uint32_t id, double start) {
     auto l = leg(id * 10 + static_cast<std::uint32_t>(side), side + 1, "192.0.2.10",
                  side ? "192.0.2.30" : "203.0.113.30", start);
     l.history = "ShADadFf";
+    l.o.sent_ack = l.o.sent_data = l.o.sent_fin = true;
+    l.r.sent_ack = l.r.sent_data = l.r.sent_fin = true;
     l.r.syns = 1;
     l.r.first_syn = at(id * 10 + 1, start);
     l.o.payload_bytes = l.r.payload_bytes = 100;
     rec.conn.legs.push_back(l);
   }
-  rec.conn.conn_state = "SF";
+  rec.conn.conn_state = flow::ConnState::kSF;
   return rec;
 }
 

@@ -49,6 +49,8 @@ engine::ConnectionRecord connection(std::uint32_t id, const char* client, const 
   l.orig = Endpoint{*IpAddress::parse(client), 40000};
   l.resp = Endpoint{*IpAddress::parse(server), 5269};
   l.history = "ShADadFf";
+  l.o.sent_ack = l.o.sent_data = l.o.sent_fin = true;
+  l.r.sent_ack = l.r.sent_data = l.r.sent_fin = true;
   l.o.syns = 1;
   l.r.syns = 1;
   l.o.first_syn = ref(1, start);
@@ -58,7 +60,7 @@ engine::ConnectionRecord connection(std::uint32_t id, const char* client, const 
   l.start = Timestamp::from_seconds(1'700'000'000.0 + start);
   l.last = Timestamp::from_seconds(1'700'000'000.0 + end);
   rec.conn.legs.push_back(l);
-  rec.conn.conn_state = "SF";
+  rec.conn.conn_state = flow::ConnState::kSF;
   return rec;
 }
 

@@ -56,14 +56,17 @@ Result make_result(std::size_t n) {
     l.last = Timestamp::from_seconds(1'700'000'000.0 + t + 0.05);
     if (i % 5 == 4) {
       l.history = "Sr";  // refused
-      rec.conn.conn_state = "REJ";
+      l.r.sent_rst = true;
+      rec.conn.conn_state = flow::ConnState::kRej;
     } else {
       l.history = "ShADadFf";
+      l.o.sent_ack = l.o.sent_data = l.o.sent_fin = true;
+      l.r.sent_ack = l.r.sent_data = l.r.sent_fin = true;
       l.r.syns = 1;
       l.r.first_syn = ref(2, t);
       l.o.payload_bytes = 200;
       l.r.payload_bytes = 200;
-      rec.conn.conn_state = "SF";
+      rec.conn.conn_state = flow::ConnState::kSF;
       rec.xmpp = i % 2 == 0 ? stream_facts(a, b, t) : stream_facts(b, a, t);
     }
     rec.conn.legs.push_back(l);

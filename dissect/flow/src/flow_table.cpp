@@ -50,7 +50,26 @@ bool side_done(EndpointState s) {
 
 }  // namespace
 
-std::string conn_state(const Leg& leg) {
+std::string_view to_string(ConnState s) {
+  switch (s) {
+    case ConnState::kS0: return "S0";
+    case ConnState::kS1: return "S1";
+    case ConnState::kSF: return "SF";
+    case ConnState::kRej: return "REJ";
+    case ConnState::kS2: return "S2";
+    case ConnState::kS3: return "S3";
+    case ConnState::kRsto: return "RSTO";
+    case ConnState::kRstr: return "RSTR";
+    case ConnState::kRstos0: return "RSTOS0";
+    case ConnState::kRstrh: return "RSTRH";
+    case ConnState::kSh: return "SH";
+    case ConnState::kShr: return "SHR";
+    case ConnState::kOth: return "OTH";
+  }
+  return "?";
+}
+
+ConnState conn_state(const Leg& leg) {
   using S = EndpointState;
   S os = leg.o.state, rs = leg.r.state;
   bool o_inactive = os == S::kInactive || os == S::kPartial;
@@ -58,16 +77,16 @@ std::string conn_state(const Leg& leg) {
   if (rs == S::kReset) {
     if (os == S::kSynSent || os == S::kSynAckSent ||
         (os == S::kReset && leg.o.payload_bytes == 0 && leg.r.payload_bytes == 0))
-      return "REJ";
-    return o_inactive ? "RSTRH" : "RSTR";
+      return ConnState::kRej;
+    return o_inactive ? ConnState::kRstrh : ConnState::kRstr;
   }
-  if (os == S::kReset) return r_inactive ? "RSTOS0" : "RSTO";
-  if (rs == S::kClosed && os == S::kClosed) return "SF";
-  if (os == S::kClosed) return r_inactive ? "SH" : "S2";
-  if (rs == S::kClosed) return o_inactive ? "SHR" : "S3";
-  if (os == S::kSynSent && rs == S::kInactive) return "S0";
-  if (os == S::kEstablished && rs == S::kEstablished) return "S1";
-  return "OTH";
+  if (os == S::kReset) return r_inactive ? ConnState::kRstos0 : ConnState::kRsto;
+  if (rs == S::kClosed && os == S::kClosed) return ConnState::kSF;
+  if (os == S::kClosed) return r_inactive ? ConnState::kSh : ConnState::kS2;
+  if (rs == S::kClosed) return o_inactive ? ConnState::kShr : ConnState::kS3;
+  if (os == S::kSynSent && rs == S::kInactive) return ConnState::kS0;
+  if (os == S::kEstablished && rs == S::kEstablished) return ConnState::kS1;
+  return ConnState::kOth;
 }
 
 struct FlowTable::Impl {
@@ -263,7 +282,12 @@ struct FlowTable::Impl {
     if (rst) add_history(l, 'r', from_orig);
     if (fin) add_history(l, 'f', from_orig);
     if (p.payload_length > 0) add_history(l, 'd', from_orig);
-    if (ack && !syn && !fin && !rst && p.payload_length == 0) add_history(l, 'a', from_orig);
+    const bool pure_ack = ack && !syn && !fin && !rst && p.payload_length == 0;
+    if (pure_ack) add_history(l, 'a', from_orig);
+    me.sent_rst = me.sent_rst || rst;
+    me.sent_fin = me.sent_fin || fin;
+    me.sent_data = me.sent_data || p.payload_length > 0;
+    me.sent_ack = me.sent_ack || pure_ack;
     if (p.tcp.window == 0 && !rst && !syn)
       add_repeat(l, 'w', from_orig, from_orig ? l.w_count : l.wr_count);
 

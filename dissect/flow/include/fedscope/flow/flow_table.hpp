@@ -40,6 +40,25 @@ enum class EndpointState : std::uint8_t {
   kReset
 };
 
+/// Zeek's conn_state of a leg. to_string(): Zeek's words ("S0", "REJ", "SF", ...), which the
+/// reports write.
+enum class ConnState : std::uint8_t {
+  kS0,      ///< SYN seen, no reply
+  kS1,      ///< established, not terminated
+  kSF,      ///< established and closed by both
+  kRej,     ///< SYN answered by RST
+  kS2,      ///< established, the originator closed, no reply to it
+  kS3,      ///< established, the responder closed, no reply to it
+  kRsto,    ///< established, the originator reset
+  kRstr,    ///< established, the responder reset
+  kRstos0,  ///< the originator sent SYN then RST, no SYN-ACK
+  kRstrh,   ///< the responder sent SYN-ACK then RST, no SYN from the originator seen
+  kSh,      ///< the originator sent SYN then FIN, no SYN-ACK
+  kShr,     ///< the responder sent SYN-ACK then FIN, no SYN from the originator seen
+  kOth,     ///< no SYN seen, mid-stream
+};
+std::string_view to_string(ConnState s);
+
 /// What one side of a leg sent.
 struct SideStats {
   EndpointState state = EndpointState::kInactive;
@@ -50,6 +69,9 @@ struct SideStats {
   std::uint32_t retransmissions = 0;
   std::optional<PacketRef> first_syn, first_fin, first_rst;
   std::optional<PacketRef> first_data;
+  /// What the history letters say, as flags the judges read (they never parse the history):
+  /// sent a pure ACK ('A'), data ('D'), a FIN ('F'), a RST ('R'), each at least once.
+  bool sent_ack = false, sent_data = false, sent_fin = false, sent_rst = false;
   bool seq_known = false;
   std::uint32_t isn = 0;
   std::uint32_t next_seq = 0;  ///< highest seq + length seen
@@ -86,7 +108,7 @@ struct Leg {
 struct Connection {
   std::uint32_t id = 0;
   std::vector<Leg> legs;        ///< legs[0] is primary
-  std::string conn_state;       ///< Zeek vocabulary, from the primary leg
+  ConnState conn_state = ConnState::kOth;  ///< Zeek vocabulary, from the primary leg
   bool capture_ended = false;   ///< still open when the input ended
   bool expired_idle = false;    ///< closed by the idle timeout, not by FIN/RST
   std::uint64_t gap_bytes = 0;  ///< bytes the reassembler never saw (primary leg)
@@ -98,7 +120,7 @@ struct Connection {
 };
 
 /// Computes the Zeek conn_state of a leg.
-std::string conn_state(const Leg& leg);
+ConnState conn_state(const Leg& leg);
 
 /// One direction of a connection as its consumer (a decoder) sees it: ordered bytes, gaps and
 /// the end, each with the evidence that delivered it — the packet being processed, or, when a
