@@ -1,19 +1,37 @@
 // libFuzzer target: the whole packet path (link decode, IPv4 reassembly, flow table,
-// reassembly, DNS, correlation) through the engine, frame by frame.
+// reassembly, DNS, correlation) through the engine, frame by frame, and on into the judges as
+// a live user drives them (progress snapshots every second, a flush per record, the events
+// folded) and both renderers.
 //
 // Input: byte 0 picks the link type; then frames as [len_hi len_lo time_step bytes...].
 #include <array>
 #include <cstddef>
 #include <cstdint>
 
+#include <sstream>
+
 #include "fedscope/engine/engine.hpp"
+#include "fedscope/report/analysis.hpp"
+#include "fedscope/report/events.hpp"
+#include "fedscope/report/judge.hpp"
 
 namespace {
 
 struct Sink : fedscope::engine::Observer {
-  std::size_t n = 0;
-  void on_connection(fedscope::engine::ConnectionRecord&&) override { ++n; }
-  void on_dns(fedscope::engine::DnsTransaction&&) override { ++n; }
+  explicit Sink(fedscope::report::Judge& j) : judge(j) {}
+  fedscope::report::Judge& judge;
+  void on_connection(fedscope::engine::ConnectionRecord&& c) override {
+    judge.on_connection(std::move(c));
+    judge.flush();
+  }
+  void on_dns(fedscope::engine::DnsTransaction&& t) override {
+    judge.on_dns(std::move(t));
+    judge.flush();
+  }
+  void on_progress(fedscope::engine::ConnectionRecord&& c) override {
+    judge.on_progress(std::move(c));
+    judge.flush();
+  }
 };
 
 constexpr std::array<int, 9> kLinktypes = {1, 113, 276, 12, 101, 0, 108, 228, 229};
@@ -22,8 +40,11 @@ constexpr std::array<int, 9> kLinktypes = {1, 113, 276, 12, 101, 0, 108, 228, 22
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 1) return 0;
-  Sink sink;
+  fedscope::report::EventFold fold;
+  fedscope::report::Judge judge(fedscope::report::JudgeConfig{}, &fold);
+  Sink sink(judge);
   fedscope::engine::EngineConfig cfg;
+  cfg.progress_seconds = 1.0;
   cfg.flows.max_live_legs = 64;  // exercise eviction
   cfg.flows.max_buffered_per_direction = 4096;
   fedscope::engine::Engine engine(cfg, sink);
@@ -47,5 +68,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     pos += len;
   }
   engine.finish();
+  fedscope::report::Result result;
+  judge.finish(result);
+  // The fold of the events is the report (the fold oracle, on arbitrary input).
+  if (fold.inconsistent() != 0 || fold.findings().size() != result.findings.size() ||
+      fold.attempts().size() != result.attempts.size())
+    __builtin_trap();
+  std::ostringstream os;
+  fedscope::report::render_json(result, os);
+  (void)fedscope::report::render_text(result);
   return 0;
 }
