@@ -17,6 +17,22 @@
 namespace fedscope::report::detail {
 namespace {
 
+// What a dialback request (db:result from the originator) came to, and how conclusive that is:
+// valid 4 > invalid or error 3 > no answer (pending when the capture ended first) 2.
+std::pair<AuthResult, int> dialback_result(const s2s::ConnectionFacts& x,
+                                           const s2s::DialbackFact& request, bool capture_ended) {
+  if (!request.answer)
+    return {capture_ended ? AuthResult::kPending : AuthResult::kNoAnswer, 2};
+  switch (x.dialback[*request.answer].type) {
+    case xmpp::DialbackType::kValid:
+      return {AuthResult::kValid, 4};
+    case xmpp::DialbackType::kInvalid:
+      return {AuthResult::kInvalid, 3};
+    default:
+      return {AuthResult::kError, 3};
+  }
+}
+
 // Domains, authentication and the XMPP-level outcome of an attempt, from its own streams.
 void xmpp_outcome(const Result& r, const std::unordered_set<std::uint32_t>& error_flows,
                   Attempt& a) {
@@ -45,15 +61,8 @@ void xmpp_outcome(const Result& r, const std::unordered_set<std::uint32_t>& erro
         any_stream = true;
         if (a.from_domain.empty()) a.from_domain = d.from;
         if (a.to_domain.empty()) a.to_domain = d.to;
-        auto t = d.answer ? rec.xmpp->dialback[*d.answer].type : xmpp::DialbackType::kRequest;
-        set(AuthMethod::kDialback,
-            !d.answer ? (rec.conn.capture_ended ? AuthResult::kPending : AuthResult::kNoAnswer)
-            : t == xmpp::DialbackType::kValid   ? AuthResult::kValid
-            : t == xmpp::DialbackType::kInvalid ? AuthResult::kInvalid
-                                                : AuthResult::kError,
-            !d.answer                         ? 2
-            : t == xmpp::DialbackType::kValid ? 4
-                                              : 3);
+        auto [res, rank] = dialback_result(*rec.xmpp, d, rec.conn.capture_ended);
+        set(AuthMethod::kDialback, res, rank);
       }
       continue;
     }
@@ -68,17 +77,8 @@ void xmpp_outcome(const Result& r, const std::unordered_set<std::uint32_t>& erro
     if (a.to_domain.empty()) a.to_domain = to;
     for (const auto& d : x.dialback) {
       if (d.verify || !d.from_orig || d.type != xmpp::DialbackType::kRequest) continue;
-      if (d.answer) {
-        auto t = x.dialback[*d.answer].type;
-        set(AuthMethod::kDialback,
-            t == xmpp::DialbackType::kValid     ? AuthResult::kValid
-            : t == xmpp::DialbackType::kInvalid ? AuthResult::kInvalid
-                                                : AuthResult::kError,
-            t == xmpp::DialbackType::kValid ? 4 : 3);
-      } else {
-        set(AuthMethod::kDialback,
-            rec.conn.capture_ended ? AuthResult::kPending : AuthResult::kNoAnswer, 2);
-      }
+      auto [res, rank] = dialback_result(x, d, rec.conn.capture_ended);
+      set(AuthMethod::kDialback, res, rank);
     }
     if (!x.orig.sasl_mechanism.empty()) {
       AuthMethod m =

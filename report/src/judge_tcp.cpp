@@ -33,6 +33,12 @@ std::string syn_timing(const flow::Leg& l) {
   return s + " s";
 }
 
+// SYNs that got no answer at all (S0), and had the time to: retried, or closed by the attempt
+// timeout rather than by the end of the capture.
+bool unanswered_syns(const flow::Connection& c) {
+  return c.conn_state == flow::ConnState::kS0 && (c.syn_retries() > 0 || !c.capture_ended);
+}
+
 void add_syn_evidence(Finding& f, const flow::Leg& l) {
   if (l.o.first_syn) evidence(f, *l.o.first_syn);
   f.evidence_total = l.o.syns;  // every SYN is evidence; the first is named
@@ -117,7 +123,7 @@ void judge_connection(JudgeContext& ctx, const ConnectionRecord& rec) {
   // One leg only, on a box that forwards: the firewall stopped it.
   if (!specific && conn.legs.size() == 1) {
     bool syn_in = P.first_direction == packet::Direction::kIn;
-    bool s0 = cs == ConnState::kS0 && (conn.syn_retries() > 0 || !conn.capture_ended);
+    bool s0 = unanswered_syns(conn);
     if (s0 && (ctx.forwarding_vantage() || syn_in)) {
       auto& f = at(ctx.add(FindingCode::kFwBlocked,
                            std::to_string(P.o.syns) + " SYN" + (P.o.syns == 1 ? "" : "s") + " " +
@@ -143,7 +149,7 @@ void judge_connection(JudgeContext& ctx, const ConnectionRecord& rec) {
   }
 
   if (!specific) {
-    if (cs == ConnState::kS0 && (conn.syn_retries() > 0 || !conn.capture_ended)) {
+    if (unanswered_syns(conn)) {
       auto& f = at(ctx.add(FindingCode::kTcpNoAnswer,
                            leg_text(P) + ": " + std::to_string(P.o.syns) + " SYN" +
                                (P.o.syns == 1 ? "" : "s") + syn_timing(P) + ", no answer.",

@@ -65,13 +65,7 @@ void judge_certificate(JudgeContext& ctx, const ConnectionRecord& rec,
   if (!want.empty()) {
     auto m = tls::certificate_covers(leaf, want);
     if (!m.covered) {
-      std::string names;
-      for (const auto& n : leaf.dns_names)
-        names += (names.empty() ? "" : ", ") + ("DNS:" + n);
-      for (const auto& n : leaf.srv_names)
-        names += (names.empty() ? "" : ", ") + ("SRV:" + n);
-      for (const auto& n : leaf.xmpp_addrs)
-        names += (names.empty() ? "" : ", ") + ("XmppAddr:" + n);
+      const std::string names = tls::san_names(leaf, ", ");
       auto& f = add_cert(FindingCode::kTlsCertNameMismatch,
                          what + " that does not name " + want + ": it names " +
                              (names.empty() ? "nothing in its SAN" : names) +

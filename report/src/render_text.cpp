@@ -4,6 +4,7 @@
 
 #include "fedscope/base/domain.hpp"
 #include "fedscope/report/analysis.hpp"
+#include "fedscope/tls/names.hpp"
 
 namespace fedscope::report {
 namespace {
@@ -114,13 +115,7 @@ std::string xmpp_story(const s2s::ConnectionFacts& x, bool established) {
     if (t.certificate == s2s::Seen::kYes && !t.chain.empty()) {
       const auto& c = t.chain.front();
       s += pad + "certificate " + c.subject;
-      std::string names;
-      for (const auto& n : c.dns_names)
-        names += (names.empty() ? "" : " ") + ("DNS:" + n);
-      for (const auto& n : c.srv_names)
-        names += (names.empty() ? "" : " ") + ("SRV:" + n);
-      for (const auto& n : c.xmpp_addrs)
-        names += (names.empty() ? "" : " ") + ("XmppAddr:" + n);
+      const std::string names = tls::san_names(c, " ");
       if (!names.empty()) s += " [" + names + "]";
       s += ", issuer " + (c.self_signed ? std::string("itself (self-signed)") : c.issuer);
       s += ", valid " + format_iso8601(Timestamp::from_parts(c.not_before, 0)).substr(0, 10) +

@@ -265,4 +265,20 @@ NameMatch certificate_covers(const CertificateInfo& cert, std::string_view domai
   return {false, "no DNS-ID, SRV-ID or XmppAddr matches"};
 }
 
+std::string san_names(const CertificateInfo& cert, std::string_view separator) {
+  std::string out;
+  auto add = [&](std::string_view kind, const std::string& name) {
+    if (!out.empty()) out += separator;
+    out += kind;
+    out += name;
+  };
+  for (const auto& n : cert.dns_names)
+    add("DNS:", n);
+  for (const auto& n : cert.srv_names)
+    add("SRV:", n);
+  for (const auto& n : cert.xmpp_addrs)
+    add("XmppAddr:", n);
+  return out;
+}
+
 }  // namespace fedscope::tls

@@ -41,4 +41,9 @@ struct NameMatch {
 /// reported.
 NameMatch certificate_covers(const CertificateInfo& cert, std::string_view domain);
 
+/// The names a certificate's subjectAltName carries, as admins read them in OpenSSL's output:
+/// "DNS:a.example", "SRV:_xmpp-server.a.example", "XmppAddr:a.example" (in that order),
+/// joined by @p separator; "" when it has none.
+std::string san_names(const CertificateInfo& cert, std::string_view separator);
+
 }  // namespace fedscope::tls
