@@ -21,8 +21,7 @@ namespace {
 // valid 4 > invalid or error 3 > no answer (pending when the capture ended first) 2.
 std::pair<AuthResult, int> dialback_result(const s2s::ConnectionFacts& x,
                                            const s2s::DialbackFact& request, bool capture_ended) {
-  if (!request.answer)
-    return {capture_ended ? AuthResult::kPending : AuthResult::kNoAnswer, 2};
+  if (!request.answer) return {capture_ended ? AuthResult::kPending : AuthResult::kNoAnswer, 2};
   switch (x.dialback[*request.answer].type) {
     case xmpp::DialbackType::kValid:
       return {AuthResult::kValid, 4};
@@ -245,7 +244,8 @@ void build_attempts(JudgeContext& ctx) {
       // Joined mid-way: data both ways shows it was connected.
       if (c.midstream && c.primary().o.payload_bytes > 0 && c.primary().r.payload_bytes > 0)
         ok = true;
-      if (c.capture_ended && c.conn_state == flow::ConnState::kS0 && c.syn_retries() == 0) ended = true;
+      if (c.capture_ended && c.conn_state == flow::ConnState::kS0 && c.syn_retries() == 0)
+        ended = true;
     }
     a.outcome = ok      ? AttemptOutcome::kConnected
                 : ended ? AttemptOutcome::kCaptureEnded

@@ -113,20 +113,21 @@ ordered_json finding_json(const Finding& f) {
   ordered_json ev = ordered_json::array();
   for (const auto& e : f.evidence)
     ev.push_back(evidence_json(e));
-  return ordered_json{
-      {"code", to_string(f.code)},
-      {"severity", std::string(to_string(f.severity))},
-      {"summary", f.summary},
-      {"remedy", f.remedy},
-      {"flow", f.flow ? ordered_json(*f.flow) : ordered_json(nullptr)},
-      {"domain", f.domain.empty() ? ordered_json(nullptr) : ordered_json(f.domain)},
-      {"detail", f.detail.empty() ? ordered_json(nullptr) : ordered_json(f.detail)},
-      {"count", f.count},
-      {"evidence", ordered_json{{"refs", ev}, {"total", f.evidence_total}}}};
+  return ordered_json{{"code", to_string(f.code)},
+                      {"severity", std::string(to_string(f.severity))},
+                      {"summary", f.summary},
+                      {"remedy", f.remedy},
+                      {"flow", f.flow ? ordered_json(*f.flow) : ordered_json(nullptr)},
+                      {"domain", f.domain.empty() ? ordered_json(nullptr) : ordered_json(f.domain)},
+                      {"detail", f.detail.empty() ? ordered_json(nullptr) : ordered_json(f.detail)},
+                      {"count", f.count},
+                      {"evidence", ordered_json{{"refs", ev}, {"total", f.evidence_total}}}};
 }
 
 ordered_json attempt_json(const AttemptState& a) {
-  auto opt = [](const std::string& s) { return s.empty() ? ordered_json(nullptr) : ordered_json(s); };
+  auto opt = [](const std::string& s) {
+    return s.empty() ? ordered_json(nullptr) : ordered_json(s);
+  };
   return ordered_json{{"domain", opt(a.domain)},
                       {"target", a.target},
                       {"originator", opt(a.originator)},

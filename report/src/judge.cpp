@@ -10,6 +10,7 @@
 #include "fedscope/report/judge.hpp"
 
 #include <algorithm>
+#include <deque>
 #include <map>
 #include <set>
 #include <tuple>
@@ -88,6 +89,10 @@ struct Judge::Impl {
   std::uint64_t closed_count = 0;
   bool records_changed = false, dns_changed = false;
   std::set<std::uint32_t> dirty_conns;
+  // History bounding: closed connections in closing order, and those already summaries.
+  std::deque<std::uint32_t> closed_whole;
+  std::unordered_set<UnitId> frozen;
+  std::uint64_t summarised = 0;
 
   // Context.
   std::set<std::tuple<std::uint16_t, std::int32_t, std::int32_t>> vantages;
@@ -113,8 +118,12 @@ struct Judge::Impl {
   void put_connection(engine::ConnectionRecord&& c, bool closed) {
     note_vantages(c);
     const std::uint32_t id = c.conn.id;
-    if (closed) arrival[id] = closed_count++;
-    else arrival.emplace(id, UINT64_MAX);
+    if (closed) {
+      arrival[id] = closed_count++;
+      if (config.max_full_records > 0) closed_whole.push_back(id);
+    } else {
+      arrival.emplace(id, UINT64_MAX);
+    }
     // An a-fallback connection counts in the DNS judge's "the fallback worked/failed".
     for (const auto& l : c.dns)
       if (l.via == engine::LinkVia::kAFallback) dns_changed = true;
@@ -171,10 +180,14 @@ struct Judge::Impl {
       }
     }
     ctx.out = nullptr;
-    if (ctx.read_vantage) read_vantage.insert(id);
-    else read_vantage.erase(id);
-    if (ctx.read_ours) read_ours.insert(id);
-    else read_ours.erase(id);
+    if (ctx.read_vantage)
+      read_vantage.insert(id);
+    else
+      read_vantage.erase(id);
+    if (ctx.read_ours)
+      read_ours.insert(id);
+    else
+      read_ours.erase(id);
     Unit fresh;
     fresh.said.reserve(said.size());
     for (auto& c : said)
@@ -339,7 +352,7 @@ struct Judge::Impl {
     std::set<UnitId> todo;
     std::set<UnitId> by_context;
     for (auto id : dirty_conns)
-      todo.insert(UnitId{id} + 1);
+      if (!frozen.count(UnitId{id} + 1)) todo.insert(UnitId{id} + 1);
     if (dns_changed) todo.insert(kDnsUnit);
     if (vantage_changed)
       for (auto id : read_vantage)
@@ -361,6 +374,34 @@ struct Judge::Impl {
     send_attempts();
     dirty_conns.clear();
     records_changed = dns_changed = false;
+    summarise();
+  }
+
+  // Beyond max_full_records closed connections, the oldest become summaries: what only the
+  // story needs is released, what the attempts read stays, and their findings are frozen.
+  void summarise() {
+    while (config.max_full_records > 0 && closed_whole.size() > config.max_full_records) {
+      const std::uint32_t id = closed_whole.front();
+      closed_whole.pop_front();
+      auto pos = conn_pos.find(id);
+      if (pos == conn_pos.end()) continue;
+      auto& rec = records.connections[pos->second];
+      if (auto* x = rec.xmpp.get()) {
+        x->ladder_dropped += x->ladder.size();
+        std::vector<s2s::LadderStep>().swap(x->ladder);
+        for (auto* side : {&x->orig, &x->resp}) {
+          std::vector<s2s::StanzaErrorFact>().swap(side->stanza_error_samples);
+          std::string().swap(side->not_xmpp_bytes);
+        }
+        std::vector<tls::CertificateInfo>().swap(x->tls.chain);
+        std::vector<tls::CertificateInfo>().swap(x->tls.client_chain);
+      }
+      const UnitId unit = UnitId{id} + 1;
+      frozen.insert(unit);
+      read_vantage.erase(unit);
+      read_ours.erase(unit);
+      ++summarised;
+    }
   }
 };
 
@@ -396,6 +437,10 @@ void Judge::flush() {
 
 std::uint64_t Judge::events() const {
   return impl_->seq;
+}
+
+std::uint64_t Judge::summarised() const {
+  return impl_->summarised;
 }
 
 void Judge::finish(Result& result) {

@@ -70,7 +70,7 @@ bool federation(const ConnectionRecord& c) {
   }
   return std::any_of(c.dns.begin(), c.dns.end(), [](const engine::DnsLink& l) {
     return l.via == engine::LinkVia::kSrv ? starts_with(l.service, "_xmpp")
-                                            : l.via == engine::LinkVia::kAFallback;
+                                          : l.via == engine::LinkVia::kAFallback;
   });
 }
 

@@ -86,7 +86,8 @@ std::string counts_text(const s2s::StanzaCounts& c) {
 std::string xmpp_story(const s2s::ConnectionFacts& x, bool established) {
   const std::string pad = "\n                    ";
   std::string s;
-  if (x.kind == s2s::StreamKind::kNoData) return established ? pad + "XMPP: no byte in either direction" : "";
+  if (x.kind == s2s::StreamKind::kNoData)
+    return established ? pad + "XMPP: no byte in either direction" : "";
   if (x.kind == s2s::StreamKind::kNotXmpp) {
     const auto& side = x.resp.not_xmpp_kind.empty() ? x.orig : x.resp;
     return pad + "NOT XMPP: " + side.not_xmpp_kind + " '" + side.not_xmpp_bytes + "'";
@@ -139,7 +140,8 @@ std::string conn_story(const Ctx& cx, const engine::ConnectionRecord& rec,
   const auto& c = rec.conn;
   const auto& P = c.primary();
   std::string s = "TCP  flow " + std::to_string(c.id) + role + "  " + P.orig.to_string() + " → " +
-                  P.resp.to_string() + "  " + std::string(flow::to_string(c.conn_state)) + " " + P.history;
+                  P.resp.to_string() + "  " + std::string(flow::to_string(c.conn_state)) + " " +
+                  P.history;
   if (c.syn_retries() > 0) s += "  " + std::to_string(P.o.syns) + " SYNs";
   if (P.r.syns > 0 && P.o.payload_bytes + P.r.payload_bytes > 0)
     s += "  " + human_bytes(P.o.payload_bytes) + " → / ← " + human_bytes(P.r.payload_bytes);
@@ -164,11 +166,10 @@ std::string conn_story(const Ctx& cx, const engine::ConnectionRecord& rec,
   for (const auto& l : c.legs)
     for (const auto& e : l.icmp)
       s += "\n                    ICMP type " + std::to_string(e.type) + " code " +
-           std::to_string(e.code) + " from " + e.reporter.to_string() + " (" +
-           ref_text(cx, e.ref) + ")";
+           std::to_string(e.code) + " from " + e.reporter.to_string() + " (" + ref_text(cx, e.ref) +
+           ")";
   if (rec.dns.empty()) s += "\n                    DNS: not observed in this capture";
-  if (rec.xmpp)
-    s += xmpp_story(*rec.xmpp, P.r.syns > 0 && P.o.sent_ack);
+  if (rec.xmpp) s += xmpp_story(*rec.xmpp, P.r.syns > 0 && P.o.sent_ack);
   return s;
 }
 
@@ -284,8 +285,7 @@ std::string render_text(const Result& r, const TextOptions& options) {
       const auto& t = r.dns[i];
       lines.emplace_back(t.query.time, "DNS  " + t.qname + " " +
                                            std::string(dns::type_name(t.qtype)) + " → " +
-                                           dns_outcome(t) + "  (" +
-                                           ref_text(cx, t.query) + ")");
+                                           dns_outcome(t) + "  (" + ref_text(cx, t.query) + ")");
     }
     if (!a.from_domain.empty() || a.auth_method != AuthMethod::kNoStream) {
       out += "      XMPP " + (a.from_domain.empty() ? "?" : a.from_domain) + " → " +
@@ -352,8 +352,7 @@ std::string render_text(const Result& r, const TextOptions& options) {
       out += "    evidence: ";
       for (std::size_t i = 0; i < f.evidence.size(); ++i) {
         if (i) out += ", ";
-        out += ref_text(cx, f.evidence[i]) + " " +
-               tf.time_of_day(f.evidence[i].time);
+        out += ref_text(cx, f.evidence[i]) + " " + tf.time_of_day(f.evidence[i].time);
       }
       if (f.evidence_total > f.evidence.size())
         out += " (" + std::to_string(f.evidence_total) + " packets in all)";

@@ -250,13 +250,13 @@ TEST(FoldOracle, EveryBundledCaptureFoldsToItsReport) {
   EXPECT_GT(total.progress, 0u);
   EXPECT_GT(total.updated, 0u);
   EXPECT_GT(total.withdrawn, 0u);
-  std::printf("fold oracle: %llu runs, %llu events (%llu updated, %llu withdrawn), %llu progress "
-              "snapshots\n",
-              static_cast<unsigned long long>(total.cases),
-              static_cast<unsigned long long>(total.events),
-              static_cast<unsigned long long>(total.updated),
-              static_cast<unsigned long long>(total.withdrawn),
-              static_cast<unsigned long long>(total.progress));
+  std::printf(
+      "fold oracle: %llu runs, %llu events (%llu updated, %llu withdrawn), %llu progress "
+      "snapshots\n",
+      static_cast<unsigned long long>(total.cases), static_cast<unsigned long long>(total.events),
+      static_cast<unsigned long long>(total.updated),
+      static_cast<unsigned long long>(total.withdrawn),
+      static_cast<unsigned long long>(total.progress));
 }
 
 // ---- the vocabulary on built records ------------------------------------------------------------
@@ -317,10 +317,9 @@ class Log : public EventSink {
  public:
   void on_finding(const FindingEvent& e) override {
     fold.on_finding(e);
-    lines.push_back(std::string(to_string(e.kind)) + " " + e.key +
-                    (e.reason != WithdrawReason::kNone
-                         ? " (" + std::string(to_string(e.reason)) + ")"
-                         : ""));
+    lines.push_back(
+        std::string(to_string(e.kind)) + " " + e.key +
+        (e.reason != WithdrawReason::kNone ? " (" + std::string(to_string(e.reason)) + ")" : ""));
   }
   void on_attempt(const AttemptEvent& e) override {
     fold.on_attempt(e);
@@ -479,4 +478,39 @@ TEST(JudgeEvents, OneCertificateOnTwoConnectionsIsOneFinding) {
   judge(once);
   ASSERT_EQ(once.findings.size(), 1u);
   EXPECT_EQ(once.findings[0], f);
+}
+
+TEST(JudgeEvents, HistoryBoundingKeepsSummariesAndFreezesTheirFindings) {
+  // Keep one closed connection whole. The older one becomes a summary (its ladder released)
+  // and its finding is frozen: when a paired connection later shows the box forwards, only the
+  // whole record is judged again (tcp-no-answer -> fw-blocked); the summary's finding stays.
+  Log log;
+  JudgeConfig config;
+  config.max_full_records = 1;
+  Judge j(config, &log);
+  auto first = unanswered(1, 0);
+  first.xmpp = std::make_unique<s2s::ConnectionFacts>();
+  first.xmpp->ladder.resize(3);
+  j.on_connection(std::move(first));
+  j.flush();
+  j.on_connection(unanswered(2, 1));
+  j.flush();
+  EXPECT_EQ(j.summarised(), 1u);
+  log.take();
+  j.on_connection(paired(3, 10));
+  j.flush();
+  auto lines = log.take();
+  EXPECT_EQ(
+      std::count(lines.begin(), lines.end(), "withdrawn tcp-no-answer@flow:2#0 (context-changed)"),
+      1);
+  EXPECT_EQ(
+      std::count(lines.begin(), lines.end(), "withdrawn tcp-no-answer@flow:1#0 (context-changed)"),
+      0)
+      << "a summary's findings are frozen";
+  Result r;
+  j.finish(r);
+  ASSERT_EQ(r.connections.size(), 3u);
+  EXPECT_TRUE(r.connections[0].xmpp->ladder.empty());
+  EXPECT_EQ(r.connections[0].xmpp->ladder_dropped, 3u);
+  EXPECT_EQ(j.summarised(), 0u) << "finish() leaves the Judge empty";
 }

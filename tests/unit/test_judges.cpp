@@ -204,8 +204,8 @@ TEST(JudgeDns, SrvMissingIsAWarningWhenTheFallbackWorks) {
   auto l = leg(3, "192.0.2.10", "198.51.100.20", 5269, 0.2);
   establish(l);
   auto rec = record(3, {l}, flow::ConnState::kSF);
-  rec.dns.push_back(engine::DnsLink{"b.example", engine::LinkVia::kAFallback, "", "b.example",
-                                    5269, *IpAddress::parse("198.51.100.20"), 0, 2});
+  rec.dns.push_back(engine::DnsLink{"b.example", engine::LinkVia::kAFallback, "", "b.example", 5269,
+                                    *IpAddress::parse("198.51.100.20"), 0, 2});
   r.connections.push_back(std::move(rec));
   judge(r);
   const Finding* f = find(r, FindingCode::kDnsSrvMissing);
@@ -376,8 +376,7 @@ TEST(JudgeXmpp, StreamErrorSeverityFollowsTheCondition) {
     rec.xmpp = facts({
         {true, header("a.example", "b.example"), id + 0.1},
         {false,
-         header("b.example", "a.example", "s1") +
-             "<stream:error><" + condition +
+         header("b.example", "a.example", "s1") + "<stream:error><" + condition +
              " xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>",
          id + 0.2},
     });

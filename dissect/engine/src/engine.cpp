@@ -452,15 +452,15 @@ struct Engine::Impl : flow::StreamSinkFactory {
           for (const auto& s : sit->second) {
             if (s.time > start || s.port != server.port) continue;
             std::string domain = domain_of_service(s.service);
-            rec.dns.push_back(DnsLink{domain.empty() ? s.service : domain, LinkVia::kSrv, s.service, n.name,
-                                      s.port, server.addr, s.txn, n.txn});
+            rec.dns.push_back(DnsLink{domain.empty() ? s.service : domain, LinkVia::kSrv, s.service,
+                                      n.name, s.port, server.addr, s.txn, n.txn});
             linked = true;
           }
         }
         if (!linked) {
           bool fallback = server.port == 5269 && !n.name.empty() && n.name[0] != '_';
-          rec.dns.push_back(DnsLink{n.name, fallback ? LinkVia::kAFallback : LinkVia::kAddress, "", n.name,
-                                    server.port, server.addr, 0, n.txn});
+          rec.dns.push_back(DnsLink{n.name, fallback ? LinkVia::kAFallback : LinkVia::kAddress, "",
+                                    n.name, server.port, server.addr, 0, n.txn});
         }
       }
     }

@@ -52,19 +52,32 @@ bool side_done(EndpointState s) {
 
 std::string_view to_string(ConnState s) {
   switch (s) {
-    case ConnState::kS0: return "S0";
-    case ConnState::kS1: return "S1";
-    case ConnState::kSF: return "SF";
-    case ConnState::kRej: return "REJ";
-    case ConnState::kS2: return "S2";
-    case ConnState::kS3: return "S3";
-    case ConnState::kRsto: return "RSTO";
-    case ConnState::kRstr: return "RSTR";
-    case ConnState::kRstos0: return "RSTOS0";
-    case ConnState::kRstrh: return "RSTRH";
-    case ConnState::kSh: return "SH";
-    case ConnState::kShr: return "SHR";
-    case ConnState::kOth: return "OTH";
+    case ConnState::kS0:
+      return "S0";
+    case ConnState::kS1:
+      return "S1";
+    case ConnState::kSF:
+      return "SF";
+    case ConnState::kRej:
+      return "REJ";
+    case ConnState::kS2:
+      return "S2";
+    case ConnState::kS3:
+      return "S3";
+    case ConnState::kRsto:
+      return "RSTO";
+    case ConnState::kRstr:
+      return "RSTR";
+    case ConnState::kRstos0:
+      return "RSTOS0";
+    case ConnState::kRstrh:
+      return "RSTRH";
+    case ConnState::kSh:
+      return "SH";
+    case ConnState::kShr:
+      return "SHR";
+    case ConnState::kOth:
+      return "OTH";
   }
   return "?";
 }

@@ -59,7 +59,7 @@ struct FindingEvent {
 /// Result (which a live run does not have).
 struct AttemptState {
   std::string domain, originator, target;
-  std::vector<std::uint64_t> dns;   ///< DnsTransaction::id of its lookups
+  std::vector<std::uint64_t> dns;    ///< DnsTransaction::id of its lookups
   std::vector<std::uint32_t> flows;  ///< flow::Connection::id of its connections
   std::vector<std::string> roles;    ///< per flow: "stream", "dialback-verify", "multiplexed"
   std::string outcome;               ///< to_string(AttemptOutcome)

@@ -32,6 +32,12 @@ namespace fedscope::report {
 struct JudgeConfig {
   std::vector<Cidr> inside_nets;     ///< --inside-net
   std::vector<std::string> domains;  ///< --domain (empty: inferred, and re-inferred per flush)
+  /// History bounding for long-running users (live capture, relay): keep at most this many
+  /// closed connections whole; older ones become summaries — the ladder, stanza-error samples,
+  /// certificate chains and first bytes are released, what the attempts read is kept — and
+  /// their findings are frozen as last said (a context change no longer re-judges them).
+  /// 0 (`report`): every record stays whole.
+  std::size_t max_full_records = 0;
 };
 
 class Judge : public engine::Observer {
@@ -62,6 +68,8 @@ class Judge : public engine::Observer {
 
   /// Events sent so far.
   std::uint64_t events() const;
+  /// Closed connections turned into summaries so far (JudgeConfig::max_full_records).
+  std::uint64_t summarised() const;
 
  private:
   struct Impl;

@@ -38,9 +38,9 @@ struct EvidenceRef {
   // 24 bytes, as small as a packet reference alone: facts keep many of these.
   std::uint16_t file = 0;  ///< kPacket: index of the input file
   Source source = Source::kPacket;
-  bool from_orig = true;          ///< kStream: the connection's originator sent it
-  std::uint32_t connection = 0;   ///< kStream: the relay's connection id
-  std::uint64_t number = 0;       ///< kPacket: 1-based frame number; kStream: the byte offset
+  bool from_orig = true;         ///< kStream: the connection's originator sent it
+  std::uint32_t connection = 0;  ///< kStream: the relay's connection id
+  std::uint64_t number = 0;      ///< kPacket: 1-based frame number; kStream: the byte offset
   Timestamp time;
 
   constexpr EvidenceRef() = default;

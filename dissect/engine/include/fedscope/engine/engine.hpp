@@ -61,7 +61,7 @@ std::string_view to_string(LinkVia via);
 /// How a TCP connection was found through DNS. Names are in their comparison form
 /// (fedscope::domain_key()): lower case, no trailing dot, A-labels.
 struct DnsLink {
-  std::string domain;   ///< the XMPP domain (from _xmpp-server._tcp.D, or D itself)
+  std::string domain;  ///< the XMPP domain (from _xmpp-server._tcp.D, or D itself)
   LinkVia via = LinkVia::kAddress;
   std::string service;  ///< the SRV owner name, when via is kSrv
   std::string target;   ///< the name that resolved to the address

@@ -107,12 +107,12 @@ struct Leg {
 /// leg (the first one seen) so each packet is counted once.
 struct Connection {
   std::uint32_t id = 0;
-  std::vector<Leg> legs;        ///< legs[0] is primary
+  std::vector<Leg> legs;                   ///< legs[0] is primary
   ConnState conn_state = ConnState::kOth;  ///< Zeek vocabulary, from the primary leg
-  bool capture_ended = false;   ///< still open when the input ended
-  bool expired_idle = false;    ///< closed by the idle timeout, not by FIN/RST
-  std::uint64_t gap_bytes = 0;  ///< bytes the reassembler never saw (primary leg)
-  bool midstream = false;       ///< capture joined without the SYN
+  bool capture_ended = false;              ///< still open when the input ended
+  bool expired_idle = false;               ///< closed by the idle timeout, not by FIN/RST
+  std::uint64_t gap_bytes = 0;             ///< bytes the reassembler never saw (primary leg)
+  bool midstream = false;                  ///< capture joined without the SYN
 
   const Leg& primary() const { return legs.front(); }
   /// SYNs sent by the originator minus one (on the primary leg).
