@@ -279,26 +279,6 @@ struct Judge::Impl {
     }
   }
 
-  AttemptState state_of(const Attempt& a) const {
-    AttemptState s;
-    s.domain = a.domain;
-    s.originator = a.originator;
-    s.target = a.target;
-    for (auto i : a.dns)
-      s.dns.push_back(records.dns[i].id);
-    for (auto i : a.connections)
-      s.flows.push_back(records.connections[i].conn.id);
-    for (auto r : a.roles)
-      s.roles.emplace_back(to_string(r));
-    s.outcome = to_string(a.outcome);
-    s.from_domain = a.from_domain;
-    s.to_domain = a.to_domain;
-    s.auth_method = to_string(a.auth_method);
-    s.auth_result = to_string(a.auth_result);
-    if (a.reverse) s.reverse = records.attempts[*a.reverse].key;
-    return s;
-  }
-
   void send_attempts() {
     records.attempts.clear();
     detail::build_attempts(ctx);
@@ -307,7 +287,7 @@ struct Judge::Impl {
     if (!sink) return;
     std::map<std::string, AttemptState> now;
     for (const auto& a : records.attempts)
-      now.emplace(a.key, state_of(a));
+      now.emplace(a.key, attempt_state(records, a));
     // Attempts in report order (their position), then the ones that are gone.
     for (const auto& a : records.attempts) {
       const auto& s = now.at(a.key);
@@ -404,6 +384,26 @@ struct Judge::Impl {
     }
   }
 };
+
+AttemptState attempt_state(const Result& r, const Attempt& a) {
+  AttemptState s;
+  s.domain = a.domain;
+  s.originator = a.originator;
+  s.target = a.target;
+  for (auto i : a.dns)
+    s.dns.push_back(r.dns[i].id);
+  for (auto i : a.connections)
+    s.flows.push_back(r.connections[i].conn.id);
+  for (auto role : a.roles)
+    s.roles.emplace_back(to_string(role));
+  s.outcome = to_string(a.outcome);
+  s.from_domain = a.from_domain;
+  s.to_domain = a.to_domain;
+  s.auth_method = to_string(a.auth_method);
+  s.auth_result = to_string(a.auth_result);
+  if (a.reverse) s.reverse = r.attempts[*a.reverse].key;
+  return s;
+}
 
 Judge::Judge(JudgeConfig config, EventSink* sink)
     : impl_(std::make_unique<Impl>(std::move(config), sink)) {}

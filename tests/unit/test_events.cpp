@@ -19,7 +19,6 @@
 #include <string>
 #include <vector>
 
-#include "fedscope/capture/reader.hpp"
 #include "fedscope/report/analysis.hpp"
 #include "fedscope/report/events.hpp"
 #include "fedscope/report/judge.hpp"
@@ -88,59 +87,6 @@ Options options_of(const Case& c) {
   return o;
 }
 
-// Forwards records to the Judge and flushes after each: the most incremental a user can be.
-class Flushing : public engine::Observer {
- public:
-  Flushing(Judge& j, capture::MergedReader& r) : j_(j), r_(r) {}
-  void on_connection(engine::ConnectionRecord&& c) override {
-    points();
-    j_.on_connection(std::move(c));
-    j_.flush();
-  }
-  void on_dns(engine::DnsTransaction&& t) override {
-    points();
-    j_.on_dns(std::move(t));
-    j_.flush();
-  }
-  void on_progress(engine::ConnectionRecord&& c) override {
-    points();
-    j_.on_progress(std::move(c));
-    j_.flush();
-    ++progress;
-  }
-  void points() {
-    std::size_t n = 0;
-    for (const auto& f : r_.files())
-      n += std::max<std::size_t>(1, f.interfaces.size());
-    j_.set_capture_points(n);
-  }
-  std::uint64_t progress = 0;
-
- private:
-  Judge& j_;
-  capture::MergedReader& r_;
-};
-
-AttemptState state_of(const Result& r, const Attempt& a) {
-  AttemptState s;
-  s.domain = a.domain;
-  s.originator = a.originator;
-  s.target = a.target;
-  for (auto i : a.dns)
-    s.dns.push_back(r.dns[i].id);
-  for (auto i : a.connections)
-    s.flows.push_back(r.connections[i].conn.id);
-  for (auto role : a.roles)
-    s.roles.emplace_back(to_string(role));
-  s.outcome = to_string(a.outcome);
-  s.from_domain = a.from_domain;
-  s.to_domain = a.to_domain;
-  s.auth_method = to_string(a.auth_method);
-  s.auth_result = to_string(a.auth_result);
-  if (a.reverse) s.reverse = r.attempts[*a.reverse].key;
-  return s;
-}
-
 std::string json_of(const Result& r) {
   std::ostringstream os;
   render_json(r, os);
@@ -191,28 +137,15 @@ TEST(FoldOracle, EveryBundledCaptureFoldsToItsReport) {
     if (!analyze(opt, once, error)) continue;  // not a capture (corner cases of the CLI)
     ++total.cases;
 
-    // The same input, judged after every record, with progress of open connections.
-    capture::MergedReader reader;
-    ASSERT_TRUE(reader.open(opt.files, error)) << error;
+    // The same input, judged after every record (analyze() with an event sink), with
+    // progress of open connections every second of packet time.
     EventFold fold;
     LogKinds sink(fold);
-    JudgeConfig jc{opt.inside_nets, opt.domains};
-    Judge judge(jc, &sink);
-    Flushing obs(judge, reader);
-    engine::EngineConfig ec = opt.engine;
-    ec.progress_seconds = 1.0;
-    engine::Engine eng(ec, obs);
-    Frame frame;
-    while (reader.next(frame))
-      eng.on_frame(frame);
-    eng.finish();
-    obs.points();
+    Options live_opt = opt;
+    live_opt.events = &sink;
+    live_opt.engine.progress_seconds = 1.0;
     Result live;
-    live.files = reader.files();
-    live.stats = eng.stats();
-    live.anomalies = reader.anomalies();
-    live.anomalies.merge(eng.anomalies());
-    judge.finish(live);
+    ASSERT_TRUE(analyze(live_opt, live, error)) << error;
 
     EXPECT_EQ(fold.inconsistent(), 0u);
     // The final report does not depend on how often it was judged on the way.
@@ -233,7 +166,7 @@ TEST(FoldOracle, EveryBundledCaptureFoldsToItsReport) {
     for (const auto& a : live.attempts) {
       auto it = fold.attempts().find(a.key);
       ASSERT_NE(it, fold.attempts().end()) << a.key;
-      EXPECT_EQ(it->second, state_of(live, a)) << a.key;
+      EXPECT_EQ(it->second, attempt_state(live, a)) << a.key;
     }
     for (const auto& line : sink.lines) {
       EXPECT_TRUE(nlohmann::json::accept(line)) << line;
@@ -242,7 +175,7 @@ TEST(FoldOracle, EveryBundledCaptureFoldsToItsReport) {
     total.events += sink.events;
     total.withdrawn += sink.withdrawn;
     total.updated += sink.updated;
-    total.progress += obs.progress;
+    total.progress += live.stats.progress_reports;
   }
   // The oracle saw real work: many captures, open connections reported, and findings that
   // changed or went away on the way (else it would prove nothing about re-judging).

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "built_records.hpp"
 #include "fedscope/report/analysis.hpp"
-#include "split_test.hpp"
 
 namespace fedscope::report {
 
@@ -20,11 +20,8 @@ void PrintTo(FindingCode c, std::ostream* os) {
 
 namespace {
 
-constexpr double kT0 = 1'700'000'000.0;
-
-PacketRef at(std::uint64_t n, double t) {
-  return PacketRef{0, n, Timestamp::from_seconds(kT0 + t)};
-}
+using test::at;
+using test::kT0;
 
 // ---- DNS records ------------------------------------------------------------------------------
 
@@ -108,33 +105,9 @@ engine::ConnectionRecord record(std::uint32_t id, std::vector<flow::Leg> legs,
 
 // ---- XMPP and TLS facts -------------------------------------------------------------------------
 
-struct Chunk {
-  bool from_orig;
-  std::string bytes;
-  double t;
-};
-
-std::unique_ptr<s2s::ConnectionFacts> facts(const std::vector<Chunk>& chunks) {
-  AnomalyCounters an;
-  s2s::ConnectionAnalyzer analyzer(an);
-  std::uint64_t n = 10;
-  double last = 0;
-  for (const auto& c : chunks) {
-    auto b = test::bytes_of(c.bytes);
-    analyzer.on_data(c.from_orig, b, at(++n, c.t));
-    last = c.t;
-  }
-  return std::make_unique<s2s::ConnectionFacts>(analyzer.finish(at(++n, last)));
-}
-
-std::string header(const char* from, const char* to, const char* id = "") {
-  return std::string(
-             "<stream:stream xmlns='jabber:server' "
-             "xmlns:stream='http://etherx.jabber.org/streams' "
-             "xmlns:db='jabber:server:dialback' from='") +
-         from + "' to='" + to + "'" + (*id ? std::string(" id='") + id + "'" : "") +
-         " version='1.0'>";
-}
+using test::Chunk;
+using test::facts;
+using test::header;
 
 // An established connection a.example -> b.example with TLS facts filled in by hand (TLS 1.2:
 // the certificate is in clear).

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "built_records.hpp"
 #include "fedscope/report/analysis.hpp"
-#include "split_test.hpp"
 
 namespace fedscope::report {
 
@@ -35,7 +35,7 @@ namespace {
 using test::bytes_of;
 
 PacketRef ref(std::uint64_t n, double t) {
-  return PacketRef{0, n, Timestamp::from_seconds(1'700'000'000.0 + t)};
+  return test::at(n, t);
 }
 
 // A TCP connection established both ways and closed with FINs (Zeek SF).
@@ -64,33 +64,10 @@ engine::ConnectionRecord connection(std::uint32_t id, const char* client, const 
   return rec;
 }
 
-struct Chunk {
-  bool from_orig;
-  std::string bytes;
-  double t;
-};
+using test::Chunk;
+using test::facts;
+using test::header;
 
-std::unique_ptr<s2s::ConnectionFacts> facts(const std::vector<Chunk>& chunks) {
-  AnomalyCounters an;
-  s2s::ConnectionAnalyzer a(an);
-  std::uint64_t n = 10;
-  double last = 0;
-  for (const auto& c : chunks) {
-    auto b = bytes_of(c.bytes);
-    a.on_data(c.from_orig, b, ref(++n, c.t));
-    last = c.t;
-  }
-  return std::make_unique<s2s::ConnectionFacts>(a.finish(ref(++n, last)));
-}
-
-std::string header(const char* from, const char* to, const char* id = "") {
-  return std::string(
-             "<stream:stream xmlns='jabber:server' "
-             "xmlns:stream='http://etherx.jabber.org/streams' "
-             "xmlns:db='jabber:server:dialback' from='") +
-         from + "' to='" + to + "'" + (*id ? std::string(" id='") + id + "'" : "") +
-         " version='1.0'>";
-}
 const std::string kFeatures =
     "<stream:features><dialback xmlns='urn:xmpp:features:dialback'/></stream:features>";
 

@@ -420,6 +420,7 @@ struct Engine::Impl : flow::StreamSinkFactory {
     rec.conn.capture_ended = true;
     rec.xmpp = std::make_unique<s2s::ConnectionFacts>(x.analyzer.facts());
     correlate(rec);
+    ++engine.stats_.progress_reports;
     observer.on_progress(std::move(rec));
   }
 

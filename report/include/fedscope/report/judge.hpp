@@ -40,6 +40,10 @@ struct JudgeConfig {
   std::size_t max_full_records = 0;
 };
 
+/// @p a as events carry it (AttemptState): its records by their stable ids, the other
+/// direction by its key. @p r holds the records @p a indexes.
+AttemptState attempt_state(const Result& r, const Attempt& a);
+
 class Judge : public engine::Observer {
  public:
   /// @p sink (may be null) receives the events; it must outlive the Judge.

@@ -117,6 +117,7 @@ struct EngineStats {
   std::uint64_t dns_messages = 0;
   std::uint64_t nat_copies = 0;  ///< packets that were a second sighting of a paired leg
   std::uint64_t icmp_errors_unmatched = 0;
+  std::uint64_t progress_reports = 0;  ///< Observer::on_progress() snapshots sent
   Timestamp first, last;
 };
 

@@ -1,0 +1,53 @@
+#pragma once
+// Records built in a test, for the judges' tests (test_report, test_judges, test_events):
+// packet references on a fixed clock, and XMPP facts from a real ConnectionAnalyzer run over
+// chunks of stream text.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fedscope/s2s/session.hpp"
+#include "split_test.hpp"
+
+namespace fedscope::test {
+
+inline constexpr double kT0 = 1'700'000'000.0;
+
+/// Packet @p n of file 0, @p t seconds after kT0.
+inline PacketRef at(std::uint64_t n, double t) {
+  return PacketRef{0, n, Timestamp::from_seconds(kT0 + t)};
+}
+
+struct Chunk {
+  bool from_orig;
+  std::string bytes;
+  double t;  ///< seconds after kT0
+};
+
+/// The facts a ConnectionAnalyzer finds in @p chunks (packets numbered from 11).
+inline std::unique_ptr<s2s::ConnectionFacts> facts(const std::vector<Chunk>& chunks) {
+  AnomalyCounters an;
+  s2s::ConnectionAnalyzer analyzer(an);
+  std::uint64_t n = 10;
+  double last = 0;
+  for (const auto& c : chunks) {
+    auto b = bytes_of(c.bytes);
+    analyzer.on_data(c.from_orig, b, at(++n, c.t));
+    last = c.t;
+  }
+  return std::make_unique<s2s::ConnectionFacts>(analyzer.finish(at(++n, last)));
+}
+
+/// A jabber:server stream header with the dialback namespace.
+inline std::string header(const char* from, const char* to, const char* id = "") {
+  return std::string(
+             "<stream:stream xmlns='jabber:server' "
+             "xmlns:stream='http://etherx.jabber.org/streams' "
+             "xmlns:db='jabber:server:dialback' from='") +
+         from + "' to='" + to + "'" + (*id ? std::string(" id='") + id + "'" : "") +
+         " version='1.0'>";
+}
+
+}  // namespace fedscope::test
