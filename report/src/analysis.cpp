@@ -97,36 +97,47 @@ std::size_t Result::warnings() const {
 
 namespace {
 
-// The live cadence for --events: each record is judged as it arrives.
-class FlushEachRecord : public engine::Observer {
+// The cadence for --events: records are judged as they arrive. A flush rebuilds the DNS
+// unit, the inferred domains and the attempts over all records kept (judge.hpp), so flushing
+// after every record of a large capture would be quadratic. Instead a flush waits until the
+// records that arrived since the last one are at least 1/N of all kept (N =
+// Options::events_batch_share, 8): the first records are judged one by one, later ones in
+// batches; the sizes grow geometrically, so all flushes together go over about (N + 1) * n
+// records: O(n log n) in all. N = 0 flushes after every record.
+class Replay : public engine::Observer {
  public:
-  FlushEachRecord(Judge& j, const capture::MergedReader& r) : j_(j), r_(r) {}
+  Replay(Judge& j, const capture::MergedReader& r, std::uint32_t share)
+      : j_(j), r_(r), share_(share) {}
   void on_connection(engine::ConnectionRecord&& c) override {
-    points();
     j_.on_connection(std::move(c));
-    j_.flush();
+    arrived(true);
   }
   void on_dns(engine::DnsTransaction&& t) override {
-    points();
     j_.on_dns(std::move(t));
-    j_.flush();
+    arrived(true);
   }
   void on_progress(engine::ConnectionRecord&& c) override {
-    points();
     j_.on_progress(std::move(c));
-    j_.flush();
+    arrived(false);
   }
 
  private:
-  // Capture points appear as files and pcapng interfaces are read.
-  void points() {
+  void arrived(bool kept) {
+    if (kept) ++kept_;
+    ++pending_;
+    if (share_ != 0 && pending_ * share_ < kept_) return;
+    pending_ = 0;
+    // Capture points appear as files and pcapng interfaces are read.
     std::size_t n = 0;
     for (const auto& f : r_.files())
       n += std::max<std::size_t>(1, f.interfaces.size());
     j_.set_capture_points(n);
+    j_.flush();
   }
   Judge& j_;
   const capture::MergedReader& r_;
+  std::uint64_t share_;
+  std::uint64_t kept_ = 0, pending_ = 0;
 };
 
 }  // namespace
@@ -142,7 +153,7 @@ bool analyze(const Options& options, Result& result, std::string& error) {
   // The report is the event path run to the end of the input: records are judged as one
   // flush when the input ends, and the fold of that is the Result.
   Judge judge(std::move(jc), options.events);
-  FlushEachRecord live(judge, reader);
+  Replay live(judge, reader, options.events_batch_share);
   engine::EngineConfig ec = options.engine;
   if (options.events && ec.progress_seconds <= 0) ec.progress_seconds = 10;
   engine::Engine eng(ec, options.events ? static_cast<engine::Observer&>(live)

@@ -144,6 +144,7 @@ TEST(FoldOracle, EveryBundledCaptureFoldsToItsReport) {
     Options live_opt = opt;
     live_opt.events = &sink;
     live_opt.engine.progress_seconds = 1.0;
+    live_opt.events_batch_share = 0;  // a flush after every record
     Result live;
     ASSERT_TRUE(analyze(live_opt, live, error)) << error;
 
