@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fedscope/base/time.hpp"
+#include "json_util.hpp"
 
 namespace fedscope::report {
 
@@ -113,15 +114,7 @@ ordered_json finding_json(const Finding& f) {
   ordered_json ev = ordered_json::array();
   for (const auto& e : f.evidence)
     ev.push_back(evidence_json(e));
-  return ordered_json{{"code", to_string(f.code)},
-                      {"severity", std::string(to_string(f.severity))},
-                      {"summary", f.summary},
-                      {"remedy", f.remedy},
-                      {"flow", f.flow ? ordered_json(*f.flow) : ordered_json(nullptr)},
-                      {"domain", f.domain.empty() ? ordered_json(nullptr) : ordered_json(f.domain)},
-                      {"detail", f.detail.empty() ? ordered_json(nullptr) : ordered_json(f.detail)},
-                      {"count", f.count},
-                      {"evidence", ordered_json{{"refs", ev}, {"total", f.evidence_total}}}};
+  return detail::finding_json(f, ordered_json{{"refs", ev}, {"total", f.evidence_total}});
 }
 
 ordered_json attempt_json(const AttemptState& a) {

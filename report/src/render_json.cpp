@@ -5,6 +5,7 @@
 
 #include "fedscope/base/domain.hpp"
 #include "fedscope/report/analysis.hpp"
+#include "json_util.hpp"
 
 namespace fedscope::report {
 namespace {
@@ -521,15 +522,7 @@ void render_json(const Result& r, std::ostream& os) {
     for (const auto& e : f.evidence)
       ev.push_back(ref_json(r, e));
     findings.push_back(
-        ordered_json{{"code", to_string(f.code)},
-                     {"severity", std::string(to_string(f.severity))},
-                     {"summary", f.summary},
-                     {"remedy", f.remedy},
-                     {"flow", f.flow ? ordered_json(*f.flow) : ordered_json(nullptr)},
-                     {"domain", f.domain.empty() ? ordered_json(nullptr) : ordered_json(f.domain)},
-                     {"detail", f.detail.empty() ? ordered_json(nullptr) : ordered_json(f.detail)},
-                     {"count", f.count},
-                     {"evidence", ordered_json{{"packets", ev}, {"total", f.evidence_total}}}});
+        detail::finding_json(f, ordered_json{{"packets", ev}, {"total", f.evidence_total}}));
   }
   w.field("findings", findings);
 

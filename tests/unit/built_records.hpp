@@ -8,6 +8,9 @@
 #include <string>
 #include <vector>
 
+#include <algorithm>
+
+#include "fedscope/report/analysis.hpp"
 #include "fedscope/s2s/session.hpp"
 #include "split_test.hpp"
 
@@ -48,6 +51,15 @@ inline std::string header(const char* from, const char* to, const char* id = "")
              "xmlns:db='jabber:server:dialback' from='") +
          from + "' to='" + to + "'" + (*id ? std::string(" id='") + id + "'" : "") +
          " version='1.0'>";
+}
+
+/// The codes of @p r's findings, sorted (to compare as a set with repeats).
+inline std::vector<report::FindingCode> codes(const report::Result& r) {
+  std::vector<report::FindingCode> v;
+  for (const auto& f : r.findings)
+    v.push_back(f.code);
+  std::sort(v.begin(), v.end());
+  return v;
 }
 
 }  // namespace fedscope::test

@@ -155,13 +155,7 @@ const Finding* find(const Result& r, FindingCode code) {
   return nullptr;
 }
 
-std::vector<FindingCode> codes(const Result& r) {
-  std::vector<FindingCode> v;
-  for (const auto& f : r.findings)
-    v.push_back(f.code);
-  std::sort(v.begin(), v.end());
-  return v;
-}
+using test::codes;
 
 }  // namespace
 

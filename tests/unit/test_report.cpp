@@ -71,13 +71,7 @@ using test::header;
 const std::string kFeatures =
     "<stream:features><dialback xmlns='urn:xmpp:features:dialback'/></stream:features>";
 
-std::vector<FindingCode> codes(const Result& r) {
-  std::vector<FindingCode> v;
-  for (const auto& f : r.findings)
-    v.push_back(f.code);
-  std::sort(v.begin(), v.end());
-  return v;
-}
+using test::codes;
 
 TEST(Catalogue, EveryCodeHasItsEntryAndText) {
   ASSERT_EQ(catalogue().size(), static_cast<std::size_t>(FindingCode::kCount));
