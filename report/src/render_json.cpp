@@ -272,11 +272,14 @@ class Writer {
 
  private:
   void key_(const char* key) {
-    os_ << (first_ ? "\n  " : ",\n  ") << ordered_json(key).dump() << ": ";
+    os_ << (first_ ? "\n  " : ",\n  ")
+        << ordered_json(key).dump(-1, ' ', false, ordered_json::error_handler_t::replace) << ": ";
     first_ = false;
   }
   void put(const ordered_json& v, int indent) {
-    std::string text = v.dump(2);
+    // Names and texts come off the wire: bytes that are no UTF-8 are written as U+FFFD, never
+    // thrown about (nlohmann's strict default throws type_error 316).
+    std::string text = v.dump(2, ' ', false, ordered_json::error_handler_t::replace);
     std::string pad(static_cast<std::size_t>(indent), ' ');
     std::size_t start = 0;
     for (std::size_t nl = text.find('\n'); nl != std::string::npos; nl = text.find('\n', start)) {

@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
 #include <ctime>
 #include <string>
 #include <vector>
@@ -187,6 +190,37 @@ TEST(RenderText, StandardInputIsNamed) {
   r.files.push_back(f);
   const std::string s = render_text(r);
   EXPECT_NE(s.find("  standard input: pcap (gzip), EN10MB, 0 packets"), std::string::npos) << s;
+}
+
+TEST(RenderJson, BytesThatAreNoUtf8AreReplacedNotThrown) {
+  // Names and texts come off the wire. A DNS name, a stream header and a finding with bytes
+  // that are no UTF-8 (found by fuzz_packet: nlohmann's strict dump threw type_error 316 and
+  // the report died) are written as U+FFFD, and the document stays valid JSON.
+  Result r;
+  engine::DnsTransaction t;
+  t.id = 1;
+  t.qname = "_xmpp-server._tcp.a\xff.example";
+  t.qtype = 33;
+  r.dns.push_back(t);
+  engine::ConnectionRecord c;
+  c.conn.id = 1;
+  c.conn.legs.emplace_back();
+  c.xmpp = std::make_unique<s2s::ConnectionFacts>();
+  s2s::StreamHeaderFact h;
+  h.from = "b\xfe\xfe";
+  h.to = "c.example";
+  c.xmpp->orig.header = h;
+  r.connections.push_back(std::move(c));
+  Finding f(FindingCode::kXmppStreamError);
+  f.summary = "closed with <\xc3/>";
+  r.findings.push_back(f);
+  std::ostringstream os;
+  ASSERT_NO_THROW(render_json(r, os));
+  const std::string out = os.str();
+  EXPECT_TRUE(nlohmann::json::accept(out));
+  EXPECT_NE(out.find("a\xef\xbf\xbd.example"), std::string::npos);
+  EXPECT_NE(out.find("closed with <\xef\xbf\xbd/>"), std::string::npos);
+  EXPECT_NO_THROW((void)render_text(r));
 }
 
 }  // namespace
