@@ -126,6 +126,7 @@ CORNER = {
     "ip-options.pcap": dict(rc=0, flows=1, conn_state="SF", anomalies={}),
     "dns-compression-loop.pcap": dict(rc=0, anomalies={"dns.bad_pointer": 3}, no_codes=True),
     "dns-bad-lengths.pcap": dict(rc=0, anomalies={"dns.bad_rdata": 1, "dns.truncated": 2}),
+    "dns-name-not-utf8.pcap": dict(rc=0, must=["dns-srv-port-nonstandard"]),
     "ipv4-fragments.pcap": dict(rc=0, reassembled=1, anomalies={"ip.fragments_incomplete": 1},
                                 dns_answers={"_xmpp-server._tcp.example.net": 25}),
     "dns-tcp-split.pcap": dict(rc=0, dns_answers={"_xmpp-server._tcp.example.net": 2}),
