@@ -246,13 +246,22 @@ TEST(JudgeDns, UnansweredSrvQuery) {
 
 // ---- TCP, NAT, firewall -------------------------------------------------------------------------
 
-TEST(JudgeTcp, RefusedNamesTheHostThatReset) {
-  Result r;
+namespace {
+
+// A SYN to 198.51.100.20:5269 answered by RST 10 ms later (Zeek REJ), seen at one point.
+engine::ConnectionRecord refused() {
   auto l = leg(1, "203.0.113.10", "198.51.100.20", 5269, 0);
   l.history = "Sr";
   l.r.sent_rst = true;
   l.r.first_rst = at(101, 0.01);
-  r.connections.push_back(record(1, {l}, flow::ConnState::kRej));
+  return record(1, {l}, flow::ConnState::kRej);
+}
+
+}  // namespace
+
+TEST(JudgeTcp, RefusedNamesTheHostThatReset) {
+  Result r;
+  r.connections.push_back(refused());
   judge(r);
   const Finding* f = find(r, FindingCode::kTcpRefused);
   ASSERT_NE(f, nullptr);
@@ -266,11 +275,7 @@ TEST(JudgeTcp, TheSameRejectOnAForwardingBoxIsTheFirewall) {
   // the firewall's own.
   Result r;
   r.files.resize(2);
-  auto l = leg(1, "203.0.113.10", "198.51.100.20", 5269, 0);
-  l.history = "Sr";
-  l.r.sent_rst = true;
-  l.r.first_rst = at(101, 0.01);
-  r.connections.push_back(record(1, {l}, flow::ConnState::kRej));
+  r.connections.push_back(refused());
   judge(r);
   EXPECT_TRUE(r.forwarding_vantage);
   EXPECT_EQ(codes(r), std::vector<FindingCode>{FindingCode::kFwBlocked});
