@@ -1,7 +1,5 @@
 #include <algorithm>
 #include <chrono>
-#include <map>
-#include <set>
 
 #include "fedscope/report/analysis.hpp"
 #include "fedscope/report/judge.hpp"
