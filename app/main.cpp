@@ -25,7 +25,7 @@ using namespace fedscope;
 namespace {
 
 constexpr const char* kVersion = FEDSCOPE_VERSION;
-constexpr int kExitOk = 0, kExitFindings = 1, kExitUsage = 2;
+constexpr int kExitOk = 0, kExitFindings = 1, kExitUsage = 2, kExitNothing = 3;
 constexpr const char* kCommands[] = {"report", "findings", "help", "version"};
 
 void print_main_help(std::ostream& os) {
@@ -40,8 +40,10 @@ void print_main_help(std::ostream& os) {
         "options:\n"
         "  -h, --help         this help; `fedscope help <command>` for a command\n"
         "  -V, --version      print the version\n\n"
-        "exit status: 0 no error-level findings, 1 error-level findings, 2 usage error or\n"
-        "unreadable input.\n";
+        "exit status: 0 every direction seen works (ok or degraded, no error-level root\n"
+        "cause), 1 a federation direction failed or an error-level root cause, 2 usage error\n"
+        "or unreadable input, 3 nothing to judge (no federation traffic in the capture). Not\n"
+        "the monitoring-plugin convention: 2 stays \"usage error\".\n";
 }
 
 // One line saying what is wrong, one saying where to read more (tcpdump/git habit): the whole
@@ -85,7 +87,7 @@ po::options_description report_options(std::string& format, std::string& output,
                                        std::vector<std::string>& inside,
                                        std::vector<std::string>& domains,
                                        std::vector<std::string>& files, double& dns_timeout,
-                                       std::string& time, std::string& events) {
+                                       std::string& time, std::string& events, bool& summary) {
   po::options_description opts("usage: fedscope report [options] FILE...\n\noptions");
   // clang-format off
   opts.add_options()
@@ -105,6 +107,9 @@ po::options_description report_options(std::string& format, std::string& output,
      "an XMPP domain that is yours (repeatable); remedies then say \"your\" or \"the peer's\"")
     ("dns-timeout", po::value(&dns_timeout)->default_value(5.0),
      "seconds after which an unanswered DNS query counts as unanswered")
+    ("summary", po::bool_switch(&summary),
+     "text: only the verdicts and the root causes (no folded consequences, no stories, no "
+     "counts)")
     ("events", po::value(&events),
      "also write the judging events to FILE as JSON lines (docs/events.schema.json): the "
      "capture replayed as a live run sees it, findings raised, updated and withdrawn as "
@@ -117,12 +122,15 @@ void print_report_help(std::ostream& os) {
   std::string a, b, c, h;
   std::vector<std::string> d, e, f;
   double g = 0;
-  os << report_options(a, b, d, e, f, g, c, h)
+  bool s = false;
+  os << report_options(a, b, d, e, f, g, c, h, s)
      << "\nFILE: one or more captures (one per vantage point or interface), merged by time:\n"
         "pcap or pcapng, gzip-compressed or not; `-` (or /dev/stdin, a FIFO, <(zcat x.gz)) reads\n"
         "standard input in one pass, e.g. `ssh fw tcpdump -w - ... | fedscope report -`.\n"
-        "Exit status: 0 no error-level findings, 1 error-level findings, 2 usage error or\n"
-        "unreadable input.\n";
+        "Exit status: 0 every direction seen works (ok or degraded, no error-level root cause),\n"
+        "1 a federation direction failed or an error-level root cause, 2 usage error or\n"
+        "unreadable input, 3 nothing to judge (no federation traffic in the capture). Not the\n"
+        "monitoring-plugin convention: 2 stays \"usage error\".\n";
 }
 
 void print_findings_help(std::ostream& os) {
@@ -156,8 +164,9 @@ int cmd_report(const std::vector<std::string>& args) {
   std::vector<std::string> inside, domains, files;
   std::string events_path;
   double dns_timeout = 5.0;
-  po::options_description opts =
-      report_options(format, output, inside, domains, files, dns_timeout, time, events_path);
+  bool summary = false;
+  po::options_description opts = report_options(format, output, inside, domains, files, dns_timeout,
+                                                time, events_path, summary);
   po::options_description hidden;
   hidden.add_options()("file", po::value(&files)->composing());
   po::options_description all;
@@ -274,6 +283,7 @@ int cmd_report(const std::vector<std::string>& args) {
     report::render_json(result, out->stream());
   } else {
     report::TextOptions text;
+    text.summary = summary;
     text.time =
         report::TimeFormat(time_style, result.stats.first,
                            time_style == report::TimeStyle::kLocal ? local_zone_name() : "");
@@ -289,7 +299,8 @@ int cmd_report(const std::vector<std::string>& args) {
     std::fprintf(stderr, "timing: read+dissect %.3f s, judge %.3f s, render %.3f s\n",
                  result.read_seconds, result.judge_seconds,
                  std::chrono::duration<double>(rendered - render_start).count());
-  return result.errors() > 0 ? kExitFindings : kExitOk;
+  static_assert(kExitFindings == 1 && kExitNothing == 3, "Result::exit_status() values");
+  return result.exit_status();
 }
 
 int cmd_findings(const std::vector<std::string>& args) {

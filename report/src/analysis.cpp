@@ -81,16 +81,53 @@ std::string_view to_string(AuthResult result) {
   return "";
 }
 
+std::string_view to_string(VerdictStatus status) {
+  switch (status) {
+    case VerdictStatus::kOk:
+      return "ok";
+    case VerdictStatus::kDegraded:
+      return "degraded";
+    case VerdictStatus::kFailed:
+      return "failed";
+    case VerdictStatus::kNotObserved:
+      return "not-observed";
+    case VerdictStatus::kNotDeterminable:
+      return "not-determinable";
+  }
+  return "";
+}
+
+std::string_view to_string(VerdictBasis basis) {
+  switch (basis) {
+    case VerdictBasis::kNone:
+      return "";
+    case VerdictBasis::kObserved:
+      return "observed";
+    case VerdictBasis::kInferred:
+      return "inferred";
+  }
+  return "";
+}
+
 std::size_t Result::errors() const {
-  return static_cast<std::size_t>(
-      std::count_if(findings.begin(), findings.end(),
-                    [](const Finding& f) { return f.severity == Severity::kError; }));
+  return static_cast<std::size_t>(std::count_if(
+      findings.begin(), findings.end(),
+      [](const Finding& f) { return f.cause.empty() && f.severity == Severity::kError; }));
 }
 
 std::size_t Result::warnings() const {
-  return static_cast<std::size_t>(
-      std::count_if(findings.begin(), findings.end(),
-                    [](const Finding& f) { return f.severity == Severity::kWarning; }));
+  return static_cast<std::size_t>(std::count_if(
+      findings.begin(), findings.end(),
+      [](const Finding& f) { return f.cause.empty() && f.severity == Severity::kWarning; }));
+}
+
+int Result::exit_status() const {
+  const bool failed = std::any_of(verdicts.begin(), verdicts.end(), [](const Verdict& v) {
+    return v.status == VerdictStatus::kFailed;
+  });
+  if (failed || errors() > 0) return 1;
+  if (attempts.empty()) return 3;
+  return 0;
 }
 
 namespace {

@@ -252,6 +252,27 @@ void build_attempts(JudgeContext& ctx) {
                         : AttemptOutcome::kFailed;
     xmpp_outcome(r, error_flows, a);
   }
+  // Stories in time order: each attempt where its first lookup or connection began (stable:
+  // the order above among equals).
+  auto first_time = [&](const Attempt& a) {
+    Timestamp t{INT64_MAX};
+    for (auto i : a.dns)
+      t = std::min(t, r.dns[i].query.time);
+    for (auto i : a.connections)
+      t = std::min(t, r.connections[i].conn.primary().start);
+    return t;
+  };
+  std::vector<std::pair<Timestamp, std::size_t>> by_time;
+  by_time.reserve(r.attempts.size());
+  for (std::size_t i = 0; i < r.attempts.size(); ++i)
+    by_time.emplace_back(first_time(r.attempts[i]), i);
+  std::stable_sort(by_time.begin(), by_time.end(),
+                   [](const auto& x, const auto& y) { return x.first < y.first; });
+  std::vector<Attempt> sorted;
+  sorted.reserve(r.attempts.size());
+  for (const auto& [t, i] : by_time)
+    sorted.push_back(std::move(r.attempts[i]));
+  r.attempts = std::move(sorted);
   // Both directions of one domain pair: the first other attempt whose (from, to) is this
   // one's (to, from). Indexed by the pair's keys (a scan of all attempts per attempt was
   // quadratic); each list is in attempt order, so the first entry that is not this attempt

@@ -308,6 +308,17 @@ constexpr std::array kCatalogue = {
         "user does not exist or blocks the sender.",
         ""},
     CatalogueEntry{
+        FindingCode::kXmppUnencrypted, "xmpp-unencrypted", "xmpp", Severity::kWarning,
+        "Federation without TLS",
+        "The servers federated (authenticated by dialback, or exchanged stanzas) over a stream "
+        "on which TLS never started: messages, presence and the dialback keys cross the "
+        "internet in clear, and any host on the path can read or change them. RFC 7590 "
+        "requires TLS for XMPP; current servers refuse unencrypted federation by default.",
+        "Give both servers a certificate for their domain and enable STARTTLS for "
+        "federation (Prosody: `s2s_require_encryption = true`, the default; ejabberd: "
+        "`s2s_use_starttls: required`).",
+        ""},
+    CatalogueEntry{
         FindingCode::kTlsAlert, "tls-alert", "tls", Severity::kError, "TLS alert",
         "A side sent a TLS alert in clear during the handshake (RFC 8446 §6): unknown_ca / "
         "bad_certificate / certificate_unknown (it does not trust the other's certificate), "
@@ -383,6 +394,22 @@ constexpr std::array kCatalogue = {
         "Have the originating server send the XMPP domain as SNI (current Prosody and "
         "ejabberd do); check for proxies that rewrite it.",
         ""},
+    CatalogueEntry{
+        FindingCode::kTlsClosedAfterHandshake, "tls-closed-after-handshake", "tls",
+        Severity::kError, "Session torn down right after the TLS handshake",
+        "TLS completed, then the connection was torn down within 2 seconds of the ServerHello "
+        "— reset by a side, or closed by one side while the other never closed — the shape of "
+        "a server that "
+        "refuses the other's certificate or policy once it can check them (Prosody "
+        "`s2s_secure_auth`, an untrusted CA, a name mismatch). In TLS 1.3 the certificates "
+        "and the stream error that says why are encrypted; the finding names the side that "
+        "closed first, how soon, and the records each way.",
+        "Read the log of the side that closed first at that time (Prosody: `certificate "
+        "chain validation result`, ejabberd: `Failed to verify certificate`). Usually: give "
+        "the other domain a certificate from a CA both sides trust that names its domain, or "
+        "allow dialback for this peer (Prosody `s2s_insecure_domains`).",
+        "Not raised for an orderly close (a FIN from each side, no reset): a short session or a "
+        "probe that only tests TLS ends so."},
 };
 
 // entry() indexes the table by the enum, so the table must list every FindingCode once, in
@@ -407,6 +434,82 @@ constexpr bool texts_unique() {
 static_assert(texts_unique(), "every kCatalogue entry needs its own, non-empty code text");
 
 }  // namespace
+
+std::string_view to_string(Stage stage) {
+  switch (stage) {
+    case Stage::kNone:
+      return "";
+    case Stage::kDns:
+      return "dns";
+    case Stage::kTcp:
+      return "tcp";
+    case Stage::kNat:
+      return "nat";
+    case Stage::kFirewall:
+      return "firewall";
+    case Stage::kXmpp:
+      return "xmpp";
+    case Stage::kTls:
+      return "tls";
+    case Stage::kAuth:
+      return "auth";
+  }
+  return "";
+}
+
+Stage stage_of(FindingCode code) {
+  switch (code) {
+    case FindingCode::kDnsSrvMissing:
+    case FindingCode::kDnsSrvDisabled:
+    case FindingCode::kDnsSrvPortNonstandard:
+    case FindingCode::kDnsSrvNameSuspicious:
+    case FindingCode::kDnsTargetUnresolved:
+    case FindingCode::kDnsNoResponse:
+    case FindingCode::kDnsError:
+    case FindingCode::kDnsAddressNotPublic:
+      return Stage::kDns;
+    case FindingCode::kTcpNoAnswer:
+    case FindingCode::kTcpRefused:
+    case FindingCode::kTcpUnreachable:
+    case FindingCode::kTcpReset:
+    case FindingCode::kTcpPortNonstandard:
+    case FindingCode::kTcpHandshakeIncomplete:
+      return Stage::kTcp;
+    case FindingCode::kFwBlocked:
+      return Stage::kFirewall;
+    case FindingCode::kNatPortMismatch:
+    case FindingCode::kNatMissing:
+      return Stage::kNat;
+    case FindingCode::kXmppNotXmpp:
+    case FindingCode::kXmppNoStream:
+    case FindingCode::kXmppStreamError:
+    case FindingCode::kXmppStarttlsFailure:
+    case FindingCode::kXmppTlsRequired:
+    case FindingCode::kXmppStanzaError:
+    case FindingCode::kXmppUnencrypted:
+      return Stage::kXmpp;
+    case FindingCode::kXmppDialbackInvalid:
+    case FindingCode::kXmppDialbackTimeout:
+    case FindingCode::kXmppDialbackUnsolicited:
+    case FindingCode::kXmppSaslFailure:
+    case FindingCode::kXmppAuthIncomplete:
+      return Stage::kAuth;
+    case FindingCode::kTlsAlert:
+    case FindingCode::kTlsCertNameMismatch:
+    case FindingCode::kTlsCertExpired:
+    case FindingCode::kTlsCertExpiring:
+    case FindingCode::kTlsCertNotYetValid:
+    case FindingCode::kTlsCertSelfSigned:
+    case FindingCode::kTlsOldVersion:
+    case FindingCode::kTlsHandshakeIncomplete:
+    case FindingCode::kTlsSniMismatch:
+    case FindingCode::kTlsClosedAfterHandshake:
+      return Stage::kTls;
+    case FindingCode::kCount:
+      break;
+  }
+  return Stage::kNone;
+}
 
 std::span<const CatalogueEntry> catalogue() {
   return kCatalogue;

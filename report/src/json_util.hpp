@@ -22,6 +22,8 @@ inline nlohmann::ordered_json finding_json(const Finding& f, nlohmann::ordered_j
                       {"domain", f.domain.empty() ? ordered_json(nullptr) : ordered_json(f.domain)},
                       {"detail", f.detail.empty() ? ordered_json(nullptr) : ordered_json(f.detail)},
                       {"count", f.count},
+                      {"key", f.key},
+                      {"cause", f.cause.empty() ? ordered_json(nullptr) : ordered_json(f.cause)},
                       {"evidence", std::move(evidence)}};
 }
 

@@ -43,8 +43,9 @@ struct KeyState {
 };
 
 struct Emitted {
-  Finding finding;
+  Finding finding;  // as the report has it: with its key and the verdicts' fold note
   OrderKey order;
+  Severity base;  // as its judges said it (what the attempts and the verdicts read)
 };
 
 Finding fold(const KeyState& k) {
@@ -107,6 +108,7 @@ struct Judge::Impl {
   std::unordered_map<std::string, Emitted> emitted;
   std::unordered_map<std::uint32_t, std::uint32_t> error_count;  // flow -> error findings
   std::map<std::string, AttemptState> attempts_sent;
+  std::unordered_map<std::string, detail::FoldNote> notes;  // the verdicts' say, by key
   std::uint64_t seq = 0;
 
   void note_vantages(const engine::ConnectionRecord& c) {
@@ -221,8 +223,9 @@ struct Judge::Impl {
     }
   }
 
-  void count_error(const Finding& f, int delta) {
-    if (!f.flow || f.severity != Severity::kError) return;
+  // Counted on the severity the judges said (a fold note does not change what a flow is).
+  void count_error(const Finding& f, Severity base, int delta) {
+    if (!f.flow || base != Severity::kError) return;
     auto& n = error_count[*f.flow];
     n = static_cast<std::uint32_t>(static_cast<int>(n) + delta);
     if (n == 0) {
@@ -254,28 +257,86 @@ struct Judge::Impl {
       if (!now) {
         if (kit != keys.end()) keys.erase(kit);
         if (eit == emitted.end()) continue;
-        count_error(eit->second.finding, -1);
+        count_error(eit->second.finding, eit->second.base, -1);
         emitted.erase(eit);
         e.kind = EventKind::kWithdrawn;
         e.reason = context_changed ? WithdrawReason::kContextChanged : WithdrawReason::kRejudged;
       } else {
         Finding f = fold(kit->second);
+        f.key = key;
+        const Severity base = f.severity;
+        apply_note(f);
         const OrderKey first = kit->second.parts.begin()->first.first;
         if (eit != emitted.end()) {
           eit->second.order = first;
           if (eit->second.finding == f) continue;
-          count_error(eit->second.finding, -1);
+          count_error(eit->second.finding, eit->second.base, -1);
           e.kind = EventKind::kUpdated;
           eit->second.finding = f;
+          eit->second.base = base;
         } else {
           e.kind = EventKind::kRaised;
-          emitted.emplace(key, Emitted{f, first});
+          emitted.emplace(key, Emitted{f, first, base});
         }
-        count_error(f, +1);
+        count_error(f, base, +1);
         e.finding = std::move(f);
       }
       e.seq = ++seq;
       if (sink) sink->on_finding(e);
+    }
+  }
+
+  void apply_note(Finding& f) const {
+    auto it = notes.find(f.key);
+    if (it == notes.end()) return;
+    f.cause = it->second.cause;
+    f.severity = it->second.severity;
+  }
+
+  // The verdicts over the findings as said and the attempts; findings whose fold note
+  // changed are sent again (folded, or updated when they come out from under a cause).
+  void send_verdicts() {
+    std::vector<detail::VerdictInput> in;
+    in.reserve(emitted.size());
+    for (const auto& [key, e] : emitted) {
+      detail::VerdictInput v{&key, &e.finding, e.base, {}, e.order};
+      if (auto kit = keys.find(key); kit != keys.end())
+        for (const auto& [part, c] : kit->second.parts)
+          if (part.second != kDnsUnit)
+            v.flows.push_back(static_cast<std::uint32_t>(part.second - 1));
+      in.push_back(std::move(v));
+    }
+    std::sort(in.begin(), in.end(),
+              [](const detail::VerdictInput& a, const detail::VerdictInput& b) {
+                return std::tie(a.order, *a.key) < std::tie(b.order, *b.key);
+              });
+    // The verdicts read each finding as said (its base severity), never an old note.
+    std::unordered_map<std::string, detail::FoldNote> fresh;
+    detail::judge_verdicts(ctx, in, fresh);
+    std::vector<std::tuple<OrderKey, std::string>> changed;
+    for (auto& [key, e] : emitted) {
+      Finding f = e.finding;
+      f.cause.clear();
+      f.severity = e.base;
+      if (auto it = fresh.find(key); it != fresh.end()) {
+        f.cause = it->second.cause;
+        f.severity = it->second.severity;
+      }
+      if (f == e.finding) continue;
+      e.finding = std::move(f);
+      changed.emplace_back(e.order, key);
+    }
+    notes = std::move(fresh);
+    std::sort(changed.begin(), changed.end());
+    for (const auto& [o, key] : changed) {
+      const auto& e = emitted.at(key);
+      FindingEvent ev;
+      ev.key = key;
+      ev.kind = e.finding.cause.empty() ? EventKind::kUpdated : EventKind::kFolded;
+      ev.cause = e.finding.cause;
+      ev.finding = e.finding;
+      ev.seq = ++seq;
+      if (sink) sink->on_finding(ev);
     }
   }
 
@@ -352,6 +413,7 @@ struct Judge::Impl {
     send_findings(affected, false);
     send_findings(affected_by_context, true);
     send_attempts();
+    send_verdicts();
     dirty_conns.clear();
     records_changed = dns_changed = false;
     summarise();
@@ -452,6 +514,7 @@ void Judge::finish(Result& result) {
   result.our_domains = im.records.our_domains;
   result.our_domains_inferred = im.records.our_domains_inferred;
   result.inside_nets = im.records.inside_nets;
+  result.verdicts = std::move(im.records.verdicts);
   result.forwarding_vantage = im.records.forwarding_vantage;
   result.vantage_count = im.records.vantage_count;
   // Errors first, then warnings, then info; report order within a severity.
@@ -468,6 +531,11 @@ void Judge::finish(Result& result) {
   result.findings.reserve(order.size());
   for (auto& [o, f] : order)
     result.findings.push_back(std::move(*f));
+  std::unordered_map<std::string, std::size_t> by_key;
+  for (std::size_t i = 0; i < result.findings.size(); ++i)
+    by_key.emplace(result.findings[i].key, i);
+  for (auto& v : result.verdicts)
+    if (auto it = by_key.find(v.root_cause); it != by_key.end()) v.finding = it->second;
   impl_ = std::make_unique<Impl>(im.config, im.sink);
 }
 

@@ -4,6 +4,8 @@
 
 #include <cstddef>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "judge_context.hpp"
 #include "judge_util.hpp"
@@ -44,5 +46,31 @@ void judge_tls(JudgeContext& ctx, const ConnectionRecord& rec, const std::string
 /// authentication and the reverse direction; reads the findings for the outcome, so it runs
 /// after every layer.
 void build_attempts(JudgeContext& ctx);
+
+// ---- Verdicts (verdicts.cpp) ----------------------------------------------------------------
+
+/// A finding as the verdicts read it: as its judges said it (their severity), with the
+/// connections that said it (several for a merged finding; none for DNS findings).
+struct VerdictInput {
+  const std::string* key;
+  const Finding* finding;
+  Severity base;
+  std::vector<std::uint32_t> flows;
+  OrderKey order;
+};
+
+/// What the verdicts make of a finding: folded under @c cause (a key), and the severity it
+/// has in the report (a root cause that made a direction fail is an error).
+struct FoldNote {
+  std::string cause;
+  Severity severity = Severity::kError;
+  friend bool operator==(const FoldNote&, const FoldNote&) = default;
+};
+
+/// Result::verdicts, one per federation direction, from the attempts and @p in (in report
+/// order); @p notes gets the findings whose cause or severity the verdicts change. Runs after
+/// build_attempts().
+void judge_verdicts(JudgeContext& ctx, const std::vector<VerdictInput>& in,
+                    std::unordered_map<std::string, FoldNote>& notes);
 
 }  // namespace fedscope::report::detail

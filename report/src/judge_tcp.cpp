@@ -185,6 +185,17 @@ void judge_connection(JudgeContext& ctx, const ConnectionRecord& rec) {
       std::string where = acked ? ", although it was sent on the other side of the firewall (" +
                                       leg_text(*acked) + "): the firewall dropped it"
                                 : "";
+      if (acked) {
+        // The cause: what the originator sent after the SYN crossed one side and not the other.
+        auto& fw = at(ctx.add(FindingCode::kFwBlocked,
+                              "The firewall forwarded the SYN and the SYN-ACK of " +
+                                  leg_text(*acked) + " but dropped the originator's ACK" +
+                                  (acked->o.sent_data ? " and data" : "") +
+                                  ": they were seen on that side, never on " + leg_text(l) + ".",
+                              domain));
+        if (acked->o.first_data) evidence(fw, *acked->o.first_data);
+        if (l.r.first_syn) evidence(fw, *l.r.first_syn);
+      }
       auto& f = at(ctx.add(FindingCode::kTcpHandshakeIncomplete,
                            leg_text(l) + ": SYN-ACK sent " + std::to_string(l.r.syns) + " time" +
                                (l.r.syns == 1 ? "" : "s") +

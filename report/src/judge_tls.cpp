@@ -13,6 +13,10 @@
 namespace fedscope::report::detail {
 namespace {
 
+// How soon after the ServerHello a close counts as right after the handshake: a healthy s2s
+// session authenticates and idles for minutes; a refused one closes within milliseconds.
+constexpr double kEarlyCloseSeconds = 2.0;
+
 std::string alert_hint(std::uint8_t d) {
   switch (d) {
     case 48:
@@ -155,6 +159,46 @@ void judge_tls(JudgeContext& ctx, const ConnectionRecord& rec, const std::string
                          domain));
     if (t.client_hello_ref) evidence(f, *t.client_hello_ref);
     if (t.server_hello_ref) evidence(f, *t.server_hello_ref);
+  }
+  // Torn down right after the handshake (keyless shape, docs/findings.md): the connection
+  // ended by FIN or RST within kEarlyClose of the ServerHello, no alert in clear said why.
+  if (t.complete && !t.decrypted && !fatal_alert && !conn.capture_ended && t.server_hello_ref) {
+    struct Close {
+      const std::optional<PacketRef>* ref;
+      bool orig, rst;
+    };
+    const Close closes[] = {{&P.o.first_fin, true, false},
+                            {&P.r.first_fin, false, false},
+                            {&P.o.first_rst, true, true},
+                            {&P.r.first_rst, false, true}};
+    const Close* first = nullptr;
+    for (const auto& c : closes)
+      if (c.ref->has_value() && (!first || (*c.ref)->time < (*first->ref)->time)) first = &c;
+    const double after = first ? ((*first->ref)->time - t.server_hello_ref->time).seconds() : 1e9;
+    const bool any_rst = P.o.first_rst || P.r.first_rst;
+    // Both sides closing with FINs and no reset is an orderly end (a short session, or a probe
+    // that only tests TLS); a reset, or one side's FIN left unanswered, is a teardown.
+    const bool orderly = !any_rst && P.o.first_fin && P.r.first_fin;
+    if (first && after <= kEarlyCloseSeconds && !orderly) {
+      const std::string closer = first->orig ? name_o : name_r;
+      const bool cert_seen = !t.chain.empty() || !t.client_chain.empty();
+      auto& f = at(ctx.add(
+          FindingCode::kTlsClosedAfterHandshake, Severity::kError,
+          closer + " closed the connection (" + (first->rst ? "RST" : "FIN") + ") " +
+              std::to_string(static_cast<long long>(after * 1000 + 0.5)) +
+              " ms after the TLS handshake, after " + std::to_string(t.client_encrypted_records) +
+              " encrypted records from " + name_o + " and " +
+              std::to_string(t.server_encrypted_records) + " from " + name_r + ": " +
+              (cert_seen ? "the certificates were in clear; see their findings"
+                         : "the reason (certificate check, policy) is inside TLS") +
+              (first->orig ? "; the originating server gave up"
+                           : "; the receiving server refused the stream") +
+              ".",
+          domain));
+      f.detail = first->orig ? "originator closed" : "receiver closed";
+      evidence(f, *t.server_hello_ref);
+      evidence(f, **first->ref);
+    }
   }
   // SNI against the stream's 'to' (the domain the initiating server wants).
   std::string to = x.orig.header ? x.orig.header->to : "";

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <string>
 
+#include "fedscope/base/domain.hpp"
 #include "judge_layers.hpp"
 
 namespace fedscope::report::detail {
@@ -298,6 +299,20 @@ void judge_xmpp(JudgeContext& ctx, const ConnectionRecord& rec) {
                          domain));
     if (x.resp.features_ref) evidence(f, *x.resp.features_ref);
     if (x.orig.close_ref) evidence(f, *x.orig.close_ref);
+  }
+
+  // -- federation in clear: authenticated or carrying stanzas without TLS. One finding per
+  // direction (domain pair), however many connections showed it.
+  const bool carried = x.orig.stanzas.total() + x.resp.stanzas.total() > 0;
+  if (!x.tls.started && x.kind == s2s::StreamKind::kXmpp && (authed || carried) &&
+      !from_dom.empty() && !to_dom.empty()) {
+    auto& f = at(ctx.add_merged(
+        "clear:" + domain_key(from_dom) + ">" + domain_key(to_dom), FindingCode::kXmppUnencrypted,
+        "Federation " + from_dom + " -> " + to_dom + " ran without TLS (" + leg_text(P) +
+            "): " + (authed ? "dialback and stanzas" : "stanzas") + " crossed in clear.",
+        domain));
+    f.detail = from_dom + " -> " + to_dom;
+    if (x.orig.header) evidence(f, x.orig.header->ref);
   }
 
   judge_tls(ctx, rec, domain, name_o, name_r);

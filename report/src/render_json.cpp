@@ -12,7 +12,7 @@ namespace {
 
 using nlohmann::ordered_json;
 
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 
 ordered_json ref_json(const Result& r, const EvidenceRef& p) {
   if (!p.is_packet())
@@ -356,6 +356,25 @@ void render_json(const Result& r, std::ostream& os) {
                                   {"domains", r.our_domains},
                                   {"domains_inferred", r.our_domains_inferred}});
 
+  ordered_json verdicts = ordered_json::array();
+  for (const auto& v : r.verdicts) {
+    auto opt = [](std::string_view t) {
+      return t.empty() ? ordered_json(nullptr) : ordered_json(std::string(t));
+    };
+    verdicts.push_back(ordered_json{
+        {"from", v.from},
+        {"to", v.to},
+        {"status", std::string(to_string(v.status))},
+        {"basis", opt(to_string(v.basis))},
+        {"stage", opt(to_string(v.stage))},
+        {"root_cause", v.finding ? ordered_json(std::string(to_string(r.findings[*v.finding].code)))
+                                 : ordered_json(nullptr)},
+        {"root_cause_key", opt(v.root_cause)},
+        {"why", v.why},
+        {"attempts", v.attempts}});
+  }
+  w.field("verdicts", verdicts);
+
   w.begin_array("dns");
   for (const auto& t : r.dns) {
     ordered_json answers = ordered_json::array();
@@ -533,9 +552,13 @@ void render_json(const Result& r, std::ostream& os) {
   for (const auto& [name, n] : r.anomalies.all())
     anomalies[name] = n;
   w.field("anomalies", anomalies);
+  const auto folded = static_cast<std::size_t>(std::count_if(
+      r.findings.begin(), r.findings.end(), [](const Finding& f) { return !f.cause.empty(); }));
   w.field("summary", ordered_json{{"errors", r.errors()},
                                   {"warnings", r.warnings()},
-                                  {"infos", r.findings.size() - r.errors() - r.warnings()}});
+                                  {"infos", r.findings.size() - folded - r.errors() - r.warnings()},
+                                  {"folded", folded},
+                                  {"exit_status", r.exit_status()}});
   w.finish();
 }
 

@@ -1,6 +1,11 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "fedscope/base/domain.hpp"
 #include "fedscope/report/analysis.hpp"
@@ -13,6 +18,18 @@ std::string fmt(const char* f, double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, f, v);
   return buf;
+}
+
+std::string upper(std::string_view text) {
+  std::string s(text);
+  for (auto& ch : s)
+    ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+std::string pad(std::string s, std::size_t width) {
+  if (s.size() < width) s.append(width - s.size(), ' ');
+  return s;
 }
 
 std::string human_bytes(std::uint64_t b) {
@@ -222,6 +239,9 @@ std::string render_text(const Result& r, const TextOptions& options) {
     paths.push_back(f.path);
   const Ctx cx{r, options.time, distinct_file_names(paths)};
   const TimeFormat& tf = options.time;
+  std::set<std::string> by_key;
+  for (const auto& f : r.findings)
+    by_key.insert(f.key);
   std::string out;
   std::uint64_t packets = 0;
   for (const auto& f : r.files)
@@ -271,6 +291,61 @@ std::string render_text(const Result& r, const TextOptions& options) {
       out += " " + shown(d) + " (inferred)";
     out += "\n";
   }
+  // What a reader acts on first: a verdict per direction, then the root causes with what
+  // follows from them, then the stories.
+  out += "\nVerdicts\n";
+  if (r.verdicts.empty()) out += "  nothing to judge: no federation traffic in this capture\n";
+  for (const auto& v : r.verdicts) {
+    std::string status = upper(to_string(v.status));
+    std::replace(status.begin(), status.end(), '-', ' ');
+    if (v.basis != VerdictBasis::kNone) status += " (" + std::string(to_string(v.basis)) + ")";
+    out += "  " + pad(status, 16) + " " + v.from + " → " + v.to;
+    if (v.finding) {
+      const Finding& f = r.findings[*v.finding];
+      out += "  " +
+             (v.stage == Stage::kNone ? std::string()
+                                      : "at " + std::string(to_string(v.stage)) + ": ") +
+             std::string(to_string(f.code));
+    }
+    out += "\n";
+    if (v.status != VerdictStatus::kNotObserved) out += "  " + std::string(17, ' ') + v.why + "\n";
+  }
+
+  // Consequences by the key of their cause, in report order.
+  std::map<std::string, std::vector<const Finding*>> under;
+  for (const auto& f : r.findings)
+    if (!f.cause.empty()) under[f.cause].push_back(&f);
+  auto evidence_text = [&](const Finding& f) {
+    std::string e;
+    for (std::size_t i = 0; i < f.evidence.size(); ++i) {
+      if (i) e += ", ";
+      e += ref_text(cx, f.evidence[i]) + " " + tf.time_of_day(f.evidence[i].time);
+    }
+    if (f.evidence_total > f.evidence.size())
+      e += " (" + std::to_string(f.evidence_total) + " packets in all)";
+    return e;
+  };
+  out += "\nFindings\n";
+  if (r.findings.empty()) out += "  none\n";
+  for (const auto& f : r.findings) {
+    if (!f.cause.empty() && by_key.count(f.cause) > 0) continue;  // shown under its cause
+    out += "\n  " + upper(to_string(f.severity)) + "  " + std::string(to_string(f.code)) +
+           (f.domain.empty() ? "" : "  [" + f.domain + "]") + "\n";
+    out += "    " + f.summary + "\n";
+    if (!f.evidence.empty()) out += "    evidence: " + evidence_text(f) + "\n";
+    out += "    remedy: " + f.remedy + "\n";
+    auto it = under.find(f.key);
+    if (it == under.end() || options.summary) continue;
+    out += "    follows from it (no action of its own):\n";
+    for (const Finding* c : it->second) {
+      out += "      " + std::string(to_string(c->code)) +
+             (c->domain.empty() || c->domain == f.domain ? "" : "  [" + c->domain + "]") + ": " +
+             c->summary + "\n";
+      if (!c->evidence.empty()) out += "        evidence: " + evidence_text(*c) + "\n";
+    }
+  }
+  if (options.summary) return out;
+
   out += "\nFederation attempts\n";
   if (r.attempts.empty()) out += "  none seen (no TCP 5269/5270 and no XMPP SRV lookups)\n";
   int n = 0;
@@ -339,28 +414,6 @@ std::string render_text(const Result& r, const TextOptions& options) {
     }
   }
 
-  out += "\nFindings\n";
-  if (r.findings.empty()) out += "  none\n";
-  for (const auto& f : r.findings) {
-    std::string sev = std::string(to_string(f.severity));
-    for (auto& ch : sev)
-      ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-    out += "\n  " + sev + "  " + std::string(to_string(f.code)) +
-           (f.domain.empty() ? "" : "  [" + f.domain + "]") + "\n";
-    out += "    " + f.summary + "\n";
-    if (!f.evidence.empty()) {
-      out += "    evidence: ";
-      for (std::size_t i = 0; i < f.evidence.size(); ++i) {
-        if (i) out += ", ";
-        out += ref_text(cx, f.evidence[i]) + " " + tf.time_of_day(f.evidence[i].time);
-      }
-      if (f.evidence_total > f.evidence.size())
-        out += " (" + std::to_string(f.evidence_total) + " packets in all)";
-      out += "\n";
-    }
-    out += "    remedy: " + f.remedy + "\n";
-  }
-
   out += "\nCounts\n";
   out += "  packets: " + std::to_string(r.stats.frames) + " read, " + std::to_string(r.stats.tcp) +
          " TCP, " + std::to_string(r.stats.udp) + " UDP, " + std::to_string(r.stats.icmp) +
@@ -371,8 +424,11 @@ std::string render_text(const Result& r, const TextOptions& options) {
            std::to_string(r.stats.nat_copies) + "\n";
   out += "  connections: " + std::to_string(r.connections.size()) +
          ", DNS transactions: " + std::to_string(r.dns.size()) + "\n";
+  const auto folded = static_cast<std::size_t>(std::count_if(
+      r.findings.begin(), r.findings.end(), [](const Finding& f) { return !f.cause.empty(); }));
   out += "  findings: " + std::to_string(r.errors()) + " error(s), " +
-         std::to_string(r.warnings()) + " warning(s)\n";
+         std::to_string(r.warnings()) + " warning(s)" +
+         (folded ? ", " + std::to_string(folded) + " folded under their root cause" : "") + "\n";
   if (r.anomalies.all().empty()) {
     out += "  anomalies: none\n";
   } else {

@@ -388,7 +388,7 @@ def json_tests(tmp):
         if a["reverse"]:
             check(f"[{a['id']}] " in txt and f"reverse direction: [{a['reverse']}]" in txt,
                   "the text report's [n] are the JSON ids")
-    check(rep["schema_version"] == 3, "schema_version 3")
+    check(rep["schema_version"] == 4, "schema_version 4")
 
 
 def domain_tests(tmp):

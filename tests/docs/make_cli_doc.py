@@ -35,7 +35,8 @@ def both(args):
 def findings(args):
     p = run(args)
     lines = p.stdout.splitlines()
-    s = lines.index("Findings"); e = lines.index("Counts")
+    # The verdicts and the findings: what a reader acts on, before the stories.
+    s = lines.index("Verdicts"); e = lines.index("Federation attempts")
     body = [l for l in lines[s:e] ]
     while body and body[-1] == "": body.pop()
     return "\n".join(body) + f"\n[exit status {p.returncode}]"

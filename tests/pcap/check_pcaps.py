@@ -77,10 +77,73 @@ def expectation_tests(fedscope, schema, pcaps=None, golden=True):
             if allowed is not None and fs in sets:
                 extra = sorted(got - allowed)
                 check(not extra, f"{name}: findings beyond the expected ones (exact): {extra}")
-            has_error = any(f["severity"] == "error" for f in rep["findings"])
-            check(rc == (1 if has_error else 0), f"{name}: exit status {rc}, errors={has_error}")
+            # Exit status from root causes: folded consequences do not count.
+            has_error = any(f["severity"] == "error" and f["cause"] is None
+                            for f in rep["findings"])
+            failed = any(v["status"] == "failed" for v in rep["verdicts"])
+            check(rc == (1 if has_error or failed else 3 if not rep["attempts"] else 0),
+                  f"{name}: exit status {rc}, errors={has_error}, failed={failed}")
+            check(rc == rep["summary"]["exit_status"], f"{name}: summary.exit_status")
+            if "verdicts" in exp and fs in sets:
+                verdict_test(fedscope, exp, fs, files, name, rep, rc)
             if golden:
                 golden_test(d / (("+".join(Path(f).stem for f in fs)) + ".golden.json"), out, name)
+
+
+# Where the verdicts do not yet meet the expectation derived from the scenario's design: each
+# is printed as a known gap (not a failure) with its reason, and fails once it passes, so the
+# list only shrinks. Key: (scenario directory relative to pcaps/, file set, "from>to").
+KNOWN_GAPS = {
+    ("xmpp/starttls-injection", "s2s.pcap", "a.example>b.example"):
+        "the TLS decoder stops at the plaintext injected on the receiver's side, so the handshake "
+        "that followed is not seen (0 server records) and the direction reads failed, not "
+        "degraded",
+}
+gaps_seen = []
+
+
+def verdict_test(fedscope, exp, fs, files, name, rep, rc):
+    """The expected verdict per direction (expected.json "verdicts", "verdicts_for" per file
+    set) against the report's; the text report's verdict lines must name each expected root
+    cause; a failed direction never exits 0."""
+    fs_key = "+".join(fs)
+    # verdicts_for: a file set whose vantage point concludes otherwise has its own list.
+    listed = exp.get("verdicts_for", {}).get(fs_key, exp["verdicts"])
+    want = {(v["from"], v["to"]): v for v in listed}
+    got = {(v["from"], v["to"]): v for v in rep["verdicts"]}
+    scen = str(Path(files[0]).parent.relative_to("pcaps")) if files[0].startswith("pcaps/") else ""
+    text_rc, text, _ = run(fedscope, files, exp.get("options", []), fmt="text")
+    lines = text.split("\n\nFindings\n")[0]
+    verdict_lines = lines.split("\nVerdicts\n", 1)[-1]
+    for (frm, to), w in want.items():
+        g = got.get((frm, to))
+        problems = []
+        if g is None:
+            problems.append(f"no verdict (got {sorted(got)})")
+        else:
+            for field in ("status", "stage", "root_cause", "basis"):
+                if field in w and w[field] != g[field]:
+                    problems.append(f"{field} {g[field]!r}, want {w[field]!r}")
+            if w.get("root_cause") and w["root_cause"] not in verdict_lines:
+                problems.append(f"the text's verdict lines do not name {w['root_cause']}")
+        if w["status"] == "failed" and rc == 0:
+            problems.append("a failed direction exits 0")
+        gap = KNOWN_GAPS.get((scen, fs_key, f"{frm}>{to}"))
+        what = f"{name}: verdict {frm} -> {to}: " + "; ".join(problems)
+        if gap is not None:
+            gaps_seen.append((scen, fs_key, f"{frm}>{to}"))
+            if problems:
+                print(f"known gap: {what} ({gap})")
+            check(bool(problems), f"{name}: known gap {frm} -> {to} now passes: remove it from KNOWN_GAPS")
+            continue
+        check(not problems, what)
+    # Directions the expectation does not name: only "not observed" may be added.
+    for key, g in got.items():
+        if key not in want:
+            check(g["status"] == "not-observed",
+                  f"{name}: unexpected verdict {key[0]} -> {key[1]}: {g['status']} "
+                  f"{g['stage'] or ''} {g['root_cause'] or ''}")
+    check(text_rc == rc, f"{name}: text and JSON exit alike")
 
 
 def golden_test(golden, out, name):
@@ -103,7 +166,8 @@ def golden_test(golden, out, name):
 
 # Corner captures (hand-made, see pcaps/corner/MANIFEST.tsv): what a careful reader must do.
 CORNER = {
-    "empty.pcap": dict(rc=0, packets=0, flows=0),
+    # Nothing to judge (no federation traffic): exit 3, not 0 like a healthy capture.
+    "empty.pcap": dict(rc=3, packets=0, flows=0, verdicts=[]),
     "header-only-cut.pcap": dict(rc=2, stderr="not a readable pcap"),
     "not-a-capture.pcap": dict(rc=2, stderr="not a readable pcap"),
     "truncated-last-record.pcap": dict(rc=0, packets=19, anomalies={"capture.damaged_record": 1},
@@ -113,7 +177,7 @@ CORNER = {
     "gzip-cut.pcap.gz": dict(rc=0, packets=23, anomalies={"capture.damaged_record": 1},
                              stderr="gzip data cut short"),
     "ticket-notes.pcap.gz": dict(rc=2, stderr="gzip data, but not a capture inside: text"),
-    "unknown-linktype.pcap": dict(rc=0, packets=3, flows=0,
+    "unknown-linktype.pcap": dict(rc=3, packets=3, flows=0,
                                   anomalies={"link.unsupported_linktype": 3},
                                   stderr="is not decoded"),
     "snaplen64.pcap": dict(rc=0, flows=1, conn_state="SF",
@@ -145,11 +209,14 @@ CORNER = {
     "tcp-out-of-order.pcap": dict(rc=0, flows=1),
     # dumpcap on two interfaces (read by fedscope's own pcapng reader: libpcap refuses
     # interfaces with different snaplens); dumpcap wrote d0's packets before d1's.
-    "dumpcap-two-if.pcapng": dict(rc=0, packets=8, anomalies={"capture.snaplen_truncated": 4,
+    "dumpcap-two-if.pcapng": dict(rc=3, packets=8, anomalies={"capture.snaplen_truncated": 4,
                                                               "capture.time_went_backwards": 3}),
     # Cut from pcaps/xmpp/dialback-valid-plaintext: joined without SYNs and stream headers,
     # the parsers resync at <db:result>; still both attempts authenticated by dialback.
-    "xmpp-midstream.pcap": dict(rc=0, flows=2, no_codes=True,
+    # Plaintext dialback: federation in clear (xmpp-unencrypted), both directions degraded.
+    "xmpp-midstream.pcap": dict(rc=0, flows=2, only=["xmpp-unencrypted"],
+                                verdicts=[["a.example", "b.example", "degraded"],
+                                          ["b.example", "a.example", "degraded"]],
                                 anomalies={"xmpp.midstream_resync": 2},
                                 auth=["dialback valid", "dialback valid"],
                                 stanzas={"message": 1, "presence": 1, "iq": 1},
@@ -158,7 +225,7 @@ CORNER = {
                                 flow_domains=[["a.example", "b.example"], ["b.example", "a.example"]]),
     # One data segment missing: the peer's ACK makes it a gap at once, the parser resyncs, the
     # answer to the lost request is not called unsolicited.
-    "xmpp-gap.pcap": dict(rc=0, flows=2, no_codes=True,
+    "xmpp-gap.pcap": dict(rc=0, flows=2, only=["xmpp-unencrypted"],
                           anomalies={"tcp.acked_unseen": 1, "xmpp.gap_resync": 1},
                           auth=["dialback valid", "dialback valid"],
                           stanzas={"message": 1, "presence": 1, "iq": 1}),
@@ -193,6 +260,11 @@ def corner_tests(fedscope, schema):
             check(rep["anomalies"] == exp["anomalies"], f"corner {name}: anomalies {rep['anomalies']}")
         if exp.get("no_codes"):
             check(not rep["findings"], f"corner {name}: findings {codes(rep)}")
+        if "only" in exp:
+            check(codes(rep) == set(exp["only"]), f"corner {name}: findings {codes(rep)}")
+        if "verdicts" in exp:
+            got = [[v["from"], v["to"], v["status"]] for v in rep["verdicts"]]
+            check(sorted(got) == sorted(exp["verdicts"]), f"corner {name}: verdicts {got}")
         for c in exp.get("must", []):
             check(c in codes(rep), f"corner {name}: expected {c}, got {sorted(codes(rep))}")
         if "reassembled" in exp:

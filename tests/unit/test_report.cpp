@@ -141,7 +141,9 @@ TEST(Judge, MultiplexedStreamJoinsTheSecondPairsAttempt) {
   EXPECT_EQ(mux.roles[0], AttemptRole::kMultiplexed);
   EXPECT_EQ(mux.auth_result, AuthResult::kInvalid);
   EXPECT_EQ(mux.from_domain, "a.example");
-  EXPECT_EQ(codes(r), std::vector<FindingCode>{FindingCode::kXmppDialbackInvalid});
+  // Plaintext dialback: the valid pair federated in clear (xmpp-unencrypted, a warning).
+  EXPECT_EQ(codes(r), (std::vector<FindingCode>{FindingCode::kXmppDialbackInvalid,
+                                                FindingCode::kXmppUnencrypted}));
   // The finding is about the domain whose key was refused: the originating one.
   EXPECT_EQ(r.findings[0].domain, "a.example");
   EXPECT_NE(r.findings[0].summary.find("muc.b.example"), std::string::npos);
@@ -207,7 +209,8 @@ TEST(Judge, VerifyConnectionLinksByStreamId) {
   EXPECT_EQ(r.attempts[0].roles,
             (std::vector<AttemptRole>{AttemptRole::kStream, AttemptRole::kDialbackVerify}));
   EXPECT_EQ(r.attempts[0].outcome, AttemptOutcome::kAuthenticated);
-  EXPECT_TRUE(codes(r).empty());
+  // Only that it authenticated in clear; the verify connection carried no federation.
+  EXPECT_EQ(codes(r), std::vector<FindingCode>{FindingCode::kXmppUnencrypted});
 }
 
 // ---- Domains compared in one form (case, trailing dot, IDN) ------------------------------------
@@ -337,8 +340,10 @@ TEST(JudgeDomains, StreamDomainsInAnyCaseAreOnePair) {
   r.connections.push_back(std::move(back));
   r.our_domains = {"A.Example."};
   judge(r);
-  // No unsolicited answer, no extra (multiplexed) pair, no attempt of the verify's own.
-  EXPECT_EQ(codes(r), std::vector<FindingCode>{});
+  // No unsolicited answer, no extra (multiplexed) pair, no attempt of the verify's own; one
+  // xmpp-unencrypted per direction, whatever case the headers wrote the domains in.
+  EXPECT_EQ(codes(r), (std::vector<FindingCode>{FindingCode::kXmppUnencrypted,
+                                                FindingCode::kXmppUnencrypted}));
   ASSERT_EQ(r.attempts.size(), 2u);
   EXPECT_EQ(r.attempts[0].roles,
             (std::vector<AttemptRole>{AttemptRole::kStream, AttemptRole::kDialbackVerify}));

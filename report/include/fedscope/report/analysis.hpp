@@ -111,6 +111,39 @@ struct Attempt {
   std::optional<std::size_t> reverse;
 };
 
+/// What the capture says about one federation direction (from -> to). to_string(): "ok",
+/// "degraded", "failed", "not-observed", "not-determinable".
+enum class VerdictStatus : std::uint8_t {
+  kOk,               ///< it worked (basis says how we know)
+  kDegraded,         ///< it works, with a warning that matters (root_cause)
+  kFailed,           ///< it does not work: stage and root_cause
+  kNotObserved,      ///< nothing of that direction in the capture
+  kNotDeterminable,  ///< seen, but the capture cannot show whether it worked (why)
+};
+std::string_view to_string(VerdictStatus status);
+
+/// How an ok or degraded verdict is known. to_string(): "", "observed", "inferred".
+enum class VerdictBasis : std::uint8_t {
+  kNone,
+  kObserved,  ///< the authentication result was seen (dialback valid, SASL success)
+  kInferred,  ///< from the session's shape: TLS completed, data both ways, no early close
+};
+std::string_view to_string(VerdictBasis basis);
+
+/// One federation direction's verdict (verdicts.cpp). The ends are domains; where the capture
+/// names none for a peer, its address.
+struct Verdict {
+  std::string from, to;
+  VerdictStatus status = VerdictStatus::kNotDeterminable;
+  VerdictBasis basis = VerdictBasis::kNone;
+  Stage stage = Stage::kNone;          ///< failed only
+  std::string root_cause;              ///< key of the root-cause finding, or ""
+  std::optional<std::size_t> finding;  ///< the root cause as an index into Result::findings
+  std::string why;                     ///< one sentence: what the verdict rests on
+  std::vector<std::size_t> attempts;   ///< indexes into Result::attempts
+  friend bool operator==(const Verdict&, const Verdict&) = default;
+};
+
 struct Result {
   std::vector<capture::FileInfo> files;
   engine::EngineStats stats;
@@ -119,6 +152,8 @@ struct Result {
   std::vector<engine::ConnectionRecord> connections;
   std::vector<Finding> findings;
   std::vector<Attempt> attempts;
+  /// One per federation direction, failed first (verdicts.cpp).
+  std::vector<Verdict> verdicts;
   /// From --domain; judge() leaves each once, in its comparison form (fedscope::domain_key():
   /// "CUPDOMAIN.EXAMPLE." becomes "cupdomain.example", U-labels become A-labels).
   std::vector<std::string> our_domains;
@@ -130,8 +165,12 @@ struct Result {
   bool forwarding_vantage = false;  ///< evidence the capture was taken on a forwarding box
   std::size_t vantage_count = 0;
 
+  /// Root causes and independent findings by severity (folded consequences not counted).
   std::size_t errors() const;
   std::size_t warnings() const;
+  /// The exit status of `fedscope report`: 1 when a direction failed or an error-level root
+  /// cause is present, 3 when there is no federation traffic to judge, else 0.
+  int exit_status() const;
 };
 
 /// Runs the whole pipeline. Returns false (with @p error) only when an input cannot be read
@@ -145,6 +184,9 @@ void judge(Result& result);
 /// How the text report is written (JSON has no such choices: it is the contract).
 struct TextOptions {
   TimeFormat time;  ///< UTC unless --time says otherwise
+  /// --summary: the header, the verdicts and the root causes only (no folded consequences,
+  /// no stories, no counts).
+  bool summary = false;
 };
 
 /// Names that tell input files apart in evidence ("outside/capture.pcap#12"): for each path the

@@ -50,6 +50,7 @@ enum class FindingCode : std::uint8_t {
   kXmppSaslFailure,
   kXmppAuthIncomplete,
   kXmppStanzaError,
+  kXmppUnencrypted,
   kTlsAlert,
   kTlsCertNameMismatch,
   kTlsCertExpired,
@@ -59,6 +60,7 @@ enum class FindingCode : std::uint8_t {
   kTlsOldVersion,
   kTlsHandshakeIncomplete,
   kTlsSniMismatch,
+  kTlsClosedAfterHandshake,
   kCount  ///< not a code: how many there are
 };
 
@@ -79,6 +81,12 @@ std::span<const CatalogueEntry> catalogue();
 const CatalogueEntry& entry(FindingCode code);
 /// The stable text of @p code, e.g. "dns-srv-missing" (what reports and the JSON write).
 std::string_view to_string(FindingCode code);
+/// Where federation stops when a finding of @p code is the root cause (verdicts).
+enum class Stage : std::uint8_t { kNone, kDns, kTcp, kNat, kFirewall, kXmpp, kTls, kAuth };
+/// "", "dns", "tcp", "nat", "firewall", "xmpp", "tls", "auth".
+std::string_view to_string(Stage stage);
+Stage stage_of(FindingCode code);
+
 /// The entry whose text is @p text (the CLI's `fedscope findings CODE`); nullptr if none.
 const CatalogueEntry* find_entry(std::string_view text);
 /// docs/findings.md, generated from the table (a test keeps the file identical).
@@ -110,6 +118,12 @@ struct Finding {
   std::uint64_t count = 1;
   std::vector<Evidence> evidence;  ///< first kMaxEvidence packets (or relay positions)
   std::uint64_t evidence_total = 0;
+  /// The finding's stable key (events.hpp), e.g. "tcp-refused@flow:3#0".
+  std::string key;
+  /// When this finding is a consequence of another (causal folding, verdicts.cpp): that
+  /// finding's key; "" for a root cause or an independent finding. A folded finding keeps its
+  /// evidence but is not counted as an error of its own.
+  std::string cause;
 
   friend bool operator==(const Finding&, const Finding&) = default;
 

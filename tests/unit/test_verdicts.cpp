@@ -1,0 +1,399 @@
+// Verdicts and causal folding (verdicts.cpp) on records built in the test, and what the text
+// renderer makes of them: one verdict per federation direction, the root cause above its
+// consequences, the exit status from root causes, and the keyless shape rules.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "built_records.hpp"
+#include "fedscope/report/analysis.hpp"
+
+namespace fedscope::report {
+
+void PrintTo(FindingCode c, std::ostream* os) {
+  *os << to_string(c);
+}
+
+namespace {
+
+using test::at;
+using test::Chunk;
+using test::facts;
+using test::header;
+using test::kT0;
+
+flow::Leg leg(std::uint32_t id, const char* client, const char* server, std::uint16_t port,
+              double start) {
+  flow::Leg l;
+  l.id = id;
+  l.connection = id;
+  l.orig = Endpoint{*IpAddress::parse(client), 40000};
+  l.resp = Endpoint{*IpAddress::parse(server), port};
+  l.start = l.last = Timestamp::from_seconds(kT0 + start);
+  l.o.syns = 1;
+  l.o.first_syn = at(id * 100, start);
+  return l;
+}
+
+// The handshake completed and both sides sent data; no close yet.
+void establish(flow::Leg& l) {
+  l.history = "ShADad";
+  l.r.syns = 1;
+  l.r.first_syn = at(l.id * 100 + 1, 0);
+  l.o.sent_ack = l.o.sent_data = true;
+  l.r.sent_ack = l.r.sent_data = true;
+  l.o.payload_bytes = l.r.payload_bytes = 300;
+}
+
+engine::ConnectionRecord record(std::uint32_t id, std::vector<flow::Leg> legs,
+                                flow::ConnState state) {
+  engine::ConnectionRecord rec;
+  rec.conn.id = id;
+  rec.conn.legs = std::move(legs);
+  rec.conn.conn_state = state;
+  return rec;
+}
+
+engine::DnsTransaction srv_answer(std::uint64_t id, const char* domain, std::uint16_t port) {
+  engine::DnsTransaction q;
+  q.id = id;
+  q.qname = std::string("_xmpp-server._tcp.") + domain;
+  q.qtype = dns::kSrv;
+  q.client = Endpoint{*IpAddress::parse("192.0.2.10"), 40000};
+  q.server = Endpoint{*IpAddress::parse("198.51.100.53"), 53};
+  q.query = at(id, 0);
+  q.outcome = engine::DnsOutcome::kAnswered;
+  q.response = at(id + 1, 0.01);
+  dns::ResourceRecord rr;
+  rr.name = q.qname;
+  rr.type = dns::kSrv;
+  dns::SrvData s;
+  s.port = port;
+  s.target = std::string("xmpp.") + domain;
+  rr.data = s;
+  q.answers = {rr};
+  return q;
+}
+
+engine::DnsLink srv_link(const char* domain, std::uint16_t port, const char* address) {
+  return engine::DnsLink{domain,
+                         engine::LinkVia::kSrv,
+                         std::string("_xmpp-server._tcp.") + domain,
+                         std::string("xmpp.") + domain,
+                         port,
+                         *IpAddress::parse(address),
+                         1,
+                         1};
+}
+
+const Finding* find(const Result& r, FindingCode code) {
+  for (const auto& f : r.findings)
+    if (f.code == code) return &f;
+  return nullptr;
+}
+
+const Verdict* verdict(const Result& r, const std::string& from, const std::string& to) {
+  for (const auto& v : r.verdicts)
+    if (v.from == from && v.to == to) return &v;
+  return nullptr;
+}
+
+// Our server 192.0.2.10 (cupdomain.example, inside) looks up gmail.example, whose SRV record
+// says port 5369, and connects there.
+Result srv_port_case(bool refused) {
+  Result r;
+  r.our_domains = {"cupdomain.example"};
+  r.inside_nets = {*Cidr::parse("192.0.2.0/24")};
+  r.dns.push_back(srv_answer(1, "gmail.example", 5369));
+  auto l = leg(1, "192.0.2.10", "203.0.113.10", 5369, 0.1);
+  engine::ConnectionRecord rec;
+  if (refused) {
+    l.history = "Sr";
+    l.r.sent_rst = true;
+    l.r.first_rst = at(101, 0.11);
+    rec = record(1, {l}, flow::ConnState::kRej);
+  } else {
+    establish(l);
+    rec = record(1, {l}, flow::ConnState::kS1);
+    rec.conn.capture_ended = true;
+    rec.xmpp = facts({{true, header("cupdomain.example", "gmail.example"), 0.2},
+                      {false, header("gmail.example", "cupdomain.example", "s1"), 0.3}});
+  }
+  rec.dns.push_back(srv_link("gmail.example", 5369, "203.0.113.10"));
+  r.connections.push_back(std::move(rec));
+  judge(r);
+  return r;
+}
+
+}  // namespace
+
+TEST(Verdicts, AWrongSrvPortIsTheRootCauseOfTheRefusal) {
+  Result r = srv_port_case(true);
+  ASSERT_EQ(r.verdicts.size(), 2u);  // and the other direction, not observed
+  const Verdict& v = r.verdicts[0];  // failed first
+  EXPECT_EQ(v.from, "cupdomain.example");
+  EXPECT_EQ(v.to, "gmail.example");
+  EXPECT_EQ(v.status, VerdictStatus::kFailed);
+  EXPECT_EQ(v.stage, Stage::kDns);
+  ASSERT_TRUE(v.finding);
+  const Finding& root = r.findings[*v.finding];
+  EXPECT_EQ(root.code, FindingCode::kDnsSrvPortNonstandard);
+  EXPECT_EQ(v.root_cause, root.key);
+  // A warning on its own; the cause of a failure here.
+  EXPECT_EQ(root.severity, Severity::kError);
+  EXPECT_TRUE(root.cause.empty());
+  // The refusal and the non-standard port follow from it: folded, and not counted.
+  for (auto code : {FindingCode::kTcpRefused, FindingCode::kTcpPortNonstandard}) {
+    const Finding* f = find(r, code);
+    ASSERT_NE(f, nullptr) << to_string(code);
+    EXPECT_EQ(f->cause, root.key) << to_string(code);
+  }
+  EXPECT_EQ(r.errors(), 1u);
+  EXPECT_EQ(r.warnings(), 0u);
+  EXPECT_EQ(r.exit_status(), 1);
+}
+
+TEST(Verdicts, AWrongSrvPortThatWorksIsDegraded) {
+  Result r = srv_port_case(false);
+  const Verdict* v = verdict(r, "cupdomain.example", "gmail.example");
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(v->status, VerdictStatus::kDegraded);
+  EXPECT_EQ(v->basis, VerdictBasis::kInferred);
+  ASSERT_TRUE(v->finding);
+  EXPECT_EQ(r.findings[*v->finding].code, FindingCode::kDnsSrvPortNonstandard);
+  EXPECT_EQ(r.findings[*v->finding].severity, Severity::kWarning);
+  // The other direction of the pair is named as unseen, not passed over.
+  const Verdict* back = verdict(r, "gmail.example", "cupdomain.example");
+  ASSERT_NE(back, nullptr);
+  EXPECT_EQ(back->status, VerdictStatus::kNotObserved);
+  EXPECT_EQ(r.exit_status(), 0);
+}
+
+TEST(Verdicts, DialbackRefusedIsTheCauseOfTheStreamError) {
+  Result r;
+  r.our_domains = {"a.example"};
+  auto l = leg(1, "203.0.113.10", "198.51.100.20", 5269, 0);
+  establish(l);
+  l.history = "ShADadFf";
+  l.o.sent_fin = l.r.sent_fin = true;
+  l.o.first_fin = at(150, 3.1);
+  l.r.first_fin = at(151, 3.2);
+  auto rec = record(1, {l}, flow::ConnState::kSF);
+  rec.xmpp = facts({
+      {true, header("a.example", "b.example"), 0.1},
+      {false,
+       header("b.example", "a.example", "s1") +
+           "<stream:features><dialback xmlns='urn:xmpp:features:dialback'/>"
+           "</stream:features>",
+       0.2},
+      {true, "<db:result from='a.example' to='b.example'>key</db:result>", 0.3},
+      {false, "<db:result type='invalid' from='b.example' to='a.example'/>", 2.9},
+      {true,
+       "<stream:error><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
+       "</stream:error></stream:stream>",
+       3.0},
+  });
+  r.connections.push_back(std::move(rec));
+  judge(r);
+  const Verdict* v = verdict(r, "a.example", "b.example");
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(v->status, VerdictStatus::kFailed);
+  EXPECT_EQ(v->stage, Stage::kAuth);
+  ASSERT_TRUE(v->finding);
+  const Finding& root = r.findings[*v->finding];
+  EXPECT_EQ(root.code, FindingCode::kXmppDialbackInvalid);
+  const Finding* se = find(r, FindingCode::kXmppStreamError);
+  ASSERT_NE(se, nullptr);
+  EXPECT_EQ(se->cause, root.key);
+  EXPECT_EQ(r.errors(), 1u);
+  // The text leads with the verdict and its root cause; the stream error sits under it
+  // without a remedy of its own.
+  const std::string text = render_text(r);
+  const auto verdicts = text.find("\nVerdicts\n");
+  const auto findings = text.find("\nFindings\n");
+  const auto stories = text.find("\nFederation attempts\n");
+  ASSERT_NE(verdicts, std::string::npos);
+  ASSERT_LT(verdicts, findings);
+  ASSERT_LT(findings, stories);
+  const std::string first = text.substr(verdicts, findings - verdicts);
+  EXPECT_NE(first.find("FAILED           a.example → b.example  at auth: xmpp-dialback-invalid"),
+            std::string::npos)
+      << first;
+  const std::string body = text.substr(findings, stories - findings);
+  const auto cause_at = body.find("ERROR  xmpp-dialback-invalid");
+  const auto folded_at = body.find("follows from it (no action of its own):");
+  const auto effect_at = body.find("      xmpp-stream-error  [b.example]: ");
+  ASSERT_NE(cause_at, std::string::npos) << body;
+  ASSERT_NE(folded_at, std::string::npos) << body;
+  ASSERT_NE(effect_at, std::string::npos) << body;
+  EXPECT_LT(cause_at, folded_at);
+  EXPECT_LT(folded_at, effect_at);
+  EXPECT_EQ(body.find("ERROR  xmpp-stream-error"), std::string::npos)
+      << "a consequence is not a finding of its own";
+  // One remedy: the root cause's.
+  EXPECT_EQ(body.find("remedy:"), body.rfind("remedy:"));
+  EXPECT_NE(text.find("findings: 1 error(s), 0 warning(s), 1 folded under their root cause"),
+            std::string::npos);
+  // --summary: the verdicts and root causes only.
+  TextOptions summary;
+  summary.summary = true;
+  const std::string s = render_text(r, summary);
+  EXPECT_NE(s.find("ERROR  xmpp-dialback-invalid"), std::string::npos);
+  EXPECT_EQ(s.find("xmpp-stream-error"), std::string::npos);
+  EXPECT_EQ(s.find("Federation attempts"), std::string::npos);
+  EXPECT_EQ(s.find("Counts"), std::string::npos);
+}
+
+TEST(Verdicts, PlaintextFederationIsDegradedWithTheAuthenticationObserved) {
+  Result r;
+  r.our_domains = {"a.example"};
+  auto l = leg(1, "203.0.113.10", "198.51.100.20", 5269, 0);
+  establish(l);
+  auto rec = record(1, {l}, flow::ConnState::kS1);
+  rec.conn.capture_ended = true;
+  rec.xmpp = facts({
+      {true, header("a.example", "b.example"), 0.1},
+      {false, header("b.example", "a.example", "s1"), 0.2},
+      {true, "<db:result from='a.example' to='b.example'>key</db:result>", 0.3},
+      {false, "<db:result type='valid' from='b.example' to='a.example'/>", 0.4},
+  });
+  r.connections.push_back(std::move(rec));
+  judge(r);
+  const Verdict* v = verdict(r, "a.example", "b.example");
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(v->status, VerdictStatus::kDegraded);
+  EXPECT_EQ(v->basis, VerdictBasis::kObserved);
+  ASSERT_TRUE(v->finding);
+  EXPECT_EQ(r.findings[*v->finding].code, FindingCode::kXmppUnencrypted);
+  EXPECT_EQ(r.exit_status(), 0);
+}
+
+namespace {
+
+// a.example -> b.example over TLS 1.3 that completed, with records both ways; closed as
+// @p close says 50 ms after the ServerHello ("" = still open at the end of the capture).
+Result tls_session(const std::string& close, bool cert_in_clear = false) {
+  Result r;
+  r.our_domains = {"a.example"};
+  auto l = leg(1, "203.0.113.10", "198.51.100.20", 5269, 0);
+  establish(l);
+  auto rec = record(1, {l}, flow::ConnState::kS1);
+  auto x = std::make_unique<s2s::ConnectionFacts>();
+  x->kind = s2s::StreamKind::kXmpp;
+  s2s::StreamHeaderFact h;
+  h.from = "a.example";
+  h.to = "b.example";
+  h.ref = at(5, 0.1);
+  x->orig.header = h;
+  x->tls.started = x->tls.complete = true;
+  x->tls.server_hello = tls::ServerHello{};
+  x->tls.server_hello->version = cert_in_clear ? 0x0303 : 0x0304;
+  x->tls.server_hello_ref = at(6, 0.2);
+  x->tls.client_encrypted_records = 6;
+  x->tls.server_encrypted_records = 10;
+  if (cert_in_clear) {
+    tls::CertificateInfo c;
+    c.subject = c.issuer = "CN=b.example";
+    c.common_name = "b.example";
+    c.dns_names = {"b.example"};
+    c.self_signed = true;
+    c.not_before = static_cast<std::int64_t>(kT0) - 86400;
+    c.not_after = static_cast<std::int64_t>(kT0) + 86400 * 300;
+    c.sha256 = "sha-b";
+    x->tls.certificate = s2s::Seen::kYes;
+    x->tls.certificate_ref = at(7, 0.2);
+    x->tls.chain = {c};
+  }
+  rec.xmpp = std::move(x);
+  auto& P = rec.conn.legs[0];
+  if (close.empty()) {
+    rec.conn.capture_ended = true;
+  } else if (close == "rst") {
+    P.r.sent_fin = true;
+    P.r.first_fin = at(50, 0.25);
+    P.r.sent_rst = true;
+    P.r.first_rst = at(52, 0.26);
+    rec.conn.conn_state = flow::ConnState::kRstr;
+  } else {  // "orderly": a FIN from each side
+    P.o.sent_fin = P.r.sent_fin = true;
+    P.o.first_fin = at(50, 0.25);
+    P.r.first_fin = at(51, 0.26);
+    rec.conn.conn_state = flow::ConnState::kSF;
+  }
+  r.connections.push_back(std::move(rec));
+  judge(r);
+  return r;
+}
+
+}  // namespace
+
+TEST(Verdicts, TlsTornDownRightAfterTheHandshakeIsAFailureNotHealthy) {
+  Result r = tls_session("rst");
+  const Finding* f = find(r, FindingCode::kTlsClosedAfterHandshake);
+  ASSERT_NE(f, nullptr);
+  EXPECT_NE(f->summary.find("b.example (198.51.100.20) closed the connection (FIN) 50 ms after"),
+            std::string::npos)
+      << f->summary;
+  const Verdict* v = verdict(r, "a.example", "b.example");
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(v->status, VerdictStatus::kFailed);
+  EXPECT_EQ(v->stage, Stage::kTls);
+  EXPECT_EQ(r.exit_status(), 1);
+}
+
+TEST(Verdicts, ACertificateInClearIsNamedAsTheLikelyCause) {
+  Result r = tls_session("rst", true);
+  const Verdict* v = verdict(r, "a.example", "b.example");
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(v->status, VerdictStatus::kFailed);
+  ASSERT_TRUE(v->finding);
+  const Finding& root = r.findings[*v->finding];
+  EXPECT_EQ(root.code, FindingCode::kTlsCertSelfSigned);
+  EXPECT_EQ(root.severity, Severity::kError);
+  const Finding* closed = find(r, FindingCode::kTlsClosedAfterHandshake);
+  ASSERT_NE(closed, nullptr);
+  EXPECT_EQ(closed->cause, root.key);
+}
+
+TEST(Verdicts, AnOrderlyCloseAndAnOpenSessionAreNotTornDown) {
+  for (const char* close : {"orderly", ""}) {
+    Result r = tls_session(close);
+    EXPECT_EQ(find(r, FindingCode::kTlsClosedAfterHandshake), nullptr) << close;
+    const Verdict* v = verdict(r, "a.example", "b.example");
+    ASSERT_NE(v, nullptr);
+    EXPECT_EQ(v->status, VerdictStatus::kOk) << close;
+    EXPECT_EQ(v->basis, VerdictBasis::kInferred) << close;
+  }
+}
+
+TEST(Verdicts, AnInboundSynFromAnUnnamedPeerStartsAtItsAddress) {
+  // A capture on the firewall, one interface: SYNs from 203.0.113.10 to our public address
+  // that were never answered. No packet names the peer's domain.
+  Result r;
+  r.our_domains = {"cupdomain.example"};
+  r.inside_nets = {*Cidr::parse("192.0.2.0/24")};
+  auto l = leg(1, "203.0.113.10", "203.0.113.100", 5269, 0);
+  l.history = "S";
+  l.o.syns = 3;
+  l.first_direction = packet::Direction::kIn;
+  r.connections.push_back(record(1, {l}, flow::ConnState::kS0));
+  judge(r);
+  ASSERT_EQ(r.verdicts.size(), 1u);
+  EXPECT_EQ(r.verdicts[0].from, "203.0.113.10");
+  EXPECT_EQ(r.verdicts[0].to, "cupdomain.example");
+  EXPECT_EQ(r.verdicts[0].status, VerdictStatus::kFailed);
+  EXPECT_EQ(r.verdicts[0].stage, Stage::kFirewall);
+}
+
+TEST(Verdicts, NoFederationTrafficIsNothingToJudge) {
+  Result r;
+  judge(r);
+  EXPECT_TRUE(r.verdicts.empty());
+  EXPECT_EQ(r.exit_status(), 3);
+  EXPECT_NE(render_text(r).find("nothing to judge: no federation traffic in this capture"),
+            std::string::npos);
+}
+
+}  // namespace fedscope::report
