@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -163,6 +164,86 @@ struct Direction {
   std::vector<std::size_t> attempts;
   std::vector<std::size_t> findings;  // indexes into the input
 };
+
+// How long a receiving server may take to verify the originating server by dialback: it
+// connects back to the originating domain (XEP-0220) and closes the stream when that fails.
+// Prosody and ejabberd give an s2s connection attempt up to a minute.
+constexpr double kCheckBackSeconds = 60.0;
+
+// An encrypted outgoing stream whose authentication is not observable, while the peer's
+// connection back to us failed below TLS (TCP, NAT, firewall): if the peer authenticates us by
+// dialback, that connection was its check and our direction is dead too; SASL EXTERNAL would
+// not need it. The peer closing our stream within kCheckBackSeconds of the failed connection
+// makes the direction failed (the other direction's root cause); our stream staying open
+// longer shows it did not wait on it; a capture that ends before says neither.
+void check_backs(const Result& r, const std::vector<Direction>& dirs,
+                 std::vector<Verdict>& verdicts) {
+  std::map<std::pair<std::string, std::string>, std::size_t> at;
+  for (std::size_t i = 0; i < verdicts.size(); ++i)
+    at[{verdicts[i].from, verdicts[i].to}] = i;
+  std::vector<Verdict> fixed = verdicts;
+  // The last packet time seen (a stream open at the end of the capture lasted until then).
+  Timestamp capture_end{};
+  for (const auto& c : r.connections)
+    for (const auto& l : c.conn.legs)
+      capture_end = std::max(capture_end, l.last);
+  for (std::size_t i = 0; i < dirs.size() && i < verdicts.size(); ++i) {
+    const Verdict& v = verdicts[i];
+    if (v.basis != VerdictBasis::kInferred) continue;
+    auto back = at.find({v.to, v.from});
+    if (back == at.end()) continue;
+    const Verdict& b = verdicts[back->second];
+    if (b.status != VerdictStatus::kFailed ||
+        (b.stage != Stage::kTcp && b.stage != Stage::kNat && b.stage != Stage::kFirewall))
+      continue;
+    // Our stream: the first one whose TLS completed without the authentication in clear.
+    const engine::ConnectionRecord* ours = nullptr;
+    for (auto ai : dirs[i].attempts)
+      for (auto ci : r.attempts[ai].connections) {
+        const auto& rec = r.connections[ci];
+        if (!ours && rec.xmpp && rec.xmpp->tls.complete && !rec.xmpp->tls.decrypted) ours = &rec;
+      }
+    if (!ours) continue;
+    const auto& P = ours->conn.primary();
+    const Timestamp open_until = ours->conn.capture_ended ? capture_end : P.last;
+    // The peer's first failed connection while our stream was open.
+    const engine::ConnectionRecord* cb = nullptr;
+    for (auto ai : dirs[back->second].attempts)
+      for (auto ci : r.attempts[ai].connections) {
+        const auto& c = r.connections[ci];
+        const auto start = c.conn.primary().start;
+        if (std::all_of(c.conn.legs.begin(), c.conn.legs.end(), established)) continue;
+        if (start < P.start || start > open_until) continue;
+        if (!cb || start < cb->conn.primary().start) cb = &c;
+      }
+    if (!cb) continue;
+    const Timestamp t = cb->conn.primary().start;
+    std::optional<Timestamp> closed;
+    for (const auto& ref : {P.r.first_fin, P.r.first_rst})
+      if (ref && (!closed || ref->time < *closed)) closed = ref->time;
+    const std::string flow = "flow " + std::to_string(cb->conn.id);
+    Verdict& out = fixed[i];
+    if (closed && (*closed - t).seconds() <= kCheckBackSeconds) {
+      out.status = VerdictStatus::kFailed;
+      out.basis = VerdictBasis::kNone;
+      out.stage = b.stage;
+      out.root_cause = b.root_cause;
+      out.why = v.to + " closed this stream " +
+                std::to_string(static_cast<long long>((*closed - t).seconds() + 0.5)) +
+                " s after its connection back to " + v.from + " (" + flow +
+                ") failed: the dialback check could not reach you.";
+    } else if ((open_until - t).seconds() < kCheckBackSeconds) {
+      out.status = VerdictStatus::kNotDeterminable;
+      out.basis = VerdictBasis::kNone;
+      out.root_cause.clear();
+      out.why = v.to + "'s connection back to " + v.from + " (" + flow +
+                ") failed while this encrypted stream was open: if " + v.to +
+                " authenticates by dialback, that was its check and this direction fails too "
+                "(SASL EXTERNAL does not need it); the capture ends before that shows.";
+    }
+  }
+  verdicts = std::move(fixed);
+}
 
 }  // namespace
 
@@ -446,6 +527,7 @@ void judge_verdicts(JudgeContext& ctx, const std::vector<VerdictInput>& in,
     }
     verdicts.push_back(std::move(v));
   }
+  check_backs(r, dirs, verdicts);
   // The other direction of each domain pair, when the capture shows none of it.
   std::set<std::pair<std::string, std::string>> seen;
   for (const auto& v : verdicts)

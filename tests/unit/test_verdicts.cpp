@@ -368,6 +368,76 @@ TEST(Verdicts, AnOrderlyCloseAndAnOpenSessionAreNotTornDown) {
   }
 }
 
+namespace {
+
+// Our encrypted stream a.example (192.0.2.10, inside) -> b.example (198.51.100.20), TLS 1.3,
+// open from t=0; b.example's connection back to us at t=1 is refused. @p peer_close: when
+// b.example closes our stream (seconds, < 0: never); @p end: the last packet of the capture.
+Result check_back(double peer_close, double end) {
+  Result r = tls_session("");
+  r.inside_nets = {*Cidr::parse("192.0.2.0/24")};
+  auto& ours = r.connections[0];
+  // tls_session() judged it already: start over from the records.
+  r.findings.clear();
+  r.attempts.clear();
+  r.verdicts.clear();
+  ours.conn.legs[0].orig.addr = *IpAddress::parse("192.0.2.10");
+  ours.conn.legs[0].last = Timestamp::from_seconds(kT0 + end);
+  if (peer_close >= 0) {
+    ours.conn.capture_ended = false;
+    ours.conn.legs[0].r.sent_fin = true;
+    ours.conn.legs[0].r.first_fin = at(90, peer_close);
+    ours.conn.legs[0].o.sent_fin = true;
+    ours.conn.legs[0].o.first_fin = at(91, peer_close + 0.01);
+    ours.conn.legs[0].last = Timestamp::from_seconds(kT0 + peer_close + 0.01);
+  }
+  auto l = leg(2, "198.51.100.20", "192.0.2.10", 5269, 1.0);
+  l.history = "Sr";
+  l.r.sent_rst = true;
+  l.r.first_rst = at(201, 1.001);
+  auto back = record(2, {l}, flow::ConnState::kRej);
+  auto x = std::make_unique<s2s::ConnectionFacts>();
+  back.xmpp = std::move(x);
+  r.connections.push_back(std::move(back));
+  // The capture's last packet.
+  auto tail = leg(3, "192.0.2.10", "198.51.100.99", 443, end);
+  r.connections.push_back(record(3, {tail}, flow::ConnState::kS0));
+  judge(r);
+  return r;
+}
+
+}  // namespace
+
+TEST(Verdicts, AFailedCheckBackDecidesAnEncryptedOutboundStream) {
+  // The peer closed our stream 3 s after its connection back to us was refused: dialback
+  // could not verify us, our direction failed for the same reason.
+  Result closed = check_back(4.0, 4.01);
+  const Verdict* v = verdict(closed, "a.example", "b.example");
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(v->status, VerdictStatus::kFailed);
+  EXPECT_EQ(v->stage, Stage::kTcp);
+  ASSERT_TRUE(v->finding);
+  EXPECT_EQ(closed.findings[*v->finding].code, FindingCode::kTcpRefused);
+  EXPECT_NE(v->why.find("(flow 2) failed"), std::string::npos) << v->why;
+  // The capture ends 5 s later with our stream open: it cannot say.
+  Result cut = check_back(-1, 6.0);
+  v = verdict(cut, "a.example", "b.example");
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(v->status, VerdictStatus::kNotDeterminable);
+  EXPECT_NE(v->why.find("flow 2"), std::string::npos) << v->why;
+  // Open two minutes after it: the peer did not wait on that connection (SASL EXTERNAL).
+  Result open = check_back(-1, 121.0);
+  v = verdict(open, "a.example", "b.example");
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(v->status, VerdictStatus::kOk);
+  // The peer's own direction failed in every case.
+  for (const Result* r : {&closed, &cut, &open}) {
+    const Verdict* b = verdict(*r, "b.example", "a.example");
+    ASSERT_NE(b, nullptr);
+    EXPECT_EQ(b->status, VerdictStatus::kFailed);
+  }
+}
+
 TEST(Verdicts, AnInboundSynFromAnUnnamedPeerStartsAtItsAddress) {
   // A capture on the firewall, one interface: SYNs from 203.0.113.10 to our public address
   // that were never answered. No packet names the peer's domain.
