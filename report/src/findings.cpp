@@ -529,6 +529,83 @@ const CatalogueEntry* find_entry(std::string_view text) {
   return nullptr;
 }
 
+namespace {
+
+// RFC 6120 §4.9.3: what each stream error condition asks an admin to do.
+struct StreamErrorRemedy {
+  std::string_view condition, remedy;
+};
+constexpr StreamErrorRemedy kStreamErrorRemedies[] = {
+    {"bad-format", "The sender's XML is malformed for XMPP: update or report the sending server."},
+    {"bad-namespace-prefix",
+     "The sender used an unsupported namespace prefix: update or report the sending server."},
+    {"conflict",
+     "A newer stream for the same domain pair replaced this one: usually harmless; repeated, "
+     "look for two servers claiming the same domain."},
+    {"connection-timeout",
+     "The stream was idle too long and closed: normal housekeeping; if it happens mid-"
+     "exchange, align idle timeouts (firewall, Prosody `s2s_timeout`)."},
+    {"host-gone",
+     "The domain is no longer served there: update the SRV/A records to its new server."},
+    {"host-unknown",
+     "The receiving server does not serve the domain in the stream's 'to': add it as a "
+     "VirtualHost (Prosody) / host (ejabberd) there, or make the domain's SRV/A records point "
+     "at the server that does serve it."},
+    {"improper-addressing",
+     "The stream header lacked a valid 'to' or 'from': check the originating server's "
+     "configuration (its own domain name) and software."},
+    {"internal-server-error", "The server failed internally: read that server's log at that time."},
+    {"invalid-from",
+     "The 'from' domain is not one this stream authenticated: the originating server sends for "
+     "a domain it did not authenticate (multiplexing without dialback, a misconfigured alias)."},
+    {"invalid-namespace",
+     "The stream namespace is wrong (not jabber:server for s2s): a client or another protocol "
+     "connected to the federation port, or the server is misconfigured."},
+    {"invalid-xml", "The sender's XML is invalid: update or report the sending server."},
+    {"not-authorized",
+     "Authentication failed: act on the dialback or SASL finding of the same stream (its root "
+     "cause); without one, compare both servers' certificates and dialback settings."},
+    {"not-well-formed",
+     "The sender's XML is not well-formed: a middlebox rewriting the stream, or a broken "
+     "server; compare what both ends sent."},
+    {"policy-violation",
+     "A local policy refused the stream, often 'encryption required' or a blocked domain: "
+     "compare both servers' encryption and certificate policies (Prosody "
+     "`s2s_require_encryption`, `s2s_secure_auth`) and any block lists."},
+    {"remote-connection-failed",
+     "The server could not connect to the other domain's server (e.g. for the dialback check "
+     "back): check that domain's DNS, firewall and NAT for TCP 5269."},
+    {"reset",
+     "The server reset the stream (new credentials or configuration): reconnecting is normal."},
+    {"resource-constraint",
+     "The server lacks resources (memory, connections): check its load and limits."},
+    {"restricted-xml",
+     "The sender used XML features XMPP forbids (comments, DTDs): update or report the sending "
+     "server."},
+    {"see-other-host",
+     "The server redirects to another host: fine once; if the other host fails, fix the "
+     "redirect target or the SRV records."},
+    {"system-shutdown", "The server is shutting down: expected during maintenance."},
+    {"undefined-condition", "No standard reason: read the text of the error and the sender's log."},
+    {"unsupported-encoding", "The sender did not use UTF-8: update or report the sending server."},
+    {"unsupported-feature",
+     "A required feature is not supported by the other side: compare both servers' versions "
+     "and enabled features."},
+    {"unsupported-stanza-type",
+     "The receiver does not support an element the sender used (e.g. <starttls/> on a server "
+     "with TLS off): see the finding of the same stream; usually a TLS or feature mismatch "
+     "between the two servers."},
+    {"unsupported-version", "The stream version is not supported: update the older server."},
+};
+
+}  // namespace
+
+std::string_view stream_error_remedy(std::string_view condition) {
+  for (const auto& r : kStreamErrorRemedies)
+    if (r.condition == condition) return r.remedy;
+  return entry(FindingCode::kXmppStreamError).remedy;
+}
+
 std::string catalogue_markdown() {
   std::string s =
       "# Findings catalogue\n\n"
@@ -549,7 +626,37 @@ std::string catalogue_markdown() {
     s += std::string(e.meaning) + "\n\n";
     if (!e.severity_note.empty()) s += "Severity: " + std::string(e.severity_note) + "\n\n";
     s += "Remedy: " + std::string(e.remedy) + "\n";
+    if (e.code == FindingCode::kXmppStreamError) {
+      s += "\nThe remedy a report gives is the one of the condition seen (RFC 6120 §4.9.3):\n\n"
+           "| condition | remedy |\n|---|---|\n";
+      for (const auto& r : kStreamErrorRemedies)
+        s += "| `" + std::string(r.condition) + "` | " + std::string(r.remedy) + " |\n";
+    }
   }
+  s += R"(
+## Verdicts and the keyless shape rules
+
+A report starts with one verdict per federation direction (from -> to): `failed` (with the
+stage and the root-cause finding), `degraded` (it works, with a warning that matters:
+`xmpp-unencrypted`, certificate problems the peer tolerated, `tls-old-version`,
+`tls-sni-mismatch`, `dns-srv-port-nonstandard`, STARTTLS tampering), `ok`, `not-observed`
+or `not-determinable`. Findings that follow from a root cause are folded under it: they
+keep their evidence but carry no remedy of their own and do not count for the exit status.
+
+What a capture without the TLS keys can still tell, and the thresholds used:
+
+| rule | threshold |
+|---|---|
+| `ok`, basis `observed` | dialback `valid` or SASL `<success/>` seen in clear |
+| `ok`, basis `inferred` | a stream whose TLS handshake completed and that carried at least 2 encrypted records each way, with no teardown and no blocking finding; or stream headers both ways in clear; or, payload not captured (snaplen), data both ways and a FIN from each side without a reset |
+| `tls-closed-after-handshake` | a reset, or one side's FIN left unanswered, within 2 s of the ServerHello; an orderly close (a FIN each way, no reset) is not a teardown |
+| the likely cause of a teardown | named (as the root cause, the teardown folded under it) only when the certificate was seen in clear (TLS 1.2 or older) and has a finding |
+| a failed connection back to us while our encrypted stream is open (the peer's possible dialback check) | the peer closing our stream within 60 s of it: our direction `failed` with the same root cause; our stream open 60 s longer: unchanged; the capture ending before: `not-determinable`, naming that connection |
+| a clean close before authentication | not a failure by itself (a probe does it) |
+
+Exit status: 1 when a direction failed or a root cause is an error, 3 when the capture holds
+no federation traffic at all (nothing to judge), else 0.
+)";
   return s;
 }
 

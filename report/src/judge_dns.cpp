@@ -91,6 +91,47 @@ void judge_failures(JudgeContext& ctx, const std::string& name,
     f.count = silent;
     for (const auto* t : ts)
       if (t->outcome == engine::DnsOutcome::kNoResponse) evidence(f, t->query);
+    // The server's silence as a whole (one finding per name would otherwise hide it).
+    std::uint64_t to_server = 0;
+    for (const auto& t : ctx.result.dns)
+      if (t.outcome == engine::DnsOutcome::kNoResponse && t.server == first_silent->server)
+        to_server += t.queries;
+    if (to_server > sent)
+      f.summary += " " + std::to_string(to_server) + " queries to " +
+                   first_silent->server.addr.to_string() + " went unanswered in all.";
+    // The remedy follows what the capture shows of the silence.
+    const std::string server = first_silent->server.addr.to_string();
+    const bool left = std::any_of(ts.begin(), ts.end(), [](const DnsTransaction* t) {
+      return t->outcome == engine::DnsOutcome::kNoResponse && t->copies > 0;
+    });
+    const bool v6 = first_silent->server.addr.is_v6();
+    const auto* icmp = first_silent->icmp ? &*first_silent->icmp : nullptr;
+    if (icmp && ((!v6 && icmp->type == 3 && icmp->code == 3) ||
+                 (v6 && icmp->type == 1 && icmp->code == 4))) {
+      f.detail = "icmp port unreachable";
+      f.remedy = "Nothing listens on port 53 at " + server +
+                 ": the host answered with ICMP port unreachable, so it is up but its resolver "
+                 "(dnsmasq, BIND, Unbound, ...) is not running or not bound to that address. "
+                 "Start it, or point the XMPP server at a resolver that runs.";
+    } else if (first_silent->icmp) {
+      f.detail = "icmp";
+      f.remedy =
+          "An ICMP error answered the query (see the summary): fix what it names — the "
+          "route to " +
+          server + ", the host, or the firewall rule that rejects UDP/TCP 53 to it.";
+    } else if (left) {
+      f.detail = "left the firewall, no answer";
+      f.remedy = "The query left the firewall toward " + server +
+                 " and no answer came back: the resolver is down or ignores the query, or its "
+                 "replies are dropped on the way back. Check the resolver's log, and that the "
+                 "firewall lets the replies (UDP and TCP 53 return traffic) back in.";
+    } else {
+      f.detail = "silent";
+      f.remedy = "No answer and no error came back from " + server +
+                 ": a firewall drops DNS to it silently, or the host is down. Check that the "
+                 "resolver the XMPP server uses is up and reachable on UDP and TCP port 53 "
+                 "through the firewall (and that replies are allowed back).";
+    }
   }
 }
 

@@ -60,6 +60,7 @@ void judge_connection(JudgeContext& ctx, const ConnectionRecord& rec) {
     f.flow = conn.id;
     return f;
   };
+  const std::size_t before = ctx.added();
 
   bool ports_differ = std::any_of(conn.legs.begin(), conn.legs.end(),
                                   [&](const flow::Leg& l) { return l.resp.port != P.resp.port; });
@@ -124,6 +125,20 @@ void judge_connection(JudgeContext& ctx, const ConnectionRecord& rec) {
   if (!specific && conn.legs.size() == 1) {
     bool syn_in = P.first_direction == packet::Direction::kIn;
     bool s0 = unanswered_syns(conn);
+    // A peer outside sent its SYN to one of our inside addresses: its DNS (our public zone)
+    // gave it that address. The firewall rightly drops it; the record is the cause.
+    if (s0 && (ctx.forwarding_vantage() || syn_in) && ctx.inside(P.resp.addr) &&
+        !ctx.inside(P.orig.addr)) {
+      ctx.read_ours = true;  // the domain named below is ours when we have one
+      auto& d =
+          at(ctx.add(FindingCode::kDnsAddressNotPublic,
+                     P.orig.addr.to_string() + " sent " + std::to_string(P.o.syns) + " SYN" +
+                         (P.o.syns == 1 ? "" : "s") + " from outside to " + P.resp.to_string() +
+                         ", an inside address: the DNS it used gave it that address, "
+                         "which no one on the internet can reach.",
+                     domain.empty() && ctx.ours.size() == 1 ? *ctx.ours.begin() : domain));
+      add_syn_evidence(d, P);
+    }
     if (s0 && (ctx.forwarding_vantage() || syn_in)) {
       auto& f = at(ctx.add(FindingCode::kFwBlocked,
                            std::to_string(P.o.syns) + " SYN" + (P.o.syns == 1 ? "" : "s") + " " +
@@ -133,6 +148,15 @@ void judge_connection(JudgeContext& ctx, const ConnectionRecord& rec) {
                            domain));
       f.count = P.o.syns;
       add_syn_evidence(f, P);
+      // A silent drop has a second likely cause, and the ASA tells the two apart.
+      f.remedy +=
+          " If that rule is there, the other likely cause is a missing static NAT "
+          "for " +
+          P.resp.addr.to_string() +
+          " (nothing to translate to, so the SYN is dropped). On the ASA, `packet-tracer "
+          "input outside tcp " +
+          P.orig.addr.to_string() + " 40000 " + P.resp.addr.to_string() + " " +
+          std::to_string(P.resp.port) + " detailed` names the rule or the NAT that drops it.";
       specific = true;
     } else if (cs == ConnState::kRej && P.r.first_rst) {
       bool rst_local = syn_in && !r.inside_nets.empty() && !ctx.inside(P.resp.addr);
@@ -235,6 +259,16 @@ void judge_connection(JudgeContext& ctx, const ConnectionRecord& rec) {
       f.detail = std::to_string(link.port);
       if (P.o.first_syn) evidence(f, *P.o.first_syn);
       break;
+    }
+  }
+  // Remedies name the port this connection used (a refused 5270 is not about 5269).
+  if (P.resp.port != 5269) {
+    const std::string port = "TCP " + std::to_string(P.resp.port);
+    for (std::size_t i = before; i < ctx.added(); ++i) {
+      std::string& remedy = (*ctx.out)[i].finding.remedy;
+      for (auto at_pos = remedy.find("TCP 5269"); at_pos != std::string::npos;
+           at_pos = remedy.find("TCP 5269", at_pos + port.size()))
+        remedy.replace(at_pos, 8, port);
     }
   }
 }

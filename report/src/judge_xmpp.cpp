@@ -111,6 +111,7 @@ void judge_xmpp(JudgeContext& ctx, const ConnectionRecord& rec) {
                              ": " + stream_error_hint(e.condition) + ".",
                          domain));
     f.detail = e.condition;
+    f.remedy = std::string(stream_error_remedy(e.condition));
     evidence(f, e.ref);
   }
 

@@ -66,6 +66,15 @@ std::string dns_outcome(const engine::DnsTransaction& t) {
                         ? "no answer before the capture ended"
                         : "NO ANSWER";
     if (t.queries > 1) s += " (" + std::to_string(t.queries) + " queries)";
+    // An ICMP error is an answer of sorts: it says why (the resolver is not running there).
+    if (t.icmp)
+      s += ": ICMP " +
+           std::string((!t.server.addr.is_v6() && t.icmp->type == 3 && t.icmp->code == 3) ||
+                               (t.server.addr.is_v6() && t.icmp->type == 1 && t.icmp->code == 4)
+                           ? "port unreachable"
+                           : "error (type " + std::to_string(t.icmp->type) + ", code " +
+                                 std::to_string(t.icmp->code) + ")") +
+           " from " + t.icmp->reporter.to_string();
     return s;
   }
   if (t.rcode != dns::kNoError) return std::string(dns::rcode_name(t.rcode));
@@ -337,11 +346,31 @@ std::string render_text(const Result& r, const TextOptions& options) {
     auto it = under.find(f.key);
     if (it == under.end() || options.summary) continue;
     out += "    follows from it (no action of its own):\n";
+    // The same consequence on several connections is one line with a count and the evidence
+    // of all (first kMaxEvidence, and the total).
+    std::vector<std::pair<const Finding*, Finding>> groups;
     for (const Finding* c : it->second) {
-      out += "      " + std::string(to_string(c->code)) +
-             (c->domain.empty() || c->domain == f.domain ? "" : "  [" + c->domain + "]") + ": " +
-             c->summary + "\n";
-      if (!c->evidence.empty()) out += "        evidence: " + evidence_text(*c) + "\n";
+      auto g = std::find_if(groups.begin(), groups.end(), [&](const auto& x) {
+        return x.first->code == c->code && x.first->domain == c->domain;
+      });
+      if (g == groups.end()) {
+        groups.emplace_back(c, *c);
+        continue;
+      }
+      Finding& m = g->second;
+      m.count += c->count;
+      m.evidence_total = std::max<std::uint64_t>(m.evidence_total, m.evidence.size()) +
+                         std::max<std::uint64_t>(c->evidence_total, c->evidence.size());
+      for (const auto& e : c->evidence)
+        if (m.evidence.size() < kMaxEvidence) m.evidence.push_back(e);
+    }
+    for (const auto& [first, c] : groups) {
+      const std::uint64_t more = c.count - first->count;
+      out += "      " + std::string(to_string(c.code)) +
+             (c.domain.empty() || c.domain == f.domain ? "" : "  [" + c.domain + "]") + ": " +
+             c.summary +
+             (more ? " (and " + std::to_string(more) + " more like it)" : std::string()) + "\n";
+      if (!c.evidence.empty()) out += "        evidence: " + evidence_text(c) + "\n";
     }
   }
   if (options.summary) return out;

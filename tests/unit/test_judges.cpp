@@ -281,6 +281,30 @@ TEST(JudgeTcp, TheSameRejectOnAForwardingBoxIsTheFirewall) {
   EXPECT_EQ(codes(r), std::vector<FindingCode>{FindingCode::kFwBlocked});
 }
 
+TEST(JudgeTcp, ASynFromOutsideToAnInsideAddressIsWrongDns) {
+  // The peer's SYNs arrive at the firewall addressed to our inside server: the firewall is
+  // right to drop them; what sent them there is the public zone (dns-address-not-public),
+  // and the verdict says so, with the drop folded under it.
+  Result r;
+  r.our_domains = {"cupdomain.example"};
+  r.inside_nets = {*Cidr::parse("192.0.2.0/24")};
+  auto l = leg(1, "203.0.113.10", "192.0.2.10", 5269, 0);
+  l.history = "S";
+  l.o.syns = 4;
+  l.first_direction = packet::Direction::kIn;
+  r.connections.push_back(record(1, {l}, flow::ConnState::kS0));
+  judge(r);
+  const Finding* d = find(r, FindingCode::kDnsAddressNotPublic);
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->domain, "cupdomain.example");
+  EXPECT_EQ(d->remedy.rfind("This is your domain: ", 0), 0u) << d->remedy;
+  const Finding* fw = find(r, FindingCode::kFwBlocked);
+  ASSERT_NE(fw, nullptr);
+  EXPECT_EQ(fw->cause, d->key);
+  ASSERT_FALSE(r.verdicts.empty());
+  EXPECT_EQ(r.verdicts[0].stage, Stage::kDns);
+}
+
 TEST(JudgeTcp, NatForwardsToTheWrongInsidePort) {
   auto out = leg(1, "203.0.113.10", "198.51.100.20", 5269, 0, 1);
   auto in = leg(2, "203.0.113.10", "192.0.2.10", 522, 0.001, 2);

@@ -467,3 +467,65 @@ TEST(Verdicts, NoFederationTrafficIsNothingToJudge) {
 }
 
 }  // namespace fedscope::report
+
+namespace fedscope::report {
+
+TEST(RenderVerdicts, TheSameConsequenceTwiceIsOneLineWithACount) {
+  // Built directly: a root cause and, folded under it, the same refusal on two connections
+  // and one other consequence.
+  Result r;
+  Finding root(FindingCode::kDnsSrvPortNonstandard);
+  root.severity = Severity::kError;
+  root.key = "dns-srv-port-nonstandard@dns:gmail.example#0";
+  root.domain = "gmail.example";
+  root.summary = "SRV says 5369.";
+  root.remedy = "Fix the SRV record.";
+  r.findings.push_back(root);
+  for (std::uint32_t flow : {1u, 2u}) {
+    Finding f(FindingCode::kTcpRefused);
+    f.severity = Severity::kError;
+    f.key = "tcp-refused@flow:" + std::to_string(flow) + "#0";
+    f.cause = root.key;
+    f.domain = "gmail.example";
+    f.flow = flow;
+    f.summary = "refused on flow " + std::to_string(flow) + ".";
+    f.remedy = "Start the listener.";
+    f.add_evidence(0, flow * 10, Timestamp::from_seconds(test::kT0 + flow));
+    r.findings.push_back(f);
+  }
+  Finding port(FindingCode::kTcpPortNonstandard);
+  port.key = "tcp-port-nonstandard@flow:1#0";
+  port.cause = root.key;
+  port.domain = "gmail.example";
+  port.summary = "port 5369.";
+  port.remedy = "Prefer 5269.";
+  r.findings.push_back(port);
+  Verdict v;
+  v.from = "cupdomain.example";
+  v.to = "gmail.example";
+  v.status = VerdictStatus::kFailed;
+  v.stage = Stage::kDns;
+  v.root_cause = root.key;
+  v.finding = 0;
+  v.why = root.summary;
+  r.verdicts.push_back(v);
+  const std::string text = render_text(r);
+  EXPECT_NE(text.find("  FAILED           cupdomain.example → gmail.example  at dns: "
+                      "dns-srv-port-nonstandard\n                   SRV says 5369.\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("      tcp-refused: refused on flow 1. (and 1 more like it)\n"
+                      "        evidence: #10 22:13:21.000000Z, #20 22:13:22.000000Z\n"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("refused on flow 2."), std::string::npos) << text;
+  EXPECT_NE(text.find("      tcp-port-nonstandard: port 5369.\n"), std::string::npos) << text;
+  // Only the root cause's remedy; the consequences are not counted.
+  EXPECT_EQ(text.find("Start the listener."), std::string::npos) << text;
+  EXPECT_NE(text.find("findings: 1 error(s), 0 warning(s), 3 folded under their root cause"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(r.exit_status(), 1);
+}
+
+}  // namespace fedscope::report

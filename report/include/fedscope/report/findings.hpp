@@ -89,6 +89,9 @@ Stage stage_of(FindingCode code);
 
 /// The entry whose text is @p text (the CLI's `fedscope findings CODE`); nullptr if none.
 const CatalogueEntry* find_entry(std::string_view text);
+/// The remedy for an RFC 6120 §4.9.3 stream error @p condition (the table in
+/// docs/findings.md); the catalogue's general one for a condition it does not know.
+std::string_view stream_error_remedy(std::string_view condition);
 /// docs/findings.md, generated from the table (a test keeps the file identical).
 std::string catalogue_markdown();
 /// `{"findings": [{code, layer, severity, title, meaning, severity_note, remedy, doc}, ...]}`
