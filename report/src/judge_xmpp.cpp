@@ -87,7 +87,8 @@ void judge_xmpp(JudgeContext& ctx, const ConnectionRecord& rec) {
           ", which never sent a stream header back (" + std::to_string(x.resp.bytes) +
           " bytes in " + std::to_string(static_cast<int>(waited(x.orig.header->ref) + 0.5)) +
           " s) before the connection closed.";
-    else if (x.orig.bytes == 0 && x.resp.bytes == 0)
+    else if (x.orig.bytes == 0 && x.resp.bytes == 0 && P.o.payload_bytes == 0 &&
+             P.r.payload_bytes == 0)  // bytes on the wire that the snaplen cut are no silence
       s = "The TCP connection " + leg_text(P) +
           " opened and closed without either side "
           "sending a byte: no XMPP stream.";

@@ -32,6 +32,72 @@ std::string pad(std::string s, std::size_t width) {
   return s;
 }
 
+std::string_view conn_state_text(flow::ConnState s) {
+  using flow::ConnState;
+  switch (s) {
+    case ConnState::kS0:
+      return "SYN seen, no answer";
+    case ConnState::kS1:
+      return "established, not closed";
+    case ConnState::kSF:
+      return "established and closed normally";
+    case ConnState::kRej:
+      return "SYN answered by RST (refused)";
+    case ConnState::kS2:
+      return "established, the originator closed, the responder did not";
+    case ConnState::kS3:
+      return "established, the responder closed, the originator did not";
+    case ConnState::kRsto:
+      return "established, reset by the originator";
+    case ConnState::kRstr:
+      return "established, reset by the responder";
+    case ConnState::kRstos0:
+      return "SYN, then a RST from the originator, no SYN-ACK seen";
+    case ConnState::kRstrh:
+      return "SYN-ACK, then a RST from the responder, no SYN seen";
+    case ConnState::kSh:
+      return "SYN then FIN from the originator, no SYN-ACK seen";
+    case ConnState::kShr:
+      return "SYN-ACK then FIN from the responder, no SYN seen";
+    case ConnState::kOth:
+      return "no SYN seen (joined mid-stream)";
+  }
+  return "";
+}
+
+std::string_view history_text(char c) {
+  switch (c) {
+    case 'S':
+      return "SYN";
+    case 'H':
+      return "SYN-ACK";
+    case 'A':
+      return "pure ACK";
+    case 'D':
+      return "data";
+    case 'F':
+      return "FIN";
+    case 'R':
+      return "RST";
+    case 'G':
+      return "a gap (bytes not captured)";
+    case 'T':
+      return "retransmission";
+    case 'C':
+      return "bad checksum";
+    case 'W':
+      return "zero window";
+    case 'I':
+      return "inconsistent (SYN and RST together)";
+    case 'Q':
+      return "multi-flag packet (SYN and FIN)";
+    case '^':
+      return "direction flipped";
+    default:
+      return "";
+  }
+}
+
 std::string human_bytes(std::uint64_t b) {
   if (b < 1024) return std::to_string(b) + " B";
   if (b < 1024 * 1024) return fmt("%.1f KiB", static_cast<double>(b) / 1024);
@@ -95,6 +161,13 @@ std::string dns_outcome(const engine::DnsTransaction& t) {
   return s.empty() ? "NODATA" : s;
 }
 
+// One DNS transaction of a story: the question, the answer, the packet and who asked whom.
+std::string dns_line(const Ctx& cx, const engine::DnsTransaction& t) {
+  return "DNS  " + t.qname + " " + std::string(dns::type_name(t.qtype)) + " → " + dns_outcome(t) +
+         "  (" + ref_text(cx, t.query) + ", " + t.client.addr.to_string() + " asked " +
+         t.server.addr.to_string() + (t.tcp ? " over TCP" : "") + ")";
+}
+
 std::string counts_text(const s2s::StanzaCounts& c) {
   std::string s;
   auto add = [&](std::uint64_t n, const char* what) {
@@ -109,11 +182,14 @@ std::string counts_text(const s2s::StanzaCounts& c) {
 }
 
 // A few indented lines: what the XMPP and TLS layers of one connection showed.
-std::string xmpp_story(const s2s::ConnectionFacts& x, bool established) {
+std::string xmpp_story(const s2s::ConnectionFacts& x, bool established, bool payload_on_wire) {
   const std::string pad = "\n                    ";
   std::string s;
+  // Bytes the TCP headers count but the capture did not keep (snaplen) are no silence.
   if (x.kind == s2s::StreamKind::kNoData)
-    return established ? pad + "XMPP: no byte in either direction" : "";
+    return !established      ? ""
+           : payload_on_wire ? pad + "XMPP: payload not captured (cut by the snaplen)"
+                             : pad + "XMPP: no byte in either direction";
   if (x.kind == s2s::StreamKind::kNotXmpp) {
     const auto& side = x.resp.not_xmpp_kind.empty() ? x.orig : x.resp;
     return pad + "NOT XMPP: " + side.not_xmpp_kind + " '" + side.not_xmpp_bytes + "'";
@@ -129,7 +205,9 @@ std::string xmpp_story(const s2s::ConnectionFacts& x, bool established) {
   if (x.orig.starttls)
     s += x.resp.proceed       ? ", STARTTLS"
          : x.resp.tls_failure ? ", STARTTLS refused"
-                              : ", STARTTLS unanswered";
+         : x.resp.stream_error
+             ? ", STARTTLS answered with <" + x.resp.stream_error->condition + "/>"
+             : ", STARTTLS unanswered";
   const auto& t = x.tls;
   if (t.started) {
     if (t.server_hello)
@@ -172,7 +250,13 @@ std::string conn_story(const Ctx& cx, const engine::ConnectionRecord& rec,
   if (P.r.syns > 0 && P.o.payload_bytes + P.r.payload_bytes > 0)
     s += "  " + human_bytes(P.o.payload_bytes) + " → / ← " + human_bytes(P.r.payload_bytes);
   s += "  " + fmt("%.3f s", (P.last - P.start).seconds());
-  if (c.capture_ended) s += "  (still open when the capture ended)";
+  if (c.capture_ended) {
+    // A connection silent for a long while before the end was abandoned, not in progress.
+    const double idle = (r.stats.last - P.last).seconds();
+    s += idle > 30 ? "  (no packet for its last " + fmt("%.0f", idle) +
+                         " s; still open when the capture ended)"
+                   : "  (still open when the capture ended)";
+  }
   for (std::size_t i = 1; i < c.legs.size(); ++i) {
     const auto& l = c.legs[i];
     s += "\n                    also seen as " + l.orig.to_string() + " → " + l.resp.to_string() +
@@ -185,7 +269,8 @@ std::string conn_story(const Ctx& cx, const engine::ConnectionRecord& rec,
         s += " " + (at < ifs.size() && !ifs[at].name.empty() ? ifs[at].name
                                                              : "interface " + std::to_string(at));
       }
-      if (l.vantage.ifindex >= 0) s += " if" + std::to_string(l.vantage.ifindex);
+      // A Linux cooked capture carries the interface's index, not its name.
+      if (l.vantage.ifindex >= 0) s += " interface index " + std::to_string(l.vantage.ifindex);
     }
     if (!(l.resp == P.resp) || !(l.orig == P.orig)) s += ": NAT";
   }
@@ -195,7 +280,9 @@ std::string conn_story(const Ctx& cx, const engine::ConnectionRecord& rec,
            std::to_string(e.code) + " from " + e.reporter.to_string() + " (" + ref_text(cx, e.ref) +
            ")";
   if (rec.dns.empty()) s += "\n                    DNS: not observed in this capture";
-  if (rec.xmpp) s += xmpp_story(*rec.xmpp, P.r.syns > 0 && P.o.sent_ack);
+  if (rec.xmpp)
+    s += xmpp_story(*rec.xmpp, P.r.syns > 0 && P.o.sent_ack,
+                    P.o.payload_bytes + P.r.payload_bytes > 0);
   return s;
 }
 
@@ -387,9 +474,7 @@ std::string render_text(const Result& r, const TextOptions& options) {
     std::vector<std::pair<Timestamp, std::string>> lines;
     for (auto i : a.dns) {
       const auto& t = r.dns[i];
-      lines.emplace_back(t.query.time, "DNS  " + t.qname + " " +
-                                           std::string(dns::type_name(t.qtype)) + " → " +
-                                           dns_outcome(t) + "  (" + ref_text(cx, t.query) + ")");
+      lines.emplace_back(t.query.time, dns_line(cx, t));
     }
     if (!a.from_domain.empty() || a.auth_method != AuthMethod::kNoStream) {
       out += "      XMPP " + (a.from_domain.empty() ? "?" : a.from_domain) + " → " +
@@ -441,6 +526,44 @@ std::string render_text(const Result& r, const TextOptions& options) {
       }
       out += "      " + when + "  " + body + "\n";
     }
+  }
+
+  // Every DNS transaction is in a story or here, so the lines add up to the count below.
+  std::vector<bool> told(r.dns.size(), false);
+  for (const auto& a : r.attempts)
+    for (auto i : a.dns)
+      if (i < told.size()) told[i] = true;
+  std::size_t other = 0;
+  for (std::size_t i = 0; i < r.dns.size(); ++i) {
+    if (told[i]) continue;
+    if (other++ == 0) out += "\nOther DNS (not part of a federation attempt)\n";
+    out += "      " + tf.time_of_day(r.dns[i].query.time) + "  " + dns_line(cx, r.dns[i]) + "\n";
+  }
+
+  // What the Zeek words in the stories mean: only those that appear.
+  std::set<flow::ConnState> states;
+  std::set<char> letters;
+  for (const auto& c : r.connections)
+    for (const auto& l : c.conn.legs) {
+      states.insert(flow::conn_state(l));
+      for (char ch : l.history)
+        letters.insert(static_cast<char>(std::toupper(static_cast<unsigned char>(ch))));
+    }
+  if (!r.attempts.empty() && !states.empty()) {
+    out += "\nLegend (Zeek's conn_state and history)\n";
+    for (auto st : states)
+      out +=
+          "  " + pad(std::string(flow::to_string(st)), 7) + std::string(conn_state_text(st)) + "\n";
+    std::string h;
+    for (char ch : letters) {
+      const std::string_view what = history_text(ch);
+      if (what.empty()) continue;
+      if (!h.empty()) h += ", ";
+      h += std::string(1, ch) + " " + std::string(what);
+    }
+    if (!h.empty())
+      out += "  history: " + h + "; upper case = the originator (the side that sent the SYN), " +
+             "lower case = the responder\n";
   }
 
   out += "\nCounts\n";

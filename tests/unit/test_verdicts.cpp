@@ -529,3 +529,63 @@ TEST(RenderVerdicts, TheSameConsequenceTwiceIsOneLineWithACount) {
 }
 
 }  // namespace fedscope::report
+
+namespace fedscope::report {
+
+TEST(RenderStories, DnsAskerOtherDnsSnaplenAndTheLegend) {
+  Result r;
+  r.our_domains = {"cupdomain.example"};
+  r.inside_nets = {*Cidr::parse("192.0.2.0/24")};
+  // A lookup that belongs to no federation attempt.
+  engine::DnsTransaction q;
+  q.id = 7;
+  q.qname = "www.example.org";
+  q.qtype = dns::kA;
+  q.client = Endpoint{*IpAddress::parse("192.0.2.20"), 5353};
+  q.server = Endpoint{*IpAddress::parse("198.51.100.53"), 53};
+  q.query = test::at(70, 0.5);
+  q.outcome = engine::DnsOutcome::kNoResponse;
+  r.dns.push_back(q);
+  // An inbound connection whose payload the snaplen cut away: bytes on the wire, none kept.
+  flow::Leg l;
+  l.id = 1;
+  l.connection = 1;
+  l.orig = Endpoint{*IpAddress::parse("203.0.113.10"), 40000};
+  l.resp = Endpoint{*IpAddress::parse("192.0.2.10"), 5269};
+  l.start = l.last = Timestamp::from_seconds(test::kT0);
+  l.history = "ShADadFf";
+  l.o.syns = l.r.syns = 1;
+  l.o.first_syn = test::at(100, 0);
+  l.o.sent_ack = l.o.sent_data = l.o.sent_fin = true;
+  l.r.sent_ack = l.r.sent_data = l.r.sent_fin = true;
+  l.o.payload_bytes = 214;
+  l.r.payload_bytes = 250;
+  engine::ConnectionRecord rec;
+  rec.conn.id = 1;
+  rec.conn.legs = {l};
+  rec.conn.conn_state = flow::ConnState::kSF;
+  rec.xmpp = std::make_unique<s2s::ConnectionFacts>();  // kNoData: no byte reached the parser
+  r.connections.push_back(std::move(rec));
+  judge(r);
+  const std::string text = render_text(r);
+  EXPECT_NE(text.find("XMPP: payload not captured (cut by the snaplen)"), std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("no byte in either direction"), std::string::npos) << text;
+  EXPECT_NE(text.find("\nOther DNS (not part of a federation attempt)\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("DNS  www.example.org A → NO ANSWER  (#70, 192.0.2.20 asked 198.51.100.53)"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("\nLegend (Zeek's conn_state and history)\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("  history: A pure ACK, D data, F FIN, H SYN-ACK, S SYN; upper case = "
+                      "the originator"),
+            std::string::npos)
+      << text;
+  // The shape of a clean exchange: ok, inferred, although nothing of XMPP was kept; and no
+  // "no stream" finding for bytes that were sent but not captured.
+  EXPECT_TRUE(r.findings.empty()) << r.findings.front().summary;
+  ASSERT_FALSE(r.verdicts.empty());
+  EXPECT_EQ(r.verdicts[0].status, VerdictStatus::kOk);
+}
+
+}  // namespace fedscope::report
