@@ -103,7 +103,9 @@ struct Judge::Impl {
   // Units, keys, what was sent.
   std::unordered_map<UnitId, Unit> units;
   // Units that read a context decision, whatever they said (re-judged when it flips).
-  std::unordered_set<UnitId> read_vantage, read_ours;
+  std::unordered_set<UnitId> read_vantage, read_ours, read_inside;
+  // Inside addresses NAT pairing showed, not yet in the context (applied at the next flush).
+  std::set<IpAddress> learned_pending;
   std::unordered_map<std::string, KeyState> keys;
   std::unordered_map<std::string, Emitted> emitted;
   std::unordered_map<std::uint32_t, std::uint32_t> error_count;  // flow -> error findings
@@ -115,6 +117,22 @@ struct Judge::Impl {
     for (const auto& l : c.conn.legs)
       vantages.insert({l.vantage.file, l.vantage.interface, l.vantage.ifindex});
     if (c.conn.legs.size() > 1) paired = true;
+    learn_inside(c.conn);
+  }
+
+  // NAT pairing shows which side is inside: a source NAT rewrote the source of the leg seen
+  // first (the packet crosses the inside interface first), a destination NAT the destination
+  // of the legs seen after it.
+  void learn_inside(const flow::Connection& c) {
+    if (c.legs.size() < 2) return;
+    const flow::Leg* first = &c.legs.front();
+    for (const auto& l : c.legs)
+      if (l.start < first->start) first = &l;
+    for (const auto& l : c.legs) {
+      if (&l == first) continue;
+      if (!(l.orig.addr == first->orig.addr)) learned_pending.insert(first->orig.addr);
+      if (!(l.resp.addr == first->resp.addr)) learned_pending.insert(l.resp.addr);
+    }
   }
 
   void put_connection(engine::ConnectionRecord&& c, bool closed) {
@@ -165,7 +183,7 @@ struct Judge::Impl {
   void rejudge(UnitId id, std::set<std::string>& affected) {
     std::deque<Contribution> said;  // stable references while the judges add and fill in
     ctx.out = &said;
-    ctx.read_vantage = ctx.read_ours = false;
+    ctx.read_vantage = ctx.read_ours = ctx.read_inside = false;
     if (id == kDnsUnit) {
       ctx.order = OrderKey{0, {}, 0, 0};
       detail::judge_dns(ctx);
@@ -182,6 +200,10 @@ struct Judge::Impl {
       }
     }
     ctx.out = nullptr;
+    if (ctx.read_inside)
+      read_inside.insert(id);
+    else
+      read_inside.erase(id);
     if (ctx.read_vantage)
       read_vantage.insert(id);
     else
@@ -381,6 +403,11 @@ struct Judge::Impl {
     records.vantage_count = vantages.size();
     records.forwarding_vantage = paired || capture_points > 1;
     const bool vantage_changed = was_forwarding != records.forwarding_vantage;
+    // Inside addresses learned since the last flush (those --inside-net covers add nothing).
+    bool inside_changed = false;
+    for (const auto& a : learned_pending)
+      if (!ctx.inside_by_option(a) && ctx.learned_inside.insert(a).second) inside_changed = true;
+    learned_pending.clear();
     bool ours_changed = false;
     if (config.domains.empty() || explicit_ours.empty()) {
       auto before = ctx.ours;
@@ -403,6 +430,9 @@ struct Judge::Impl {
         if (!todo.count(id)) by_context.insert(id);
       if (!todo.count(kDnsUnit)) by_context.insert(kDnsUnit);
     }
+    if (inside_changed)
+      for (auto id : read_inside)
+        if (!todo.count(id)) by_context.insert(id);
     std::set<std::string> affected, affected_by_context;
     for (auto id : todo)
       rejudge(id, affected);
@@ -442,6 +472,7 @@ struct Judge::Impl {
       frozen.insert(unit);
       read_vantage.erase(unit);
       read_ours.erase(unit);
+      read_inside.erase(unit);
       ++summarised;
     }
   }
@@ -515,6 +546,7 @@ void Judge::finish(Result& result) {
   result.our_domains_inferred = im.records.our_domains_inferred;
   result.inside_nets = im.records.inside_nets;
   result.verdicts = std::move(im.records.verdicts);
+  result.inside_learned.assign(im.ctx.learned_inside.begin(), im.ctx.learned_inside.end());
   result.forwarding_vantage = im.records.forwarding_vantage;
   result.vantage_count = im.records.vantage_count;
   // Errors first, then warnings, then info; report order within a severity.

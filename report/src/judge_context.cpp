@@ -34,6 +34,13 @@ bool JudgeContext::is_ours(const std::string& domain) {
 }
 
 bool JudgeContext::inside(const IpAddress& a) const {
+  read_inside = true;
+  return std::any_of(result.inside_nets.begin(), result.inside_nets.end(),
+                     [&](const Cidr& c) { return c.contains(a); }) ||
+         learned_inside.count(a) > 0;
+}
+
+bool JudgeContext::inside_by_option(const IpAddress& a) const {
   return std::any_of(result.inside_nets.begin(), result.inside_nets.end(),
                      [&](const Cidr& c) { return c.contains(a); });
 }

@@ -56,6 +56,10 @@ struct JudgeContext {
   /// Our domains, as keys (domain_key()): --domain, or else inferred by infer_ours(). Decides
   /// "your" / "the peer's" in zone findings' remedies.
   std::set<std::string> ours;
+  /// Addresses NAT pairing shows behind the firewall, outside every --inside-net range: the
+  /// source of an outbound connection before its source NAT, the destination of an inbound one
+  /// after its destination NAT (judge.cpp learns them as records arrive).
+  std::set<IpAddress> learned_inside;
   /// Flows with an error-level finding (the attempts read it).
   std::unordered_set<std::uint32_t> error_flows;
 
@@ -72,12 +76,16 @@ struct JudgeContext {
   OrderKey order;  ///< phase, start and arrival set by the driver; add() counts seq
   /// What the unit read of the context (so a change re-judges exactly those units).
   bool read_vantage = false, read_ours = false;
+  mutable bool read_inside = false;
 
   /// The capture was taken on a forwarding box (read by the TCP judge; noted).
   bool forwarding_vantage();
   bool is_ours(const std::string& domain);
-  /// Inside one of the --inside-net ranges.
+  /// Inside one of the --inside-net ranges, or an address NAT pairing showed on the inside
+  /// of the firewall (learned_inside; noted, so a unit that asked is judged again when it grows).
   bool inside(const IpAddress& a) const;
+  /// Inside an --inside-net range (what the option said, for the wording).
+  bool inside_by_option(const IpAddress& a) const;
   /// Not reachable from the internet: not a public address, or inside an --inside-net.
   bool not_public(const IpAddress& a) const;
   /// "your", "the peer's", or "the" when @p domain is empty.

@@ -209,8 +209,11 @@ void judge_target(JudgeContext& ctx, const std::string& target, const std::strin
     for (const auto& rr : t->answers) {
       const auto* a = std::get_if<IpAddress>(&rr.data);
       if (!a || !ctx.not_public(*a) || !seen.insert(*a).second) continue;
-      std::string why =
-          ctx.inside(*a) ? "inside your --inside-net range" : std::string(to_string(classify(*a)));
+      std::string why = ctx.inside_by_option(*a) ? "inside your --inside-net range"
+                        : ctx.inside(*a)
+                            ? "an inside address (NAT pairing in this capture shows it "
+                              "behind the firewall)"
+                            : std::string(to_string(classify(*a)));
       auto& f =
           ctx.add(FindingCode::kDnsAddressNotPublic,
                   "The federation target " + target + " (for " + domain + ") resolves to " +

@@ -90,14 +90,15 @@ void judge_connection(JudgeContext& ctx, const ConnectionRecord& rec) {
     bool same_src = std::all_of(conn.legs.begin(), conn.legs.end(),
                                 [&](const flow::Leg& l) { return l.orig.addr == P.orig.addr; });
     if (same_src && ctx.not_public(P.orig.addr) && !ctx.not_public(P.resp.addr)) {
-      auto& f =
-          at(ctx.add(FindingCode::kNatMissing,
-                     "Outbound connection " + leg_text(P) + " left the firewall with source " +
-                         P.orig.addr.to_string() + " untranslated (" +
-                         (ctx.inside(P.orig.addr) ? "an --inside-net address"
-                                                  : std::string(to_string(classify(P.orig.addr)))) +
-                         "); replies cannot come back.",
-                     domain));
+      auto& f = at(
+          ctx.add(FindingCode::kNatMissing,
+                  "Outbound connection " + leg_text(P) + " left the firewall with source " +
+                      P.orig.addr.to_string() + " untranslated (" +
+                      (ctx.inside_by_option(P.orig.addr) ? "an --inside-net address"
+                       : ctx.inside(P.orig.addr)         ? "an inside address by NAT pairing"
+                                                 : std::string(to_string(classify(P.orig.addr)))) +
+                      "); replies cannot come back.",
+                  domain));
       for (const auto& l : conn.legs)
         if (l.o.first_syn) evidence(f, *l.o.first_syn);
       specific = true;
@@ -121,9 +122,25 @@ void judge_connection(JudgeContext& ctx, const ConnectionRecord& rec) {
     if (specific) break;
   }
 
-  // One leg only, on a box that forwards: the firewall stopped it.
-  if (!specific && conn.legs.size() == 1) {
-    bool syn_in = P.first_direction == packet::Direction::kIn;
+  // One sighting: one leg, or a capture of every interface of the box (a Linux 'any' capture,
+  // legs with an interface index) that saw the connection on one interface only, with every
+  // other file's leg a copy of the same addresses: a second capture of the same interface is
+  // no second sighting and must not weaken what the whole-box view shows.
+  const flow::Leg* solo = conn.legs.size() == 1 ? &P : nullptr;
+  for (const auto& l : conn.legs) {
+    if (solo || l.vantage.ifindex < 0) continue;
+    const bool alone_in_file =
+        std::count_if(conn.legs.begin(), conn.legs.end(),
+                      [&](const flow::Leg& o) { return o.vantage.file == l.vantage.file; }) == 1;
+    const bool copies = std::all_of(conn.legs.begin(), conn.legs.end(), [&](const flow::Leg& o) {
+      return o.orig == l.orig && o.resp == l.resp;
+    });
+    if (alone_in_file && copies) solo = &l;
+  }
+
+  // One sighting, on a box that forwards: the firewall stopped it.
+  if (!specific && solo) {
+    bool syn_in = solo->first_direction == packet::Direction::kIn;
     bool s0 = unanswered_syns(conn);
     // A peer outside sent its SYN to one of our inside addresses: its DNS (our public zone)
     // gave it that address. The firewall rightly drops it; the record is the cause.

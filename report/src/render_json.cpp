@@ -349,12 +349,16 @@ void render_json(const Result& r, std::ostream& os) {
           {"vantage_points", r.vantage_count},
           {"forwarding", r.forwarding_vantage}});
 
+  ordered_json learned = ordered_json::array();
+  for (const auto& a : r.inside_learned)
+    learned.push_back(a.to_string());
   ordered_json nets = ordered_json::array();
   for (const auto& c : r.inside_nets)
     nets.push_back(c.to_string());
   w.field("options", ordered_json{{"inside_nets", nets},
                                   {"domains", r.our_domains},
-                                  {"domains_inferred", r.our_domains_inferred}});
+                                  {"domains_inferred", r.our_domains_inferred},
+                                  {"inside_learned", learned}});
 
   ordered_json verdicts = ordered_json::array();
   for (const auto& v : r.verdicts) {

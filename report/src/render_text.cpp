@@ -389,6 +389,13 @@ std::string render_text(const Result& r, const TextOptions& options) {
   }
   // What a reader acts on first: a verdict per direction, then the root causes with what
   // follows from them, then the stories.
+  if (!r.inside_learned.empty()) {
+    out += "  inside addresses (from NAT pairing" +
+           std::string(r.inside_nets.empty() ? ", no --inside-net given" : "") + "):";
+    for (const auto& a : r.inside_learned)
+      out += " " + a.to_string();
+    out += "\n";
+  }
   out += "\nVerdicts\n";
   if (r.verdicts.empty()) out += "  nothing to judge: no federation traffic in this capture\n";
   for (const auto& v : r.verdicts) {

@@ -306,6 +306,27 @@ def cli_tests(fedscope):
     check(p.stdout == doc, "docs/findings.md is identical to `fedscope findings --markdown`")
 
 
+def vantage_tests(fedscope):
+    """A second capture of a vantage point already seen (fw-outside.pcap beside the 'any'
+    capture that holds the outside interface too) adds no sighting: the verdicts and root
+    causes stay those of the 'any' capture alone."""
+    opts = ["--inside-net", "192.0.2.0/24", "--domain", "cupdomain.example"]
+    for scen in ("core/fw-drop", "core/fw-reject-rst", "core/fw-reject-icmp",
+                 "core/fw-reject-icmp-port", "core/server-not-listening", "lab/fw-drop-5269",
+                 "lab/fw-reject-rst", "lab/nat-port-522"):
+        d = f"pcaps/{scen}"
+
+        def verdicts(files):
+            rc, out, _ = run(fedscope, files, opts)
+            rep = json.loads(out)
+            return rc, sorted((v["from"], v["to"], v["status"], v["stage"], v["root_cause"])
+                              for v in rep["verdicts"])
+
+        alone = verdicts([f"{d}/fw-any.pcap"])
+        both = verdicts([f"{d}/fw-any.pcap", f"{d}/fw-outside.pcap"])
+        check(alone == both, f"{scen}: fw-any + fw-outside concludes {both}, fw-any alone {alone}")
+
+
 def inference_tests(fedscope):
     # Without --domain, a domain whose federation address is inside (or NAT'ed to inside) is ours.
     rc, out, _ = run(fedscope, ["pcaps/core/dns-address-inside/fw-any.pcap"],
@@ -318,6 +339,21 @@ def inference_tests(fedscope):
     rc, out, _ = run(fedscope, ["pcaps/core/outbound-healthy/fw-any.pcap"],
                      ["--inside-net", "192.0.2.0/24"])
     check(json.loads(out)["options"]["domains_inferred"] == [], "a peer domain is not inferred as ours")
+    # Without --inside-net, NAT pairing shows which address is inside: our public zone naming
+    # it is still found, and the header says where the inside address came from.
+    for files in (["pcaps/lab/srv-target-inside/fw-any.pcap"],
+                  ["pcaps/lab/srv-target-inside/fw-outside.pcap",
+                   "pcaps/lab/srv-target-inside/fw-inside.pcap"]):
+        rc, out, _ = run(fedscope, files, ["--domain", "cupdomain.example"])
+        rep = json.loads(out)
+        check(rep["options"]["inside_learned"] == ["192.0.2.10"],
+              f"{files}: inside learned from NAT pairing: {rep['options']['inside_learned']}")
+        v = [x for x in rep["verdicts"] if x["to"] == "cupdomain.example"]
+        check(bool(v) and v[0]["root_cause"] == "dns-address-not-public" and rc == 1,
+              f"{files}: without --inside-net the inbound verdict is {v}")
+        rc, text, _ = run(fedscope, files, ["--domain", "cupdomain.example"], fmt="text")
+        check("inside addresses (from NAT pairing, no --inside-net given): 192.0.2.10" in text,
+              f"{files}: the header names the learned inside address")
 
 
 def main():
@@ -335,6 +371,7 @@ def main():
     if "cli" in a.what:
         cli_tests(a.fedscope)
         inference_tests(a.fedscope)
+        vantage_tests(a.fedscope)
     finish()
 
 

@@ -159,6 +159,9 @@ struct Result {
   std::vector<std::string> our_domains;
   std::vector<std::string> our_domains_inferred;  ///< when --domain is absent: see judge_dns.cpp
   std::vector<Cidr> inside_nets;
+  /// Addresses NAT pairing showed behind the firewall that no --inside-net covers (judged as
+  /// inside, and shown in the header).
+  std::vector<IpAddress> inside_learned;
   /// Wall-clock seconds analyze() spent reading and dissecting, and judging (for
   /// FEDSCOPE_TIMING and benchmarks; not part of any report).
   double read_seconds = 0, judge_seconds = 0;
