@@ -49,8 +49,7 @@ std::string date_text(std::int64_t unix_seconds) {
 
 void judge_certificate(JudgeContext& ctx, const ConnectionRecord& rec,
                        const tls::CertificateInfo& leaf, const std::optional<PacketRef>& ref,
-                       const std::string& who, const std::string& kind, const std::string& want,
-                       const std::string& domain) {
+                       const std::string& who, const std::string& want, const std::string& domain) {
   if (leaf.parse_error) return;
   const auto& P = rec.conn.primary();
   auto at = [&](Finding& f) -> Finding& {
@@ -60,7 +59,12 @@ void judge_certificate(JudgeContext& ctx, const ConnectionRecord& rec,
   PacketRef cref = ref ? *ref : P.o.first_syn.value_or(PacketRef{});
   std::int64_t now = cref.time.ns / 1'000'000'000;
   std::string subject = leaf.subject.empty() ? "(empty subject)" : leaf.subject;
-  std::string what = who + " presented a " + kind + "certificate (" + subject + ")";
+  // One finding per certificate, whichever connections and roles showed it (a server's
+  // certificate is also its client certificate on its own outgoing streams): it is named by
+  // the domain it must serve, not by the connection's target or its role there.
+  const std::string owner = want.empty() ? who : want;
+  std::string what = owner + "'s certificate (" + subject + ")";
+  const std::string owner_domain = want.empty() ? domain : want;
   // One finding per certificate and code: the same certificate shown on several
   // connections (as server and as client certificate) adds evidence, not findings.
   auto add_cert = [&](FindingCode code, std::string summary, const std::string& dom) -> Finding& {
@@ -71,7 +75,7 @@ void judge_certificate(JudgeContext& ctx, const ConnectionRecord& rec,
     if (!m.covered) {
       const std::string names = tls::san_names(leaf, ", ");
       auto& f = add_cert(FindingCode::kTlsCertNameMismatch,
-                         what + " that does not name " + want + ": it names " +
+                         what + " does not name " + want + ": it names " +
                              (names.empty() ? "nothing in its SAN" : names) +
                              (m.how.empty() ? "" : "; " + m.how) + ".",
                          want);
@@ -81,27 +85,27 @@ void judge_certificate(JudgeContext& ctx, const ConnectionRecord& rec,
   }
   if (leaf.not_after < now) {
     auto& f = add_cert(FindingCode::kTlsCertExpired,
-                       what + " that expired on " + date_text(leaf.not_after) + ".", domain);
+                       what + " expired on " + date_text(leaf.not_after) + ".", owner_domain);
     f.detail = date_text(leaf.not_after);
     evidence(f, cref);
   } else if (leaf.not_after - now < 30 * 86400) {
     auto& f =
         add_cert(FindingCode::kTlsCertExpiring,
-                 what + " that expires on " + date_text(leaf.not_after) + ", " +
+                 what + " expires on " + date_text(leaf.not_after) + ", " +
                      std::to_string((leaf.not_after - now) / 86400) + " days after this capture.",
-                 domain);
+                 owner_domain);
     f.detail = date_text(leaf.not_after);
     evidence(f, cref);
   }
   if (leaf.not_before > now) {
     auto& f =
         add_cert(FindingCode::kTlsCertNotYetValid,
-                 what + " that is valid only from " + date_text(leaf.not_before) + ".", domain);
+                 what + " is valid only from " + date_text(leaf.not_before) + ".", owner_domain);
     f.detail = date_text(leaf.not_before);
     evidence(f, cref);
   }
   if (leaf.self_signed) {
-    auto& f = add_cert(FindingCode::kTlsCertSelfSigned, what + " that is self-signed.", domain);
+    auto& f = add_cert(FindingCode::kTlsCertSelfSigned, what + " is self-signed.", owner_domain);
     evidence(f, cref);
   }
 }
@@ -216,11 +220,11 @@ void judge_tls(JudgeContext& ctx, const ConnectionRecord& rec, const std::string
                      : t.client_hello && !t.client_hello->sni.empty() ? t.client_hello->sni
                                                                       : domain;
   if (t.certificate == s2s::Seen::kYes && !t.chain.empty())
-    judge_certificate(ctx, rec, t.chain.front(), t.certificate_ref, name_r, "", want, domain);
+    judge_certificate(ctx, rec, t.chain.front(), t.certificate_ref, name_r, want, domain);
   // The originating server's client certificate (asked for SASL EXTERNAL) names its own
   // domain, the stream's 'from'.
   if (!t.client_chain.empty())
-    judge_certificate(ctx, rec, t.client_chain.front(), t.client_certificate_ref, name_o, "client ",
+    judge_certificate(ctx, rec, t.client_chain.front(), t.client_certificate_ref, name_o,
                       x.orig.header ? x.orig.header->from : "", domain);
 }
 

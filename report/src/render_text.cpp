@@ -402,7 +402,7 @@ std::string render_text(const Result& r, const TextOptions& options) {
     std::string status = upper(to_string(v.status));
     std::replace(status.begin(), status.end(), '-', ' ');
     if (v.basis != VerdictBasis::kNone) status += " (" + std::string(to_string(v.basis)) + ")";
-    out += "  " + pad(status, 16) + " " + v.from + " → " + v.to;
+    out += "  " + pad(status, 20) + " " + v.from + " → " + v.to;
     if (v.finding) {
       const Finding& f = r.findings[*v.finding];
       out += "  " +
@@ -411,7 +411,7 @@ std::string render_text(const Result& r, const TextOptions& options) {
              std::string(to_string(f.code));
     }
     out += "\n";
-    if (v.status != VerdictStatus::kNotObserved) out += "  " + std::string(17, ' ') + v.why + "\n";
+    if (v.status != VerdictStatus::kNotObserved) out += "  " + std::string(21, ' ') + v.why + "\n";
   }
 
   // Consequences by the key of their cause, in report order.

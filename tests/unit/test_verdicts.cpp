@@ -218,7 +218,7 @@ TEST(Verdicts, DialbackRefusedIsTheCauseOfTheStreamError) {
   ASSERT_LT(verdicts, findings);
   ASSERT_LT(findings, stories);
   const std::string first = text.substr(verdicts, findings - verdicts);
-  EXPECT_NE(first.find("FAILED           a.example → b.example  at auth: xmpp-dialback-invalid"),
+  EXPECT_NE(first.find("FAILED               a.example → b.example  at auth: xmpp-dialback-invalid"),
             std::string::npos)
       << first;
   const std::string body = text.substr(findings, stories - findings);
@@ -510,8 +510,8 @@ TEST(RenderVerdicts, TheSameConsequenceTwiceIsOneLineWithACount) {
   v.why = root.summary;
   r.verdicts.push_back(v);
   const std::string text = render_text(r);
-  EXPECT_NE(text.find("  FAILED           cupdomain.example → gmail.example  at dns: "
-                      "dns-srv-port-nonstandard\n                   SRV says 5369.\n"),
+  EXPECT_NE(text.find("  FAILED               cupdomain.example → gmail.example  at dns: "
+                      "dns-srv-port-nonstandard\n                       SRV says 5369.\n"),
             std::string::npos)
       << text;
   EXPECT_NE(text.find("      tcp-refused: refused on flow 1. (and 1 more like it)\n"
