@@ -177,6 +177,7 @@ CORNER = {
     "gzip-cut.pcap.gz": dict(rc=0, packets=23, anomalies={"capture.damaged_record": 1},
                              stderr="gzip data cut short"),
     "ticket-notes.pcap.gz": dict(rc=2, stderr="gzip data, but not a capture inside: text"),
+    "no-federation.pcap": dict(rc=3, flows=1, verdicts=[], text=["nothing to judge", "Other DNS"]),
     "unknown-linktype.pcap": dict(rc=3, packets=3, flows=0,
                                   anomalies={"link.unsupported_linktype": 3},
                                   stderr="is not decoded"),
@@ -260,6 +261,10 @@ def corner_tests(fedscope, schema):
             check(rep["anomalies"] == exp["anomalies"], f"corner {name}: anomalies {rep['anomalies']}")
         if exp.get("no_codes"):
             check(not rep["findings"], f"corner {name}: findings {codes(rep)}")
+        if "text" in exp:
+            _, text, _ = run(fedscope, [str(path.relative_to(ROOT))], [], fmt="text")
+            for t in exp["text"]:
+                check(t in text, f"corner {name}: the text lacks '{t}'")
         if "only" in exp:
             check(codes(rep) == set(exp["only"]), f"corner {name}: findings {codes(rep)}")
         if "verdicts" in exp:

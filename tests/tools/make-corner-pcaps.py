@@ -267,7 +267,8 @@ def gen_file_level(out: str) -> None:
     with open(os.path.join(out, "empty.pcap"), "wb") as fh:
         PcapWriter(fh, LINKTYPE_ETHERNET)
     manifest("empty.pcap", "valid classic pcap global header (µs, Ethernet), zero records",
-             "valid input: report 0 packets, 0 connections, no error and exit status 0 "
+             "valid input: report 0 packets, 0 connections, no error, and exit status 3 "
+             "'nothing to judge' (no federation traffic; 0 would read as healthy) "
              "[tshark 4.0: no output, exit 0; capinfos: 0 packets]")
 
     f = healthy_flow(close=False)
@@ -760,6 +761,27 @@ def gen_xmpp_cuts(out: str) -> None:
              "the next boundary (xmpp.gap_resync); the dropped request is not invented")
 
 
+def gen_no_federation(out: str) -> None:
+    # Traffic, but none of it federation: an HTTPS connection and its DNS lookup.
+    pk = dns_udp(LOCAL, 54411, RESOLVER, dns_query(0x6101, "www.example.org", DNS_A),
+                 dns_response(0x6101, "www.example.org", DNS_A,
+                              [RR("www.example.org", DNS_A, A("198.51.100.80"), 300)]),
+                 T0_NS, ident=0x6101)
+    f = TcpFlow(LOCAL, 41000, "198.51.100.80", dport=443, start=T0_NS + 10 * MS)
+    f.handshake()
+    f.exchange([(False, b"\x16\x03\x01\x00\x05hello"), (True, b"\x16\x03\x03\x00\x05world")])
+    f.now += 5 * MS
+    f.close()
+    write(out, "no-federation.pcap", eth(), pk + f.packets)
+    manifest("no-federation.pcap",
+             "an A lookup of www.example.org (192.0.2.10 <-> 192.0.2.53:53) and a TCP "
+             "connection 192.0.2.10 -> 198.51.100.80:443 with a few bytes each way and a "
+             "clean close: traffic, but no federation (no 5269/5270, no XMPP SRV lookup)",
+             "say there is nothing to judge (no verdicts, 'no federation traffic') and exit "
+             "with status 3, never 0 like a healthy capture; the lookup is listed under "
+             "Other DNS")
+
+
 def main() -> int:
     if len(sys.argv) != 2:
         print(__doc__, file=sys.stderr)
@@ -768,7 +790,7 @@ def main() -> int:
     os.makedirs(out, exist_ok=True)
     for gen in (gen_link_types, gen_ipv6, gen_pcapng, gen_nanosecond, gen_file_level,
                 gen_snaplen, gen_dns_bad, gen_dns_not_utf8, gen_bad_headers, gen_fragments, gen_icmp, gen_tcp_ooo,
-                gen_dns_tcp, gen_xmpp_cuts):
+                gen_dns_tcp, gen_xmpp_cuts, gen_no_federation):
         gen(out)
     # Rows of files made by hand beside the generated ones (gzip'd copies) are kept.
     path = os.path.join(out, "MANIFEST.tsv")
