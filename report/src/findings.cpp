@@ -98,6 +98,18 @@ constexpr std::array kCatalogue = {
         "addresses only in an internal zone (split DNS).",
         ""},
     CatalogueEntry{
+        FindingCode::kDnsAddressElsewhere, "dns-address-elsewhere", "dns", Severity::kError,
+        "Your domain's federation target is another server",
+        "Your domain's SRV target (or, without SRV, the domain itself) resolves to a public "
+        "address that is not your server's: the capture shows your server reached through its "
+        "public NAT address, and the record names another. Peers connect there, and their "
+        "dialback checks of your domain go there: the domain is also registered with another "
+        "provider (an old hosting, a cloud service), which answers 'invalid' for keys it did "
+        "not make — the classic \"unexpected dialback\" failure.",
+        "Point the domain's `_xmpp-server._tcp` SRV record (and its target's A/AAAA) at your "
+        "firewall's public NAT address, and remove the domain from the other provider.",
+        ""},
+    CatalogueEntry{
         FindingCode::kTcpNoAnswer, "tcp-no-answer", "tcp", Severity::kError,
         "Connection attempt never answered (SYNs retransmitted)",
         "The originator sent SYN and retransmitted it, and nothing came back: no SYN-ACK, no "
@@ -467,6 +479,7 @@ Stage stage_of(FindingCode code) {
     case FindingCode::kDnsNoResponse:
     case FindingCode::kDnsError:
     case FindingCode::kDnsAddressNotPublic:
+    case FindingCode::kDnsAddressElsewhere:
       return Stage::kDns;
     case FindingCode::kTcpNoAnswer:
     case FindingCode::kTcpRefused:

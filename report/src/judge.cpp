@@ -105,7 +105,7 @@ struct Judge::Impl {
   // Units that read a context decision, whatever they said (re-judged when it flips).
   std::unordered_set<UnitId> read_vantage, read_ours, read_inside;
   // Inside addresses NAT pairing showed, not yet in the context (applied at the next flush).
-  std::set<IpAddress> learned_pending;
+  std::set<IpAddress> learned_pending, public_pending;
   std::unordered_map<std::string, KeyState> keys;
   std::unordered_map<std::string, Emitted> emitted;
   std::unordered_map<std::uint32_t, std::uint32_t> error_count;  // flow -> error findings
@@ -130,8 +130,14 @@ struct Judge::Impl {
       if (l.start < first->start) first = &l;
     for (const auto& l : c.legs) {
       if (&l == first) continue;
-      if (!(l.orig.addr == first->orig.addr)) learned_pending.insert(first->orig.addr);
-      if (!(l.resp.addr == first->resp.addr)) learned_pending.insert(l.resp.addr);
+      if (!(l.orig.addr == first->orig.addr)) {
+        learned_pending.insert(first->orig.addr);
+        public_pending.insert(l.orig.addr);
+      }
+      if (!(l.resp.addr == first->resp.addr)) {
+        learned_pending.insert(l.resp.addr);
+        public_pending.insert(first->resp.addr);
+      }
     }
   }
 
@@ -408,6 +414,9 @@ struct Judge::Impl {
     for (const auto& a : learned_pending)
       if (!ctx.inside_by_option(a) && ctx.learned_inside.insert(a).second) inside_changed = true;
     learned_pending.clear();
+    for (const auto& a : public_pending)
+      if (!ctx.inside(a) && ctx.our_public.insert(a).second) inside_changed = true;
+    public_pending.clear();
     bool ours_changed = false;
     if (config.domains.empty() || explicit_ours.empty()) {
       auto before = ctx.ours;

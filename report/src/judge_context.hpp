@@ -60,6 +60,9 @@ struct JudgeContext {
   /// source of an outbound connection before its source NAT, the destination of an inbound one
   /// after its destination NAT (judge.cpp learns them as records arrive).
   std::set<IpAddress> learned_inside;
+  /// Our public addresses NAT pairing shows: the source NAT'ed outbound connections leave
+  /// with, the destination of inbound ones before their destination NAT.
+  std::set<IpAddress> our_public;
   /// Flows with an error-level finding (the attempts read it).
   std::unordered_set<std::uint32_t> error_flows;
 

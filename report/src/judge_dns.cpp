@@ -223,6 +223,27 @@ void judge_target(JudgeContext& ctx, const std::string& target, const std::strin
       evidence(f, *t);
     }
   }
+  // Our domain pointing at someone else's public address, while the capture shows ours.
+  ctx.read_inside = true;  // our public addresses grow with the records, like inside ones
+  if (!ctx.is_ours(domain) || ctx.our_public.empty()) return;
+  std::set<IpAddress> other;
+  for (const auto* t : addr)
+    for (const auto& rr : t->answers) {
+      const auto* a = std::get_if<IpAddress>(&rr.data);
+      if (!a || ctx.not_public(*a) || ctx.our_public.count(*a) || !other.insert(*a).second)
+        continue;
+      std::string ours;
+      for (const auto& p : ctx.our_public)
+        ours += (ours.empty() ? "" : ", ") + p.to_string();
+      auto& f = ctx.add(
+          FindingCode::kDnsAddressElsewhere,
+          "The federation target " + target + " of your domain " + domain + " resolves to " +
+              a->to_string() + ", but this capture shows your server reached at " + ours +
+              " (NAT): peers, and their dialback checks of " + domain + ", go to another server.",
+          domain);
+      f.detail = a->to_string();
+      evidence(f, *t);
+    }
 }
 
 }  // namespace

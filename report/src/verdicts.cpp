@@ -41,6 +41,7 @@ int rank(FindingCode code) {
     case C::kDnsTargetUnresolved:
       return 12;
     case C::kDnsAddressNotPublic:
+    case C::kDnsAddressElsewhere:
       return 13;
     case C::kDnsSrvPortNonstandard:
       return 14;
@@ -111,6 +112,10 @@ bool explains(FindingCode cause, FindingCode effect) {
     case C::kDnsSrvNameSuspicious:
     case C::kDnsSrvMissing:
       return stage_of(effect) != Stage::kDns || effect == C::kDnsTargetUnresolved;
+    case C::kDnsAddressElsewhere:
+      // Our records send the peer's dialback check to another server, which refuses our key.
+      return effect == C::kXmppDialbackInvalid || effect == C::kXmppStreamError ||
+             effect == C::kXmppDialbackTimeout;
     default:
       return false;
   }
@@ -163,6 +168,9 @@ struct Direction {
   std::string from, to;
   std::vector<std::size_t> attempts;
   std::vector<std::size_t> findings;  // indexes into the input
+  // Findings of another direction that may explain this one's failure but never fail it on
+  // their own (our records pointing elsewhere, for our outgoing dialback).
+  std::set<std::size_t> borrowed;
 };
 
 // How long a receiving server may take to verify the originating server by dialback: it
@@ -342,7 +350,7 @@ void judge_verdicts(JudgeContext& ctx, const std::vector<VerdictInput>& in,
       }
     }
     auto [it, fresh] = dir_index.emplace(std::make_pair(from, to), dirs.size());
-    if (fresh) dirs.push_back(Direction{from, to, {}, {}});
+    if (fresh) dirs.push_back(Direction{from, to, {}, {}, {}});
     dirs[it->second].attempts.push_back(i);
     dir_of_attempt[i] = it->second;
   }
@@ -359,7 +367,7 @@ void judge_verdicts(JudgeContext& ctx, const std::vector<VerdictInput>& in,
       const std::string to = domain_key(r.attempts[i].domain);
       for (const auto& p : peers) {
         auto [it, fresh] = dir_index.emplace(std::make_pair(p, to), dirs.size());
-        if (fresh) dirs.push_back(Direction{p, to, {}, {}});
+        if (fresh) dirs.push_back(Direction{p, to, {}, {}, {}});
         dirs[it->second].attempts.push_back(i);
       }
     }
@@ -394,6 +402,14 @@ void judge_verdicts(JudgeContext& ctx, const std::vector<VerdictInput>& in,
     }
     for (auto d : ds)
       dirs[d].findings.push_back(k);
+    // Our domain's records pointing at another server explain our outgoing dialback
+    // failing (the peer checks our key there).
+    if (f.code == C::kDnsAddressElsewhere)
+      for (std::size_t d = 0; d < dirs.size(); ++d)
+        if (dirs[d].from == domain_key(f.domain) && !ds.count(d)) {
+          dirs[d].findings.push_back(k);
+          dirs[d].borrowed.insert(k);
+        }
   }
 
   // The verdict of each direction.
@@ -422,6 +438,7 @@ void judge_verdicts(JudgeContext& ctx, const std::vector<VerdictInput>& in,
     }
     auto blocking_kind = [&](std::size_t k) {
       const auto code = in[k].finding->code;
+      if (d.borrowed.count(k)) return false;
       return (in[k].base == Severity::kError && !survivable(code)) ||
              blocks_as_warning(code, observed);
     };
@@ -456,6 +473,7 @@ void judge_verdicts(JudgeContext& ctx, const std::vector<VerdictInput>& in,
     std::vector<std::size_t> blocking;
     for (auto k : d.findings) {
       const auto code = in[k].finding->code;
+      if (d.borrowed.count(k)) continue;
       if ((in[k].base == Severity::kError && !(works && survivable(code))) ||
           blocks_as_warning(code, observed))
         blocking.push_back(k);

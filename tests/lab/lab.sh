@@ -53,7 +53,7 @@ SCENARIOS=(
   srv-missing-fallback srv-missing-nofallback srv-port-5369 srv-target-inside
   fw-drop-5269 fw-reject-rst nat-port-522 service-stopped
   tls-required-one-side cert-untrusted-secure-auth dialback-imposter dns-server-down
-  healthy-selfsigned-tls12 cert-untrusted-tls12
+  healthy-selfsigned-tls12 cert-untrusted-tls12 dns-served-elsewhere
 )
 
 LOG_FD=2

@@ -76,6 +76,7 @@ sc_healthy_plaintext() {
   DESC="healthy federation with TLS off on both servers (no certificates, s2s_require_encryption = false): dialback and the messages travel in clear"
   SRV_CERTS=none SRV_REQENC=false GMAIL_CERTS=none GMAIL_REQENC=false
   MUST_NOT=("${HEALTHY_NOT[@]}")
+  XMPP_MUST=(xmpp-unencrypted)
   XMPP_MUST_NOT=("${XMPP_HEALTHY_NOT[@]}" tls-cert-self-signed)
   NOT_DET=("$PEER_DNS")
   CHECKS=("$OUT_SYN_OK" "$IN_SYN_OK" "$NO_RST" "fw-inside.pcap;tcp port 5269 and tcp[((tcp[12:1] & 0xf0) >> 2):4] = 0x3c64623a;>=;2")
@@ -229,6 +230,7 @@ sc_cert_untrusted_secure_auth() {
   WANT_A2B="not delivered" WANT_B2A="not delivered"
   MUST_NOT=("${HEALTHY_NOT_BUT_RESET[@]}")
   MAY=(tcp-reset)
+  XMPP_MUST=(tls-closed-after-handshake)
   XMPP_MUST_NOT=(xmpp-tls-required xmpp-dialback-invalid)
   NOT_DET=("$PEER_DNS" "$TLS13 (so tls-cert-self-signed cannot be shown; see cert-untrusted-tls12)" "$AFTER_TLS: the stream errors that end both streams (cupdomain.example: 'Your server's certificate is not trusted') are encrypted")
   CHECKS=("$OUT_SYN_OK" "$IN_SYN_OK")
@@ -251,6 +253,27 @@ sc_dialback_imposter() {
   NOTES="Only the on-premises server's outbound stream crosses the firewall, in clear: stream headers, <db:result/> with cupdomain.example's key, and a few seconds later (the time gmail.example needs to resolve cupdomain.example and ask the other provider) <db:result type='invalid'/> from gmail.example; cupdomain.example answers <stream:error><not-authorized/> and bounces alice's message. The other provider's server logs 'Asked to verify a dialback key that was incorrect. An imposter is claiming to be cupdomain.example?'. bob's reply goes to the other provider too (that is where DNS points), never through the firewall. $RESET_NOTE"
 }
 
+sc_dns_served_elsewhere() {
+  DESC="dialback-imposter, with the admin's own dig of cupdomain.example's records in the capture: the public DNS names the other provider (203.0.113.30), while the capture shows cupdomain.example's server reached at its NAT address 203.0.113.100"
+  SRV_CERTS=none SRV_REQENC=false GMAIL_CERTS=none GMAIL_REQENC=false
+  ALT=1
+  ZONE=("${ZONE[@]/--host-record=xmpp.cupdomain.example*/--host-record=xmpp.cupdomain.example,$ALT_IP}")
+  ZONE=("${ZONE[@]/--host-record=cupdomain.example,*/--host-record=cupdomain.example,$ALT_IP}")
+  ADMIN=admin_check_own_records
+  WANT_A2B="not delivered" WANT_B2A="not delivered"
+  MUST_NOT=("${HEALTHY_NOT_BUT_RESET[@]}" dns-address-not-public)
+  MAY=(tcp-reset dns-address-elsewhere)
+  EXTRA_CHECKS='[{"files": ["fw-any.pcap"], "must": ["dns-address-elsewhere"], "why": "the outbound stream NAT pairing shows the public address 203.0.113.100; the dig says 203.0.113.30"},
+    {"files": ["fw-outside.pcap", "fw-inside.pcap"], "must": ["dns-address-elsewhere"], "why": "the same, from the two interfaces"},
+    {"files": ["srv.pcap"], "must_not": ["dns-address-elsewhere"], "why": "beside the server no NAT shows its public address, so 203.0.113.30 cannot be told from it"}]'
+
+  XMPP_MUST=(xmpp-dialback-invalid xmpp-stream-error)
+  XMPP_MUST_NOT=(xmpp-tls-required tls-cert-self-signed)
+  NOT_DET=("$PEER_DNS" "the dialback verify connection from gmail.example to the other provider (203.0.113.30) and bob's message to it: on the internet side, never through the firewall")
+  CHECKS=("$OUT_SYN_OK" "fw-outside.pcap;$SYN and dst host $NAT_IP;==;0" "fw-inside.pcap;udp dst port 53;>=;3")
+  NOTES="As dialback-imposter; in addition the admin's dig from 192.0.2.10 (through the firewall to the DMZ resolver, which serves the same zone as the public one): SRV _xmpp-server._tcp.cupdomain.example -> xmpp.cupdomain.example:5269, A xmpp.cupdomain.example 203.0.113.30 — not 203.0.113.100, the address the outbound stream leaves with (source NAT). gmail.example's dialback check of cupdomain.example goes to 203.0.113.30, which refuses the key; bob's message goes there too. $RESET_NOTE"
+}
+
 sc_dns_server_down() {
   DESC="the inside server's DNS resolver (198.51.100.53 in the DMZ) is down: the host is up but dnsmasq is not running, so every query gets ICMP port unreachable"
   DMZ_DNS=0
@@ -267,7 +290,7 @@ sc_healthy_selfsigned_tls12() {
   DESC="healthy-selfsigned with gmail.example limited to TLS 1.2 (protocol = \"tlsv1_2\", like an older server): the self-signed certificates cross in clear; dialback authenticates"
   SRV_CERTS=self GMAIL_CERTS=self GMAIL_TLS12=1
   MUST_NOT=("${HEALTHY_NOT[@]}")
-  XMPP_MUST=(tls-cert-self-signed)
+  XMPP_MUST=(tls-cert-self-signed tls-closed-after-handshake)
   XMPP_MUST_NOT=("${XMPP_HEALTHY_NOT[@]}" tls-old-version)
   NOT_DET=("$PEER_DNS" "$AFTER_TLS: the dialback exchange is inside TLS")
   CHECKS=("$OUT_SYN_OK" "$IN_SYN_OK" "$NO_RST")

@@ -30,6 +30,7 @@ enum class FindingCode : std::uint8_t {
   kDnsNoResponse,
   kDnsError,
   kDnsAddressNotPublic,
+  kDnsAddressElsewhere,
   kTcpNoAnswer,
   kTcpRefused,
   kTcpUnreachable,
