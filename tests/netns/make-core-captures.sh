@@ -613,6 +613,7 @@ write_expected() {
     '{description: $description, options: $options} + {($key): $sets}
      + {must: $must, must_not: $must_not, notes: $notes}
      + (if $extra == [] then {} else {extra_checks: $extra} end)' >"$f"
+  keep_verdicts "$f" "$REPO/pcaps/core/$CUR/expected.json"
 }
 
 fw_ifmap() {

@@ -57,6 +57,7 @@ XMPP_ALL=(
   xmpp-auth-incomplete xmpp-stanza-error
   tls-cert-expired tls-cert-not-yet-valid tls-cert-expiring tls-cert-self-signed
   tls-cert-name-mismatch tls-alert tls-old-version tls-handshake-incomplete tls-sni-mismatch
+  xmpp-unencrypted tls-closed-after-handshake
 )
 CORE_NOT=(tcp-no-answer tcp-refused tcp-unreachable tcp-handshake-incomplete tcp-reset
   fw-blocked nat-port-mismatch nat-missing tcp-port-nonstandard)
@@ -259,7 +260,7 @@ sc_dialback_timeout() {
 
 sc_dialback_unsolicited() {
   DESC="plaintext dialback, but b.example sends <db:result type='valid'/> right after its stream features, before a.example has asked anything; a.example ignores it and authenticates normally (db:result, verify connection, valid)"
-  XMPP_MUST=(xmpp-dialback-unsolicited)
+  XMPP_MUST=(xmpp-dialback-unsolicited xmpp-unencrypted)
   CHECKS+=("tcp.flags.syn == 1 && tcp.flags.ack == 0;==;2" 'tcp.payload contains "type='"'"'valid'"'"'";>=;3')
   LOG_CHECK="unsolicited dialback result"
   PICK='type=.valid.|<db:result from=.a.example'
@@ -271,6 +272,7 @@ sc_dialback_valid_plaintext() {
   DESC="healthy baseline, plaintext: dialback both ways (the receiver verifies a.example's key over a second TCP connection back to 203.0.113.10:5269, its own outgoing stream), then a message, a presence and an iq from a.example, the answers (message, iq result) from b.example"
   CHECKS+=("tcp.flags.syn == 1 && tcp.flags.ack == 0;==;2" 'tcp.payload contains "<message";==;2' 'tcp.payload contains "<iq";==;2' 'tcp.payload contains "<presence";==;1')
   PICK='<db:result [^>]*type=.valid.|MESSAGE|IQ'
+  XMPP_MUST=(xmpp-unencrypted)
   SUMMARY="connection 1 (a.example:eph -> b.example:5269): headers, features with dialback, <db:result>KEY_a</db:result>. Connection 2 (b.example:eph -> a.example:5269): headers, <db:result>KEY_b</db:result> and <db:verify id=ID1>KEY_a</db:verify>; a.example answers <db:verify type='valid'/> there and sends <db:verify id=ID2>KEY_b</db:verify> on connection 1; b.example answers it valid; each side then sends <db:result type='valid'/> on its incoming stream. a.example -> b.example on connection 1: <message> (chat, body), <presence>, <iq type='get'> (XEP-0199 ping); b.example -> a.example on connection 2: <iq type='result'>, a <message> back. a.example closes connection 1 with </stream:stream>, then b.example closes connection 2; FIN both ways on both."
   NOTES="Everything is in clear: fedscope can follow both dialback directions, the verify connection, and the stanzas. Stanzas travel one way per stream (RFC 6120 s2s streams are unidirectional): b.example's answers use its own stream (connection 2). Must produce no XMPP/TLS error finding."
 }
@@ -316,7 +318,7 @@ sc_auth_incomplete() {
 
 sc_stanza_error() {
   DESC="plaintext dialback succeeds both ways; a.example sends a message to nobody@b.example; b.example answers (on its own stream to a.example) with a message of type='error': <error type='cancel'><service-unavailable/>"
-  XMPP_MUST=(xmpp-stanza-error)
+  XMPP_MUST=(xmpp-stanza-error xmpp-unencrypted)
   CHECKS+=("tcp.flags.syn == 1 && tcp.flags.ack == 0;==;2" 'tcp.payload contains "service-unavailable";==;1')
   PICK='MESSAGE|IQ'
   SUMMARY="as dialback-valid-plaintext (two connections, dialback both ways), then on connection 1 a.example's <message to='nobody@b.example' id='m1'>, <presence>, <iq type='get'>; on connection 2 b.example's <iq type='result'> and <message from='nobody@b.example' type='error' id='m1'><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>; both streams closed cleanly."
@@ -529,6 +531,7 @@ write_expected() {
     '{description: $description, options: $options, file_sets: [["s2s.pcap"]], must: $must,
       must_not: $must_not, xmpp_must: $xmust, xmpp_must_not: $xnot, exact: true, may: $may,
       notes: $notes}' >"$1"
+  keep_verdicts "$1" "$REPO/pcaps/xmpp/$CUR/expected.json"
 }
 
 tshark_r() {  # FILE ARGS...: tshark with our decoders (and the key log when there is one)
