@@ -319,6 +319,7 @@ struct Judge::Impl {
     if (it == notes.end()) return;
     f.cause = it->second.cause;
     f.severity = it->second.severity;
+    if (!it->second.remedy.empty()) f.remedy = it->second.remedy;
   }
 
   // The verdicts over the findings as said and the attempts; findings whose fold note
@@ -344,11 +345,16 @@ struct Judge::Impl {
     std::vector<std::tuple<OrderKey, std::string>> changed;
     for (auto& [key, e] : emitted) {
       Finding f = e.finding;
+      // Out from under a cause: its own remedy again (folded anew from its contributors).
+      if (!f.cause.empty())
+        if (auto kit = keys.find(key); kit != keys.end() && !kit->second.parts.empty())
+          f.remedy = fold(kit->second).remedy;
       f.cause.clear();
       f.severity = e.base;
       if (auto it = fresh.find(key); it != fresh.end()) {
         f.cause = it->second.cause;
         f.severity = it->second.severity;
+        if (!it->second.remedy.empty()) f.remedy = it->second.remedy;
       }
       if (f == e.finding) continue;
       e.finding = std::move(f);

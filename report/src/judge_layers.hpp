@@ -64,6 +64,9 @@ struct VerdictInput {
 struct FoldNote {
   std::string cause;
   Severity severity = Severity::kError;
+  /// Folded: the remedy it carries instead of its own (which would point away from the
+  /// cause), naming the root cause to act on.
+  std::string remedy;
   friend bool operator==(const FoldNote&, const FoldNote&) = default;
 };
 

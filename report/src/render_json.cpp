@@ -360,12 +360,13 @@ void render_json(const Result& r, std::ostream& os) {
                                   {"domains_inferred", r.our_domains_inferred},
                                   {"inside_learned", learned}});
 
-  ordered_json verdicts = ordered_json::array();
+  // Streamed like the records: one direction's JSON in memory at a time.
+  w.begin_array("verdicts");
   for (const auto& v : r.verdicts) {
     auto opt = [](std::string_view t) {
       return t.empty() ? ordered_json(nullptr) : ordered_json(std::string(t));
     };
-    verdicts.push_back(ordered_json{
+    w.element(ordered_json{
         {"from", v.from},
         {"to", v.to},
         {"status", std::string(to_string(v.status))},
@@ -377,7 +378,7 @@ void render_json(const Result& r, std::ostream& os) {
         {"why", v.why},
         {"attempts", v.attempts}});
   }
-  w.field("verdicts", verdicts);
+  w.end_array();
 
   w.begin_array("dns");
   for (const auto& t : r.dns) {

@@ -164,6 +164,14 @@ std::string strip_service_labels(std::string name) {
   return name;
 }
 
+// What a folded consequence says to do: act on its cause (its own remedy would send an admin
+// to the wrong box, e.g. "permit 5269" for SYNs a wrong SRV record sent to 5369).
+std::string folded_remedy(const Finding& cause) {
+  return "Follows from " + std::string(to_string(cause.code)) +
+         (cause.domain.empty() ? "" : " [" + cause.domain + "]") +
+         ": act on that finding's remedy; this one needs no action of its own.";
+}
+
 struct Direction {
   std::string from, to;
   std::vector<std::size_t> attempts;
@@ -511,6 +519,7 @@ void judge_verdicts(JudgeContext& ctx, const std::vector<VerdictInput>& in,
           auto& n = notes[*in[k].key];
           n.cause = *in[root].key;
           n.severity = in[k].base;
+          n.remedy = folded_remedy(rf);
         }
       }
     } else if (works) {
@@ -528,6 +537,7 @@ void judge_verdicts(JudgeContext& ctx, const std::vector<VerdictInput>& in,
             auto& n = notes[*in[k].key];
             n.cause = *in[*deg].key;
             n.severity = in[k].base;
+            n.remedy = folded_remedy(*in[*deg].finding);
           }
       } else {
         v.status = VerdictStatus::kOk;

@@ -149,6 +149,9 @@ TEST(Verdicts, AWrongSrvPortIsTheRootCauseOfTheRefusal) {
     const Finding* f = find(r, code);
     ASSERT_NE(f, nullptr) << to_string(code);
     EXPECT_EQ(f->cause, root.key) << to_string(code);
+    // Its own remedy ("start the listener on 5369") would point away from the cause.
+    EXPECT_EQ(f->remedy.rfind("Follows from dns-srv-port-nonstandard [gmail.example]: ", 0), 0u)
+        << f->remedy;
   }
   EXPECT_EQ(r.errors(), 1u);
   EXPECT_EQ(r.warnings(), 0u);
@@ -218,8 +221,9 @@ TEST(Verdicts, DialbackRefusedIsTheCauseOfTheStreamError) {
   ASSERT_LT(verdicts, findings);
   ASSERT_LT(findings, stories);
   const std::string first = text.substr(verdicts, findings - verdicts);
-  EXPECT_NE(first.find("FAILED               a.example → b.example  at auth: xmpp-dialback-invalid"),
-            std::string::npos)
+  EXPECT_NE(
+      first.find("FAILED               a.example → b.example  at auth: xmpp-dialback-invalid"),
+      std::string::npos)
       << first;
   const std::string body = text.substr(findings, stories - findings);
   const auto cause_at = body.find("ERROR  xmpp-dialback-invalid");
