@@ -53,6 +53,32 @@ inline std::string header(const char* from, const char* to, const char* id = "")
          " version='1.0'>";
 }
 
+/// One leg @p client -> @p server:@p port whose first SYN is at @p start (s after kT0), seen at
+/// interface index @p ifindex (-1: none). Only the SYN: the tests add what else it saw.
+inline flow::Leg leg(std::uint32_t id, const char* client, const char* server, std::uint16_t port,
+                     double start, std::int32_t ifindex = -1) {
+  flow::Leg l;
+  l.id = id;
+  l.connection = id;
+  l.vantage.ifindex = ifindex;
+  l.orig = Endpoint{*IpAddress::parse(client), 40000};
+  l.resp = Endpoint{*IpAddress::parse(server), port};
+  l.start = l.last = Timestamp::from_seconds(kT0 + start);
+  l.o.syns = 1;
+  l.o.first_syn = at(id * 100, start);
+  return l;
+}
+
+/// A connection record of @p legs (the first is the primary) in @p state.
+inline engine::ConnectionRecord record(std::uint32_t id, std::vector<flow::Leg> legs,
+                                       flow::ConnState state) {
+  engine::ConnectionRecord rec;
+  rec.conn.id = id;
+  rec.conn.legs = std::move(legs);
+  rec.conn.conn_state = state;
+  return rec;
+}
+
 /// The codes of @p r's findings, sorted (to compare as a set with repeats).
 inline std::vector<report::FindingCode> codes(const report::Result& r) {
   std::vector<report::FindingCode> v;

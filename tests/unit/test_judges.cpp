@@ -71,19 +71,8 @@ dns::ResourceRecord a(const std::string& owner, const char* address) {
 
 // ---- TCP records ------------------------------------------------------------------------------
 
-flow::Leg leg(std::uint32_t id, const char* client, const char* server, std::uint16_t port,
-              double start, std::int32_t ifindex = -1) {
-  flow::Leg l;
-  l.id = id;
-  l.connection = id;
-  l.vantage.ifindex = ifindex;
-  l.orig = Endpoint{*IpAddress::parse(client), 40000};
-  l.resp = Endpoint{*IpAddress::parse(server), port};
-  l.start = l.last = Timestamp::from_seconds(kT0 + start);
-  l.o.syns = 1;
-  l.o.first_syn = at(id * 100, start);
-  return l;
-}
+using test::leg;
+using test::record;
 
 void establish(flow::Leg& l) {
   l.history = "ShADadFf";
@@ -92,15 +81,6 @@ void establish(flow::Leg& l) {
   l.o.sent_ack = l.o.sent_data = l.o.sent_fin = true;
   l.r.sent_ack = l.r.sent_data = l.r.sent_fin = true;
   l.o.payload_bytes = l.r.payload_bytes = 300;
-}
-
-engine::ConnectionRecord record(std::uint32_t id, std::vector<flow::Leg> legs,
-                                flow::ConnState state) {
-  engine::ConnectionRecord rec;
-  rec.conn.id = id;
-  rec.conn.legs = std::move(legs);
-  rec.conn.conn_state = state;
-  return rec;
 }
 
 // ---- XMPP and TLS facts -------------------------------------------------------------------------

@@ -24,18 +24,8 @@ using test::facts;
 using test::header;
 using test::kT0;
 
-flow::Leg leg(std::uint32_t id, const char* client, const char* server, std::uint16_t port,
-              double start) {
-  flow::Leg l;
-  l.id = id;
-  l.connection = id;
-  l.orig = Endpoint{*IpAddress::parse(client), 40000};
-  l.resp = Endpoint{*IpAddress::parse(server), port};
-  l.start = l.last = Timestamp::from_seconds(kT0 + start);
-  l.o.syns = 1;
-  l.o.first_syn = at(id * 100, start);
-  return l;
-}
+using test::leg;
+using test::record;
 
 // The handshake completed and both sides sent data; no close yet.
 void establish(flow::Leg& l) {
@@ -45,15 +35,6 @@ void establish(flow::Leg& l) {
   l.o.sent_ack = l.o.sent_data = true;
   l.r.sent_ack = l.r.sent_data = true;
   l.o.payload_bytes = l.r.payload_bytes = 300;
-}
-
-engine::ConnectionRecord record(std::uint32_t id, std::vector<flow::Leg> legs,
-                                flow::ConnState state) {
-  engine::ConnectionRecord rec;
-  rec.conn.id = id;
-  rec.conn.legs = std::move(legs);
-  rec.conn.conn_state = state;
-  return rec;
 }
 
 engine::DnsTransaction srv_answer(std::uint64_t id, const char* domain, std::uint16_t port) {
