@@ -278,7 +278,9 @@ constexpr std::array kCatalogue = {
         "`prosodyctl check certs`, ejabberd `certfiles`) and that its TLS library works. "
         "Plaintext after the switch point: find the device or software that injects it; "
         "a correct server discards everything buffered before TLS.",
-        ""},
+        "A warning when plaintext followed the switch point but the TLS handshake then "
+        "completed on that connection (the other side discarded it and the session went on "
+        "encrypted); the direction is then degraded, not failed."},
     CatalogueEntry{
         FindingCode::kXmppTlsRequired, "xmpp-tls-required", "xmpp", Severity::kError,
         "One side requires TLS, the other does not use it",

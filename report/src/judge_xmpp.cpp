@@ -187,6 +187,10 @@ void judge_xmpp(JudgeContext& ctx, const ConnectionRecord& rec) {
         at(ctx.add(FindingCode::kXmppStarttlsFailure,
                    name_r + " answered <starttls/> with <failure/>: TLS was refused.", domain));
     f.detail = "failure";
+    f.remedy = "On " + name_r +
+               ": check its TLS certificate and key are loaded (Prosody `prosodyctl check "
+               "certs`, ejabberd `certfiles`) and that its TLS library works; its log says why "
+               "it refused.";
     if (x.resp.tls_ref) evidence(f, *x.resp.tls_ref);
   } else if (x.orig.starttls && !x.resp.proceed && !ended_by_capture && x.resp.gap_bytes == 0 &&
              !x.resp.stream_error) {
@@ -195,6 +199,9 @@ void judge_xmpp(JudgeContext& ctx, const ConnectionRecord& rec) {
                              " never answered it before the connection closed.",
                          domain));
     f.detail = "no answer";
+    f.remedy = "On " + name_r +
+               ": its log for this connection says why it did not answer <starttls/> (a TLS "
+               "library or certificate problem, or a middlebox that strips STARTTLS).";
     if (x.orig.tls_ref) evidence(f, *x.orig.tls_ref);
   }
   for (bool orig : {true, false}) {
@@ -208,6 +215,15 @@ void judge_xmpp(JudgeContext& ctx, const ConnectionRecord& rec) {
                              "middlebox rewriting the stream.",
                          domain));
     f.detail = "plaintext after STARTTLS";
+    f.remedy =
+        "Find what writes plaintext after the STARTTLS switch point on " +
+        (orig ? name_o : name_r) +
+        "'s side: a server bug or a middlebox rewriting the stream (capture on both sides of "
+        "it to see where the bytes appear). Make sure your own servers discard everything "
+        "received before TLS (CVE-2011-1431).";
+    // The other side discarded the plaintext and TLS went on: the session works, but the
+    // path is tampered with (docs/findings.md, severity note).
+    if (x.tls.complete) f.severity = Severity::kWarning;
     if (s.plaintext_after_ref) evidence(f, *s.plaintext_after_ref);
   }
 

@@ -679,7 +679,7 @@ TEST(TlsNotTls, HttpRequest) {
   EXPECT_EQ(all_splits(one_side(Side::kClient, b)),
             "C 0-32 NotTls kind='http' first='GET / HTTP/1.1..Host: xmpp.examp'\n"
             "version=none incomplete\n"
-            "client state=failed failure=tls.not_tls offset=32 clear - encrypted -\n"
+            "client state=failed failure=tls.not_tls offset=57 clear - encrypted -\n"
             "server state=ended offset=0 clear - encrypted -\n"
             "tls.not_tls=1\n");
 }
@@ -701,10 +701,100 @@ TEST(TlsNotTls, XmppAfterStarttls) {
             std::string::npos)
       << t;
   Session s;
-  EXPECT_EQ(s.feed(Side::kServer, b), 32u);  // it keeps the first 32 bytes, then stops
-  EXPECT_EQ(s.feed(Side::kServer, b), 0u);
+  // It keeps the first 32 bytes and scans the rest for a TLS record start (resync).
+  EXPECT_EQ(s.feed(Side::kServer, b), b.size());
+  EXPECT_FALSE(s.failed(Side::kServer));
+  s.end(Side::kServer);  // none came
   EXPECT_TRUE(s.failed(Side::kServer));
   EXPECT_EQ(s.failure(Side::kServer), kAnomalyNotTls);
+  EXPECT_EQ(s.anomalies().get(kAnomalyNotTls), 1u);
+  EXPECT_EQ(s.anomalies().get(kAnomalyResync), 0u);
+}
+
+/// tls12.seg with @p plain written by the server before its first flight (plaintext injected
+/// after <proceed/>, CVE-2011-1431 class).
+Conversation injected_before_server_flight(const Bytes& plain) {
+  const Conversation real = load("tls12.seg");
+  Conversation c;
+  bool done = false;
+  for (const auto& seg : real.segments) {
+    const auto bytes = std::span<const std::uint8_t>(real.flat).subspan(seg.begin, seg.size);
+    if (seg.side == Side::kServer && !done) {
+      c.add(Side::kServer, cat({plain, Bytes(bytes.begin(), bytes.end())}));
+      done = true;
+    } else {
+      c.add(seg.side, bytes);
+    }
+  }
+  return c;
+}
+
+TEST(TlsResync, TlsAfterInjectedPlaintextIsRead) {
+  const Bytes plain = test::bytes_of(
+      "<?xml version='1.0'?><stream:stream xmlns='jabber:server' "
+      "xmlns:stream='http://etherx.jabber.org/streams' from='b.example' to='a.example' "
+      "version='1.0'><stream:features><dialback xmlns='urn:xmpp:features:dialback'/>"
+      "</stream:features>");
+  const Conversation c = injected_before_server_flight(plain);
+  const std::string t = all_splits(c);
+  const std::string n = std::to_string(plain.size());
+  EXPECT_NE(t.find("S 0-32 NotTls kind='xml' first='<?xml version=\\'1.0\\'?><stream:str'\n"
+                   "S 0-" +
+                   n + " Anomaly tls.resync detail='TLS starts after " + n +
+                   " bytes that were not TLS'\nS " + std::to_string(plain.size() + 5) +
+                   "-321 ServerHello "),
+            std::string::npos)
+      << t;
+  // The rest is the real handshake, shifted by the plaintext.
+  const std::string clean = all_splits(load("tls12.seg"));
+  EXPECT_NE(t.find("version=TLS 1.2 suite="), std::string::npos) << t;
+  EXPECT_EQ(t.substr(t.find("version=TLS 1.2 suite=")).substr(0, 60),
+            clean.substr(clean.find("version=TLS 1.2 suite=")).substr(0, 60));
+  Session s;
+  events_of(c, {}, &s);
+  EXPECT_TRUE(s.handshake_complete());
+  EXPECT_EQ(s.anomalies().get(kAnomalyResync), 1u);
+  EXPECT_EQ(s.anomalies().get(kAnomalyNotTls), 1u);
+}
+
+TEST(TlsResync, ShortPlaintextAndFalseStarts) {
+  // Fewer than 32 bytes, with record-start look-alikes that fail at the second and third
+  // byte (22 22, 22 3 9, 21 21 3 9) before the real record: NotTls spans exactly the
+  // plaintext, and every split finds the same start.
+  Bytes plain = test::bytes_of("<a/>");
+  for (int b : {22, 22, 22, 3, 9, 21, 21, 3, 9})
+    plain.push_back(static_cast<std::uint8_t>(b));
+  const std::string t = all_splits(injected_before_server_flight(plain));
+  EXPECT_NE(t.find("S 0-13 NotTls kind='xml' first='<a/>.........'\n"
+                   "S 0-13 Anomaly tls.resync detail='TLS starts after 13 bytes that were not "
+                   "TLS'\n"),
+            std::string::npos)
+      << t;
+  EXPECT_NE(t.find(" complete\n"), std::string::npos) << t;
+}
+
+TEST(TlsResync, DisabledByLimit) {
+  Config cfg;
+  cfg.limits.max_resync_bytes = 0;
+  Session s(cfg);
+  const Conversation c = injected_before_server_flight(test::bytes_of("<proceed-injected/>"));
+  events_of(c, cfg, &s);
+  EXPECT_FALSE(s.handshake_complete());
+  EXPECT_EQ(s.failure(Side::kServer), kAnomalyNotTls);
+  EXPECT_EQ(s.anomalies().get(kAnomalyResync), 0u);
+}
+
+TEST(TlsResync, GivesUpAfterTheLimit) {
+  Config cfg;
+  cfg.limits.max_resync_bytes = 100;
+  Bytes plain(101, 'x');
+  Session s(cfg);
+  events_of(injected_before_server_flight(plain), cfg, &s);
+  EXPECT_FALSE(s.handshake_complete());
+  EXPECT_EQ(s.failure(Side::kServer), kAnomalyNotTls);
+  Session ok(cfg);
+  events_of(injected_before_server_flight(Bytes(100, 'x')), cfg, &ok);
+  EXPECT_TRUE(ok.handshake_complete());
 }
 
 TEST(TlsNotTls, MegabyteOf0x16) {
@@ -714,7 +804,9 @@ TEST(TlsNotTls, MegabyteOf0x16) {
             std::string::npos)
       << t;
   Session s;
-  EXPECT_EQ(s.feed(Side::kClient, b), 32u);
+  // 22 22 ... never completes a record start: scanned up to the resync limit, then stops.
+  EXPECT_EQ(s.feed(Side::kClient, b), Limits{}.max_resync_bytes + 2);
+  EXPECT_TRUE(s.failed(Side::kClient));
 }
 
 TEST(TlsNotTls, RandomBytes) {

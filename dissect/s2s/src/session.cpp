@@ -545,7 +545,9 @@ class ConnectionAnalyzer::Impl {
     (client ? f_.tls.client_not_tls : f_.tls.server_not_tls) = e.first_bytes;
     step(client, at, "not TLS: '" + e.first_bytes + "'");
   }
-  void on_tls(bool, const tls::Anomaly&, const PacketRef&) {}
+  void on_tls(bool client, const tls::Anomaly& e, const PacketRef& at) {
+    if (e.name == tls::kAnomalyResync) step(client, at, "TLS records follow (" + e.detail + ")");
+  }
 
   AnomalyCounters& anomalies_;
   Config cfg_;

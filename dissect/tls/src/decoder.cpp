@@ -315,9 +315,13 @@ struct Direction {
   std::size_t events = 0;
   SideSummary summary;
 
-  // The start, while it is not TLS (first bytes kept for NotTls).
+  // The start, while it is not TLS: the first bytes kept for NotTls, and the resync scan for
+  // a record start (cand: the bytes of a possible record header seen so far, at most 2).
   bool not_tls = false;
+  bool not_tls_reported = false;
   std::string first;
+  std::array<std::uint8_t, 2> cand{};
+  std::size_t cand_len = 0;
 
   // The current record.
   std::array<std::uint8_t, kHeaderBytes> header{};
@@ -429,7 +433,7 @@ class Session::Impl {
     Direction& d = dir(side);
     if (length == 0 || d.state == State::kFailed || d.state == State::kEnded) return;
     if (d.not_tls) {
-      report_not_tls(d);
+      fail_not_tls(d);
       return;
     }
     anomaly(d, kAnomalyGap, std::to_string(length) + " bytes lost", d.offset, d.offset + length);
@@ -443,7 +447,7 @@ class Session::Impl {
     Direction& d = dir(side);
     if (d.state == State::kEnded || d.state == State::kFailed) return;
     if (d.not_tls) {
-      report_not_tls(d);
+      fail_not_tls(d);
       return;
     }
     if (d.state != State::kOpaque) {
@@ -520,10 +524,19 @@ class Session::Impl {
     d.drop_message();
   }
 
-  void report_not_tls(Direction& d) {
+  /// NotTls for the bytes before @p plain_end (at most the first kFirstBytes of them).
+  void report_not_tls(Direction& d, std::uint64_t plain_end) {
+    if (d.not_tls_reported) return;
+    d.not_tls_reported = true;
+    if (d.first.size() > plain_end) d.first.resize(static_cast<std::size_t>(plain_end));
     const std::string kind = classify(d.first);
     emit(d, 0, d.first.size(), NotTls{kind, printable(d.first)});
     anomalies_.add(kAnomalyNotTls);
+  }
+
+  /// The direction was not TLS and no record start came: it stops for good.
+  void fail_not_tls(Direction& d) {
+    report_not_tls(d, d.offset);
     d.state = State::kFailed;
     d.failure = std::string(kAnomalyNotTls);
     d.not_tls = false;
@@ -542,12 +555,52 @@ class Session::Impl {
   // -------------------------------------------------------------------------------------------
   // Framing
 
+  /// Bytes of a direction that did not start with TLS: kept for NotTls (the first 32) and
+  /// scanned for a handshake or alert record start (22|21, 3, minor 0-4), byte by byte so
+  /// that every split decides at the same byte. Returns the bytes taken; after a record start
+  /// the caller goes on with its length bytes.
   std::size_t take_not_tls(Direction& d, std::span<const std::uint8_t> in) {
-    const std::size_t n = std::min(in.size(), kFirstBytes - d.first.size());
-    d.first.append(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(n));
-    d.offset += n;
-    if (d.first.size() >= kFirstBytes) report_not_tls(d);
-    return n;
+    const auto is_start = [](std::uint8_t b) { return b == 22 || b == 21; };
+    std::size_t i = 0;
+    while (i < in.size()) {
+      const std::uint8_t b = in[i++];
+      ++d.offset;
+      if (d.first.size() < kFirstBytes) d.first.push_back(static_cast<char>(b));
+      if (d.cand_len == 2 && b <= 4) {
+        resync(d, b);
+        return i;
+      }
+      if (d.cand_len == 1 && b == 3) {
+        d.cand[1] = b;
+        d.cand_len = 2;
+      } else if (is_start(b) && cfg_.limits.max_resync_bytes > 0) {
+        d.cand[0] = b;
+        d.cand_len = 1;
+      } else {
+        d.cand_len = 0;
+      }
+      const std::uint64_t plain = d.offset - d.cand_len;  // bytes that cannot begin a record
+      if (plain >= kFirstBytes) report_not_tls(d, plain);
+      if (plain >= kFirstBytes && plain > cfg_.limits.max_resync_bytes) {
+        fail_not_tls(d);
+        return i;
+      }
+    }
+    return i;
+  }
+
+  /// A record start after bytes that were not TLS: NotTls for what came before, tls.resync
+  /// over it, and the record header goes on from its third byte.
+  void resync(Direction& d, std::uint8_t minor) {
+    const std::uint64_t begin = d.offset - 3;
+    report_not_tls(d, begin);
+    d.not_tls = false;
+    d.header = {d.cand[0], d.cand[1], minor, 0, 0};
+    d.header_len = 3;
+    d.record_begin = begin;
+    d.cand_len = 0;
+    anomaly(d, kAnomalyResync,
+            "TLS starts after " + std::to_string(begin) + " bytes that were not TLS", 0, begin);
   }
 
   /// Header bytes one at a time, each checked as soon as it is in.
@@ -573,10 +626,13 @@ class Session::Impl {
 
   void bad_header(Direction& d, std::string_view name, std::string detail) {
     if (!d.any_record) {  // the very start of the direction: not TLS at all
+      // The header bytes so far go through the not-TLS scan as if they had come there.
+      const std::array<std::uint8_t, kHeaderBytes> seen = d.header;
+      const std::size_t len = d.header_len;
       d.not_tls = true;
-      d.first.assign(d.header.begin(),
-                     d.header.begin() + static_cast<std::ptrdiff_t>(d.header_len));
       d.header_len = 0;
+      d.offset -= len;
+      take_not_tls(d, std::span<const std::uint8_t>(seen.data(), len));
       return;
     }
     fail(d, name, std::move(detail), d.record_begin, d.record_begin + kHeaderBytes);

@@ -43,8 +43,11 @@
 /// the caller takes or clears them.
 ///
 /// Defects bump a named counter (the kAnomaly* names) and append an Anomaly event. Framing
-/// defects (not TLS, bad record header, record too long) stop that direction for good
-/// (State::kFailed); a defect inside one handshake message skips that message only.
+/// defects (bad record header, record too long) stop that direction for good (State::kFailed);
+/// a defect inside one handshake message skips that message only. A direction that does not
+/// start with TLS is reported (NotTls) and scanned for a TLS record start for
+/// Limits::max_resync_bytes, so TLS that follows injected plaintext is still read
+/// (tls.resync); without one it fails (tls.not_tls).
 
 #include <array>
 #include <cstddef>
@@ -95,8 +98,13 @@ inline constexpr std::uint8_t kCertificateStatus = 22;
 // ---------------------------------------------------------------------------------------------
 // Anomaly names (counter names and Anomaly::name)
 
-/// The first bytes of a direction are not a TLS record header (see NotTls). Stops the direction.
+/// The first bytes of a direction are not a TLS record header (see NotTls). The direction
+/// then looks for a TLS record start (resync, below); it fails with this name when none comes
+/// within Limits::max_resync_bytes or before the direction ends.
 inline constexpr std::string_view kAnomalyNotTls = "tls.not_tls";
+/// TLS records found after bytes that were not TLS (plaintext injected after STARTTLS,
+/// CVE-2011-1431 class): the event spans the skipped bytes; decoding goes on from the record.
+inline constexpr std::string_view kAnomalyResync = "tls.resync";
 /// A later record header whose version major byte is not 3. Stops the direction.
 inline constexpr std::string_view kAnomalyBadRecordVersion = "tls.bad_record_version";
 /// A later record header whose content type is not 20-24. Stops the direction.
@@ -157,6 +165,10 @@ struct Limits {
   std::size_t max_name_bytes = 255;
   /// Events reported per direction. → tls.too_many_events
   std::size_t max_events = 256;
+  /// Bytes at the start of a direction that are not TLS and are scanned for the start of a
+  /// TLS handshake or alert record (22 or 21, then 3, then a minor version 0-4: bytes XML
+  /// cannot contain). 0: no resync, the direction fails at NotTls. → tls.resync, tls.not_tls
+  std::size_t max_resync_bytes = 64 * 1024;
 };
 
 struct Config {
@@ -256,8 +268,9 @@ struct Alert {
 /// (begin == end == that record's first byte).
 struct EncryptionStarted {};
 
-/// The direction does not start with a TLS record header. Reported once 32 bytes are in,
-/// or at gap()/end().
+/// The direction does not start with a TLS record header. Reported once 32 bytes are in that
+/// cannot begin a record, when a TLS record start follows fewer (then the event spans only
+/// the bytes before it), or at gap()/end().
 struct NotTls {
   std::string kind;         ///< "sslv2" (SSLv2 ClientHello), "http", "xml", "ssh", "text", "binary"
   std::string first_bytes;  ///< up to 32 bytes, non-printable ones as '.'
