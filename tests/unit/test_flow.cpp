@@ -204,12 +204,15 @@ struct Table {
   std::uint64_t n = 0;
   std::string payload_;
 
+  std::uint8_t ttl = 64;  ///< TTL of the next packet sent
+
   void send(const char* src, std::uint16_t sport, const char* dst, std::uint16_t dport,
             std::uint8_t flags, std::uint32_t seq, std::uint32_t ack = 0, std::uint32_t len = 0,
             std::int32_t ifindex = -1, double dt = 0.01,
             packet::Direction dir = packet::Direction::kUnknown, std::uint16_t ipid = 0) {
     t += dt;
     packet::Packet p;
+    p.ttl = ttl;
     p.time = Timestamp::from_seconds(t);
     p.number = ++n;
     p.vantage.ifindex = ifindex;
@@ -490,4 +493,77 @@ TEST(FlowTable, SameIsnButNothingInCommonIsNotPaired) {
   x.send("198.51.100.10", 41000, "203.0.113.30", 5269, tf::kSyn, 777, 0, 0, 3);
   x.table.finish();
   EXPECT_EQ(x.closed.size(), 2u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// NAT pairing: indexed, never merging what one vantage point shows as distinct (issue #12)
+
+TEST(FlowTable, OneVantageNeverMergesDistinctClientsWithOneIsn) {
+  // A scan tool's fixed ISN: 1000 clients, one server, one capture point, same TTL. Each is
+  // its own connection (before: one connection with 1000 "NAT legs").
+  Table x;
+  for (std::uint16_t i = 0; i < 1000; ++i) {
+    const std::string client = "198.51.100." + std::to_string(1 + i % 250);
+    x.send(client.c_str(), static_cast<std::uint16_t>(20000 + i), S, 5269, tf::kSyn, 1000, 0, 0, -1,
+           0.0001);
+  }
+  x.table.finish();
+  ASSERT_EQ(x.closed.size(), 1000u);
+  for (const auto& c : x.closed)
+    EXPECT_EQ(c.legs.size(), 1u);
+}
+
+TEST(FlowTable, OneVantageSeesBothLegsOfAForwardedSyn) {
+  // A capture on the NAT box itself without interface information: the SYN in (TTL 64) and
+  // the forwarded SYN out (TTL 63) are one connection; a third SYN with the same ISN from
+  // another client is not joined to it (the connection has its two legs at this vantage).
+  Table x;
+  const char* pub = "203.0.113.100";
+  x.send(C, 40100, pub, 5269, tf::kSyn, 4242);
+  x.ttl = 63;
+  x.send(C, 40100, S, 5269, tf::kSyn, 4242, 0, 0, -1, 0.00001);
+  x.ttl = 63;
+  x.send("198.51.100.7", 40100, S, 5269, tf::kSyn, 4242, 0, 0, -1, 0.00001);
+  x.table.finish();
+  ASSERT_EQ(x.closed.size(), 2u);
+  EXPECT_EQ(x.closed[0].legs.size(), 2u);
+  EXPECT_EQ(x.closed[1].legs.size(), 1u);
+}
+
+TEST(FlowTable, AmbiguousPairingIsCountedAndTheNewestWins) {
+  Table x;
+  const char* pub = "203.0.113.100";
+  // Two outside legs (interface 2) of different clients to the same public address with the
+  // same ISN, then one inside leg (interface 3): it could be either's; the newest is taken.
+  // (Static NAT of both addresses keeps both ports.)
+  x.send(C, 40200, pub, 5269, tf::kSyn, 99, 0, 0, 2);
+  x.send("198.51.100.8", 40200, pub, 5269, tf::kSyn, 99, 0, 0, 2, 0.001);
+  x.send("198.51.100.9", 40200, S, 5269, tf::kSyn, 99, 0, 0, 3, 0.001);
+  x.table.finish();
+  EXPECT_EQ(x.anomalies.get("flow.nat_pair_ambiguous"), 1u);
+  ASSERT_EQ(x.closed.size(), 2u);
+  std::size_t paired = 0;
+  for (const auto& c : x.closed)
+    if (c.legs.size() == 2) {
+      ++paired;
+      EXPECT_EQ(c.legs[0].orig.to_string(), "198.51.100.8:40200");
+    }
+  EXPECT_EQ(paired, 1u);
+}
+
+TEST(FlowTable, ManySynsWithOneIsnAreLookedAtBoundedly) {
+  // 20k SYNs with one ISN within the pairing window at two vantage points: each new SYN
+  // looks at no more than a bounded number of candidates (counted), and nothing crashes.
+  Table x;
+  for (std::uint32_t i = 0; i < 20000; ++i) {
+    const std::string client = "198.51.100." + std::to_string(1 + i % 250);
+    x.send(client.c_str(), static_cast<std::uint16_t>(1024 + i / 250), S, 5269, tf::kSyn, 7, 0, 0,
+           static_cast<std::int32_t>(2 + i % 2), 0.00001);
+  }
+  x.table.finish();
+  EXPECT_GT(x.anomalies.get("flow.nat_pair_candidates"), 0u);
+  // Pairs at most: a connection has one leg per vantage point.
+  EXPECT_GE(x.closed.size(), 10000u);
+  for (const auto& c : x.closed)
+    EXPECT_LE(c.legs.size(), 2u);
 }

@@ -10,6 +10,17 @@ namespace tf = packet::tcp_flags;
 
 namespace {
 
+/// SYNs kept for NAT pairing however the clock behaves (a time jump must not grow the window).
+constexpr std::size_t kMaxRecentSyns = 1 << 16;
+/// Recent SYNs looked at per index (same ISN, same IP ID) for one new SYN.
+constexpr std::size_t kMaxPairCandidates = 64;
+/// Legs (NAT legs, vantage points) of one connection.
+constexpr std::size_t kMaxLegsPerConnection = 8;
+constexpr std::string_view kAnomalyNatWindowFull = "flow.nat_window_full";
+constexpr std::string_view kAnomalyNatLegsLimit = "flow.nat_legs_limit";
+constexpr std::string_view kAnomalyNatPairCandidates = "flow.nat_pair_candidates";
+constexpr std::string_view kAnomalyNatPairAmbiguous = "flow.nat_pair_ambiguous";
+
 bool seq_le(std::uint32_t a, std::uint32_t b) {
   return static_cast<std::int32_t>(a - b) <= 0;
 }
@@ -141,10 +152,15 @@ struct FlowTable::Impl {
     std::uint32_t leg_id;
     std::uint32_t isn;
     std::uint16_t ip_id;
+    std::uint8_t ttl;
+    bool v4;
     Timestamp time;
     packet::Vantage vantage;
     Endpoint orig, resp;
   };
+  /// Positions (RecentSyn sequence numbers, oldest first) of the recent SYNs with one ISN or
+  /// one IPv4 ID: pairing looks at these, never at the whole window.
+  using Bucket = std::deque<std::uint64_t>;
 
   Impl(AnomalyCounters& a, FlowTableConfig c, ClosedCallback cb)
       : anomalies(a), config(c), on_closed(std::move(cb)) {}
@@ -157,7 +173,10 @@ struct FlowTable::Impl {
   std::unordered_map<LegKey, std::uint32_t, LegKeyHash> index;
   std::unordered_map<std::uint32_t, LiveLeg> legs;
   std::unordered_map<std::uint32_t, LiveConn> conns;
-  std::deque<RecentSyn> recent_syns;
+  std::deque<RecentSyn> recent_syns;  ///< the NAT pairing window, oldest first
+  std::uint64_t recent_base = 0;      ///< sequence number of recent_syns.front()
+  std::unordered_map<std::uint32_t, Bucket> syns_by_isn;
+  std::unordered_map<std::uint16_t, Bucket> syns_by_ip_id;
   std::vector<packet::Vantage> vantages;
   std::uint32_t next_leg = 1, next_conn = 1;
   Timestamp now;
@@ -205,32 +224,124 @@ struct FlowTable::Impl {
     }
   }
 
+  static void unindex(std::unordered_map<std::uint32_t, Bucket>& m, std::uint32_t k,
+                      std::uint64_t seq) {
+    auto it = m.find(k);
+    if (it == m.end()) return;
+    if (!it->second.empty() && it->second.front() == seq) it->second.pop_front();
+    if (it->second.empty()) m.erase(it);
+  }
+  static void unindex(std::unordered_map<std::uint16_t, Bucket>& m, std::uint16_t k,
+                      std::uint64_t seq) {
+    auto it = m.find(k);
+    if (it == m.end()) return;
+    if (!it->second.empty() && it->second.front() == seq) it->second.pop_front();
+    if (it->second.empty()) m.erase(it);
+  }
+
+  void pop_recent_syn() {
+    const RecentSyn& r = recent_syns.front();
+    unindex(syns_by_isn, r.isn, recent_base);
+    if (r.v4 && r.ip_id != 0) unindex(syns_by_ip_id, r.ip_id, recent_base);
+    recent_syns.pop_front();
+    ++recent_base;
+  }
+
+  void remember_syn(const RecentSyn& r) {
+    if (recent_syns.size() >= kMaxRecentSyns) {
+      anomalies.add(kAnomalyNatWindowFull);
+      pop_recent_syn();
+    }
+    const std::uint64_t seq = recent_base + recent_syns.size();
+    recent_syns.push_back(r);
+    syns_by_isn[r.isn].push_back(seq);
+    if (r.v4 && r.ip_id != 0) syns_by_ip_id[r.ip_id].push_back(seq);
+  }
+
+  /// Whether @p cand, a recent SYN, may be another leg of the connection @p p opens: its leg
+  /// is live; a connection has at most one leg per vantage point, except the two legs of a
+  /// SYN forwarded past a capture point that sees both sides (the TTL changed between them);
+  /// and at most kMaxLegsPerConnection legs. So one vantage point never merges connections it
+  /// shows as distinct (a scan tool's fixed ISN from many clients).
+  bool may_pair(const RecentSyn& cand, const Packet& p) {
+    auto lit = legs.find(cand.leg_id);
+    if (lit == legs.end()) return false;
+    const bool same_vantage = cand.vantage == p.vantage;
+    if (same_vantage && cand.ttl == p.ttl) return false;
+    auto cit = conns.find(lit->second.leg.connection);
+    if (cit == conns.end()) return false;
+    const auto& live = cit->second.live_legs;
+    if (live.size() >= kMaxLegsPerConnection) {
+      anomalies.add(kAnomalyNatLegsLimit);
+      return false;
+    }
+    std::size_t here = 0;
+    for (std::uint32_t other : live) {
+      auto o = legs.find(other);
+      if (o != legs.end() && o->second.leg.vantage == p.vantage) ++here;
+    }
+    return here == (same_vantage ? 1u : 0u);
+  }
+
+  /// The leg whose connection the SYN @p p joins as another NAT leg, if any.
+  /// Candidates come from the ISN and IP ID indexes, newest first, at most
+  /// kMaxPairCandidates of each: linear however many SYNs share an ISN (a scan tool's fixed
+  /// ISN, a flood). Two candidates of different connections: flow.nat_pair_ambiguous, and
+  /// the newest wins (the NAT forwards a SYN at once).
   std::optional<std::uint32_t> find_pair(const Packet& p, const Endpoint& orig,
                                          const Endpoint& resp) {
-    // Purge old entries.
     while (!recent_syns.empty() &&
            (p.time - recent_syns.front().time).seconds() > config.nat_pair_window_seconds)
-      recent_syns.pop_front();
+      pop_recent_syn();
+    const auto at = [&](std::uint64_t seq) -> const RecentSyn& {
+      return recent_syns[static_cast<std::size_t>(seq - recent_base)];
+    };
+    std::optional<std::uint32_t> found;
+    std::uint32_t found_conn = 0;
+    bool ambiguous = false;
+    const auto consider = [&](const RecentSyn& c) {
+      if (!found) {
+        found = c.leg_id;
+        found_conn = legs.at(c.leg_id).leg.connection;
+      } else if (legs.at(c.leg_id).leg.connection != found_conn) {
+        ambiguous = true;
+      }
+    };
     // The same ISN within the window, and something a NAT keeps: the client endpoint (DNAT),
     // the server endpoint (SNAT/PAT), or both ports (static NAT of both addresses).
-    for (auto it = recent_syns.rbegin(); it != recent_syns.rend(); ++it) {
-      if (it->vantage == p.vantage && it->orig == orig && it->resp == resp) continue;
-      if (!legs.count(it->leg_id)) continue;
-      bool kept = it->orig == orig || it->resp == resp ||
-                  (it->orig.port == orig.port && it->resp.port == resp.port);
-      if (it->isn == p.tcp.seq && kept) return it->leg_id;
+    if (auto b = syns_by_isn.find(p.tcp.seq); b != syns_by_isn.end()) {
+      std::size_t looked = 0;
+      for (auto it = b->second.rbegin(); it != b->second.rend(); ++it) {
+        if (++looked > kMaxPairCandidates) {
+          anomalies.add(kAnomalyNatPairCandidates);
+          break;
+        }
+        const RecentSyn& c = at(*it);
+        if (c.vantage == p.vantage && c.orig == orig && c.resp == resp) continue;
+        bool kept = c.orig == orig || c.resp == resp ||
+                    (c.orig.port == orig.port && c.resp.port == resp.port);
+        if (kept && may_pair(c, p)) consider(c);
+      }
     }
     // Sequence-randomising firewalls (e.g. Cisco ASA) change the ISN: fall back to the same
-    // IP ID and one unchanged endpoint within half a second.
-    for (auto it = recent_syns.rbegin(); it != recent_syns.rend(); ++it) {
-      if (it->vantage == p.vantage) continue;
-      if (!legs.count(it->leg_id)) continue;
-      if ((p.time - it->time).seconds() > 0.5) break;
-      if (p.ip_version == 4 && it->ip_id == p.ip_id && it->ip_id != 0 &&
-          (it->orig == orig || it->resp == resp))
-        return it->leg_id;
+    // IP ID and one unchanged endpoint within half a second, at another vantage point.
+    if (!found && p.ip_version == 4 && p.ip_id != 0) {
+      if (auto b = syns_by_ip_id.find(p.ip_id); b != syns_by_ip_id.end()) {
+        std::size_t looked = 0;
+        for (auto it = b->second.rbegin(); it != b->second.rend(); ++it) {
+          const RecentSyn& c = at(*it);
+          if ((p.time - c.time).seconds() > 0.5) break;
+          if (++looked > kMaxPairCandidates) {
+            anomalies.add(kAnomalyNatPairCandidates);
+            break;
+          }
+          if (c.vantage == p.vantage || !legs.count(c.leg_id)) continue;
+          if (c.orig == orig || c.resp == resp) consider(c);
+        }
+      }
     }
-    return std::nullopt;
+    if (ambiguous) anomalies.add(kAnomalyNatPairAmbiguous);
+    return found;
   }
 
   LiveLeg& create_leg(const Packet& p, const LegKey& key) {
@@ -271,8 +382,8 @@ struct FlowTable::Impl {
       attach_sinks(c, l.leg, syn);
     }
     if (syn && !ack)
-      recent_syns.push_back(
-          RecentSyn{id, p.tcp.seq, p.ip_id, p.time, p.vantage, l.leg.orig, l.leg.resp});
+      remember_syn(RecentSyn{id, p.tcp.seq, p.ip_id, p.ttl, p.ip_version == 4, p.time, p.vantage,
+                             l.leg.orig, l.leg.resp});
     return l;
   }
 
