@@ -1478,5 +1478,40 @@ TEST(XmppSpeed, StanzaShapedXml) {
       static_cast<double>(all.size()) / 1e6, whole.second, whole.first, mss.first);
 }
 
+// The expat parser exists only while a direction is parsed as XML (issue #12 item 5): none
+// for a connection that carries no byte, freed at the TLS hand-off, on failure and at the end.
+TEST(XmppMemory, ExpatLivesOnlyWhileParsing) {
+  StreamParser idle(initiator());
+  EXPECT_EQ(idle.memory_bytes(), 0u);
+  idle.end();
+  EXPECT_EQ(idle.memory_bytes(), 0u);
+
+  StreamParser p(initiator());
+  p.feed(bytes_of("<?xml version='1.0'?>" + kHeaderAtoB));
+  EXPECT_GT(p.memory_bytes(), 0u);
+  p.feed(bytes_of("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>\x16\x03\x01"));
+  EXPECT_EQ(p.state(), State::kTls);
+  EXPECT_EQ(p.memory_bytes(), 0u);
+
+  StreamParser bad(initiator());
+  bad.feed(bytes_of("<a><b></a>"));
+  EXPECT_TRUE(bad.failed());
+  EXPECT_EQ(bad.memory_bytes(), 0u);
+
+  StreamParser ended(initiator());
+  ended.feed(bytes_of(kHeaderAtoB));
+  EXPECT_GT(ended.memory_bytes(), 0u);
+  ended.end();
+  EXPECT_EQ(ended.memory_bytes(), 0u);
+
+  // A mid-stream start makes its parser at the first stanza boundary, not before.
+  Config mid = initiator();
+  mid.midstream = true;
+  StreamParser m(mid);
+  EXPECT_EQ(m.memory_bytes(), 0u);
+  m.feed(bytes_of("ody></message><presence/>"));
+  EXPECT_GT(m.memory_bytes(), 0u);
+}
+
 }  // namespace
 }  // namespace fedscope::xmpp

@@ -353,6 +353,8 @@ class StreamParser::Impl {
   // expat plumbing
   void setup_expat();
   void reset_doc(std::int64_t base, bool synthetic);
+  bool make_expat();
+  void free_expat();
   bool feed_expat(const std::uint8_t* d, std::size_t n);
   void stop_expat();
   std::uint64_t cur_begin() const;
@@ -478,23 +480,38 @@ int XMLCALL cb_external_entity(XML_Parser, const XML_Char*, const XML_Char*, con
 // ---------------------------------------------------------------------------------------------
 // construction, expat plumbing
 
+// The expat parser (about 11 KB with its buffers) exists only while the direction is parsed as
+// XML: made at the first byte that starts a document, freed once the direction is handed to
+// TLS, becomes opaque, fails or ends (issue #12 item 5: a SYN scan costs no parsers).
 StreamParser::Impl::Impl(Config config) : cfg_(config) {
-  AccountScope scope(&mem_);
-  xp_ = XML_ParserCreate_MM("UTF-8", &kMemorySuite, kNsSeparator);
-  if (xp_ == nullptr) {  // out of memory: this direction cannot be parsed at all
-    state_ = State::kFailed;
-    failure_ = std::string(kAnomalyParserUnavailable);
-    return;
-  }
-  setup_expat();
   if (cfg_.midstream) enter_resync(ResyncReason::kMidstream);
 }
 
 StreamParser::Impl::~Impl() {
-  if (xp_ != nullptr) {
+  free_expat();
+}
+
+bool StreamParser::Impl::make_expat() {
+  if (xp_ != nullptr) return true;
+  {
     AccountScope scope(&mem_);
-    XML_ParserFree(xp_);
+    xp_ = XML_ParserCreate_MM("UTF-8", &kMemorySuite, kNsSeparator);
   }
+  if (xp_ == nullptr) {  // out of memory: this direction cannot be parsed at all
+    state_ = State::kFailed;
+    failure_ = std::string(kAnomalyParserUnavailable);
+    counters_.add(kAnomalyParserUnavailable);
+    return false;
+  }
+  setup_expat();
+  return true;
+}
+
+void StreamParser::Impl::free_expat() {
+  if (xp_ == nullptr) return;
+  AccountScope scope(&mem_);
+  XML_ParserFree(xp_);
+  xp_ = nullptr;
 }
 
 void StreamParser::Impl::setup_expat() {
@@ -515,11 +532,15 @@ void StreamParser::Impl::setup_expat() {
 }
 
 void StreamParser::Impl::reset_doc(std::int64_t base, bool synthetic) {
-  {
-    AccountScope scope(&mem_);
-    XML_ParserReset(xp_, "UTF-8");
+  if (xp_ == nullptr) {
+    if (!make_expat()) return;
+  } else {
+    {
+      AccountScope scope(&mem_);
+      XML_ParserReset(xp_, "UTF-8");
+    }
+    setup_expat();
   }
-  setup_expat();
   stopped_ = false;
   xdepth_ = 0;
   pending_default_ns_.clear();
@@ -549,13 +570,14 @@ std::uint64_t StreamParser::Impl::cur_end() const {
 }
 
 void StreamParser::Impl::stop_expat() {
-  if (!stopped_) {
+  if (!stopped_ && xp_ != nullptr) {
     stopped_ = true;
     XML_StopParser(xp_, XML_FALSE);
   }
 }
 
 bool StreamParser::Impl::feed_expat(const std::uint8_t* d, std::size_t n) {
+  if (xp_ == nullptr) return false;  // make_expat() failed: the direction has failed
   AccountScope scope(&mem_);
   while (n > 0) {
     const std::size_t k = std::min(n, kExpatSlice);
@@ -619,7 +641,11 @@ void StreamParser::Impl::flush_ws() {
 
 std::size_t StreamParser::Impl::feed(std::span<const std::uint8_t> in) {
   const std::size_t consumed = feed_loop(in);
-  if (state_ != State::kXml && state_ != State::kResync) release_buffers();
+  if (state_ != State::kXml && state_ != State::kResync) {
+    release_buffers();
+    // Not freed while resyncing: a resync resets the same parser at the next stanza.
+    if (state_ != State::kStart) free_expat();
+  }
   return consumed;
 }
 
@@ -718,6 +744,7 @@ void StreamParser::Impl::end() {
   }
   state_ = State::kEnded;
   release_buffers();
+  free_expat();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -727,6 +754,7 @@ std::size_t StreamParser::Impl::start(const std::uint8_t* d, std::size_t n) {
   (void)n;
   const std::uint8_t c = d[0];
   if (c == '<' || is_xml_ws(c) || c == 0xEF) {  // 0xEF: UTF-8 byte order mark
+    if (!make_expat()) return 0;
     state_ = State::kXml;
   } else if (c == 0x16) {  // TLS handshake record
     emit(offset_, offset_, DirectTls{});
