@@ -297,6 +297,8 @@ struct Engine::Impl : flow::StreamSinkFactory {
     p.t.tc = m.tc;
     p.t.aa = m.aa;
     p.t.response_damaged = damaged;
+    // Kept until the report: exactly sized, not grown by doubling.
+    p.t.answers.reserve(p.t.answers.size() + std::min(m.answers.size(), config.max_answers_kept));
     for (const auto& rr : m.answers) {
       if (p.t.answers.size() >= config.max_answers_kept) {
         engine.anomalies_.add("dns.answers_not_kept");

@@ -182,6 +182,9 @@ class ConnectionAnalyzer::Impl {
   ConnectionFacts finish(const PacketRef& at) {
     on_end(true, at);
     on_end(false, at);
+    // The facts are kept until the report: no spare capacity from growing by doubling.
+    f_.ladder.shrink_to_fit();
+    f_.dialback.shrink_to_fit();
     for (Dir* d : {&o_, &r_}) {
       anomalies_.merge(d->parser.anomalies());
       if (d->inner) anomalies_.merge(d->inner->anomalies());
