@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import subprocess
+import tempfile
 import sys
 from pathlib import Path
 
@@ -358,12 +359,38 @@ def inference_tests(fedscope):
               f"{files}: the header names the learned inside address")
 
 
+def threads_tests(fedscope):
+    """--threads 2 (the XMPP/TLS analyzers on a second thread) gives the same report as
+    --threads 1: byte for byte, JSON and text, for every file set in pcaps/ and for a
+    generated federation capture large enough to fill the stage's queue (back-pressure)."""
+    runs = []
+    for exp_path in sorted((ROOT / "pcaps").glob("**/expected.json")):
+        exp = json.loads(exp_path.read_text())
+        d = exp_path.parent
+        for fs in exp.get("file_sets") or [[f] for f in exp.get("files", [])]:
+            runs.append(([str((d / f).relative_to(ROOT)) for f in fs], exp.get("options", [])))
+    with tempfile.TemporaryDirectory() as tmp:
+        big = Path(tmp) / "federation.pcap"
+        subprocess.run([sys.executable, str(ROOT / "bench" / "gen_federation.py"), str(big),
+                        "--sessions", "300", "--target-bytes", "12M", "--seed", "7", "--quiet"],
+                       check=True, capture_output=True)
+        runs.append(([str(big)], []))
+        for files, options in runs:
+            for fmt in ("json", "text"):
+                one = run(fedscope, files, [*options, "--threads", "1"], fmt)
+                two = run(fedscope, files, [*options, "--threads", "2"], fmt)
+                check(one == two, f"{'+'.join(files)} ({fmt}): --threads 2 differs from "
+                      f"--threads 1 (rc {one[0]} vs {two[0]})")
+    rc, _, err = run(fedscope, runs[0][0], ["--threads", "3"])
+    check(rc == 2 and "--threads must be 1 or 2" in err, f"--threads 3: rc {rc} {err.strip()}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--fedscope", required=True)
     ap.add_argument("--pcaps", help="check expected.json files under this folder instead of "
                     "pcaps/ (freshly regenerated captures: no golden comparison)")
-    ap.add_argument("what", nargs="*", default=["expectations", "corner", "cli"])
+    ap.add_argument("what", nargs="*", default=["expectations", "corner", "cli", "threads"])
     a = ap.parse_args()
     schema = json.loads((ROOT / "docs" / "report.schema.json").read_text())
     if "expectations" in a.what:
@@ -374,6 +401,8 @@ def main():
         cli_tests(a.fedscope)
         inference_tests(a.fedscope)
         vantage_tests(a.fedscope)
+    if "threads" in a.what:
+        threads_tests(a.fedscope)
     finish()
 
 

@@ -1,11 +1,14 @@
 #include "fedscope/engine/engine.hpp"
 
 #include <algorithm>
+#include <deque>
 #include <map>
+#include <optional>
 #include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "analyzer_stage.hpp"
 #include "fedscope/base/domain.hpp"
 #include "fedscope/packet/packet.hpp"
 
@@ -91,6 +94,9 @@ struct Engine::Impl : flow::StreamSinkFactory {
         flows(e.anomalies_, c.flows,
               [this](flow::Connection&& conn) { on_closed(std::move(conn)); }) {
     flows.set_sink_factory(this);
+    // Progress snapshots read an analyzer's facts while it runs: one thread for those.
+    if (c.threads >= 2 && c.xmpp && c.progress_seconds <= 0)
+      stage = std::make_unique<detail::AnalyzerStage>();
   }
 
   Engine& engine;
@@ -147,15 +153,18 @@ struct Engine::Impl : flow::StreamSinkFactory {
     void on_end(const flow::PacketRef& at) override;
   };
   struct XmppConn {
-    XmppConn(Impl* i, std::uint32_t conn_id, s2s::Config c)
-        : impl(i), id(conn_id), analyzer(i->engine.anomalies_, c) {
+    XmppConn(Impl* i, std::uint32_t conn_id, s2s::Config c) : impl(i), id(conn_id) {
+      if (i->stage)
+        i->stage->create(conn_id, c);
+      else
+        analyzer = std::make_unique<s2s::ConnectionAnalyzer>(i->engine.anomalies_, c);
       o.conn = this;
       r.conn = this;
       r.from_orig = false;
     }
     Impl* impl;
     std::uint32_t id;
-    s2s::ConnectionAnalyzer analyzer;
+    std::unique_ptr<s2s::ConnectionAnalyzer> analyzer;  ///< null: it runs on the stage
     XmppSink o, r;
     Timestamp last_progress;  // the last progress report (or the first data)
     bool reported = false;
@@ -194,7 +203,12 @@ struct Engine::Impl : flow::StreamSinkFactory {
   void release(const flow::Connection& c, const flow::PacketRef& at) override {
     dns_tcp.erase(c.id);
     if (auto it = xmpp_conns.find(c.id); it != xmpp_conns.end()) {
-      xmpp_done[c.id] = it->second->analyzer.finish(at);
+      if (stage) {
+        stage->finish(c.id, at);
+        awaiting.insert(c.id);
+      } else {
+        xmpp_done[c.id] = it->second->analyzer->finish(at);
+      }
       xmpp_conns.erase(it);
     }
   }
@@ -365,7 +379,14 @@ struct Engine::Impl : flow::StreamSinkFactory {
     }
     DnsTransaction t = std::move(p.t);
     pending.erase(it);
-    observer.on_dns(std::move(t));
+    if (stage) {
+      Out o;
+      o.dns = std::move(t);
+      outbox.push_back(std::move(o));
+      deliver();
+    } else {
+      observer.on_dns(std::move(t));
+    }
   }
 
   void on_icmp(const Packet& p) {
@@ -420,7 +441,8 @@ struct Engine::Impl : flow::StreamSinkFactory {
     // A snapshot reads as if the input ended now: what has not happened yet is "not yet"
     // (pending, capture-ended), not "never".
     rec.conn.capture_ended = true;
-    rec.xmpp = std::make_unique<s2s::ConnectionFacts>(x.analyzer.facts());
+    if (!x.analyzer) return;  // (the stage runs only without progress reports)
+    rec.xmpp = std::make_unique<s2s::ConnectionFacts>(x.analyzer->facts());
     correlate(rec);
     ++engine.stats_.progress_reports;
     observer.on_progress(std::move(rec));
@@ -436,7 +458,57 @@ struct Engine::Impl : flow::StreamSinkFactory {
       xmpp_done.erase(it);
     }
     correlate(rec);
+    if (stage) {
+      Out o;
+      o.waiting = awaiting.erase(rec.conn.id) > 0;
+      o.rec = std::move(rec);
+      outbox.push_back(std::move(o));
+      deliver();
+      return;
+    }
     observer.on_connection(std::move(rec));
+  }
+
+  // ---- the analyzer stage (EngineConfig::threads) ----------------------------------------------
+
+  // What goes to the observer, in the order one thread would send it: a connection waits
+  // here until the stage has its facts, and what comes after it waits too.
+  struct Out {
+    std::optional<ConnectionRecord> rec;  ///< else dns
+    DnsTransaction dns;
+    bool waiting = false;  ///< rec: its facts are still on the stage
+  };
+  std::unique_ptr<detail::AnalyzerStage> stage;
+  std::unordered_set<std::uint32_t> awaiting;
+  std::deque<Out> outbox;
+  std::unordered_map<std::uint32_t, s2s::ConnectionFacts> arrived;
+
+  void deliver() {
+    if (stage->ready())
+      for (auto& [id, facts] : stage->take())
+        arrived[id] = std::move(facts);
+    while (!outbox.empty()) {
+      Out& o = outbox.front();
+      if (!o.rec) {
+        observer.on_dns(std::move(o.dns));
+      } else {
+        if (o.waiting) {
+          auto it = arrived.find(o.rec->conn.id);
+          if (it == arrived.end()) return;
+          o.rec->xmpp = std::make_unique<s2s::ConnectionFacts>(std::move(it->second));
+          arrived.erase(it);
+        }
+        observer.on_connection(std::move(*o.rec));
+      }
+      outbox.pop_front();
+    }
+  }
+
+  void drain_stage() {
+    if (!stage) return;
+    stage->drain();
+    deliver();
+    engine.anomalies_.merge(stage->anomalies());
   }
 
   void correlate(ConnectionRecord& rec) {
@@ -479,14 +551,26 @@ struct Engine::Impl : flow::StreamSinkFactory {
 
 void Engine::Impl::XmppSink::on_data(std::uint64_t, std::span<const std::uint8_t> d,
                                      const flow::PacketRef& at) {
-  conn->analyzer.on_data(from_orig, d, at);
+  if (!conn->analyzer) {
+    conn->impl->stage->data(conn->id, from_orig, d, at);
+    return;
+  }
+  conn->analyzer->on_data(from_orig, d, at);
   conn->impl->maybe_progress(*conn, at.time);
 }
 void Engine::Impl::XmppSink::on_gap(std::uint64_t, std::uint64_t len, const flow::PacketRef& at) {
-  conn->analyzer.on_gap(from_orig, len, at);
+  if (!conn->analyzer) {
+    conn->impl->stage->gap(conn->id, from_orig, len, at);
+    return;
+  }
+  conn->analyzer->on_gap(from_orig, len, at);
 }
 void Engine::Impl::XmppSink::on_end(const flow::PacketRef& at) {
-  conn->analyzer.on_end(from_orig, at);
+  if (!conn->analyzer) {
+    conn->impl->stage->end(conn->id, from_orig, at);
+    return;
+  }
+  conn->analyzer->on_end(from_orig, at);
 }
 
 Engine::Engine(EngineConfig config, Observer& observer)
@@ -509,6 +593,7 @@ void Engine::on_frame(const Frame& frame) {
       im.decoder.expire(frame.time);
     }
   }
+  if (im.stage && !im.outbox.empty()) im.deliver();  // facts back from the stage
   Packet p;
   switch (im.decoder.decode(frame, p)) {
     case packet::Decoder::Result::kPacket:
@@ -582,6 +667,7 @@ void Engine::finish() {
     im.finalize(
         id, timed_out || retried || refused ? DnsOutcome::kNoResponse : DnsOutcome::kCaptureEnded);
   }
+  im.drain_stage();
 }
 
 }  // namespace fedscope::engine

@@ -103,6 +103,10 @@ struct EngineConfig {
   double progress_seconds = 0;
   xmpp::Limits xmpp_limits{};
   tls::Limits tls_limits{};
+  /// 2: the per-connection XMPP/TLS analyzers run on a second thread (detail::AnalyzerStage),
+  /// fed in order through a bounded queue; records reach the Observer in the same order and
+  /// with the same facts as with 1. Only without progress reports (progress_seconds 0).
+  unsigned threads = 1;
 };
 
 /// Counts of what was read, for the report's capture section.
