@@ -227,16 +227,25 @@ class ConnectionAnalyzer::Impl {
   }
 
   void step(bool from_orig, const PacketRef& at, std::string text, bool stanza = false) {
+    if (repeats(from_orig, text) || !room(stanza)) return;
+    f_.ladder.push_back(LadderStep{at, from_orig, std::move(text), 1});
+  }
+  /// The same as step() for a text that is copied only when it makes a new step (a stream of
+  /// stanzas mostly repeats the last step: no string is built per stanza).
+  void step_view(bool from_orig, const PacketRef& at, std::string_view text, bool stanza) {
+    if (repeats(from_orig, text) || !room(stanza)) return;
+    f_.ladder.push_back(LadderStep{at, from_orig, std::string(text), 1});
+  }
+  bool repeats(bool from_orig, std::string_view text) {
     auto& l = f_.ladder;
-    if (!l.empty() && l.back().from_orig == from_orig && l.back().text == text) {
-      ++l.back().repeat;
-      return;
-    }
-    if (l.size() >= (stanza ? kStanzaLadderRoom : kMaxLadder)) {
-      ++f_.ladder_dropped;
-      return;
-    }
-    l.push_back(LadderStep{at, from_orig, std::move(text), 1});
+    if (l.empty() || l.back().from_orig != from_orig || l.back().text != text) return false;
+    ++l.back().repeat;
+    return true;
+  }
+  bool room(bool stanza) {
+    if (f_.ladder.size() < (stanza ? kStanzaLadderRoom : kMaxLadder)) return true;
+    ++f_.ladder_dropped;
+    return false;
   }
 
   void tls_bytes(bool from_orig, std::span<const std::uint8_t> bytes, const PacketRef& at) {
@@ -367,10 +376,14 @@ class ConnectionAnalyzer::Impl {
         s.stanza_error_samples.push_back(StanzaErrorFact{kind_name(e.kind), e.error_condition,
                                                          e.error_type, e.from, e.to, e.id, at});
     }
-    std::string t = e.kind == xmpp::StanzaKind::kOther ? e.name : kind_name(e.kind);
-    if (!e.type.empty()) t += " type=" + e.type;
-    if (!e.error_condition.empty()) t += " (" + e.error_condition + ")";
-    step(o, at, in(inside, t), true);
+    // Built in a reused buffer: most stanzas repeat the last step and only count.
+    std::string& t = scratch_;
+    t.clear();
+    if (inside) t += "[in TLS] ";
+    t += e.kind == xmpp::StanzaKind::kOther ? e.name : kind_name(e.kind);
+    if (!e.type.empty()) t.append(" type=").append(e.type);
+    if (!e.error_condition.empty()) t.append(" (").append(e.error_condition).append(")");
+    step_view(o, at, t, true);
   }
   void on_xmpp(bool o, const xmpp::StreamClose&, const PacketRef& at, bool inside) {
     side(o).closed = true;
@@ -557,6 +570,7 @@ class ConnectionAnalyzer::Impl {
   ConnectionFacts f_;
   Dir o_, r_;
   std::unique_ptr<tls::Session> tls_;
+  std::string scratch_;  ///< the text of a stanza's ladder step
   std::vector<std::uint8_t> plain_;
 };
 
