@@ -1,30 +1,33 @@
 #!/usr/bin/env bash
-# Throughput benchmark: fedscope vs tcpdump vs tshark on one synthetic federation capture.
+# Throughput benchmark: fedscope vs tcpdump vs tshark on synthetic federation captures.
 #
-# usage: bench/run.sh [--size 1G] [--sessions 2000] [--seed 1] [--tshark-max-bytes 300M]
-#                     [--timeout 1800] [--keep]
+# usage: bench/run.sh [--size 150M --size 1G] [--sessions 2000] [--seed 1]
+#                     [--tshark-max-bytes 0] [--timeout 1800] [--keep] [--no-scaling]
 #   FEDSCOPE=path/to/fedscope  binary to measure (default: build/app/fedscope)
 #
-# Generates the capture in a temporary directory (removed at the end unless --keep), warms
-# the page cache, then runs each tool once under /usr/bin/time -v and `timeout`, and prints
-# wall time, throughput and peak RSS per tool plus the fedscope/tshark and fedscope/tcpdump
-# speed ratios.  See bench/README.md.
+# For each --size (default: 150M and 1G, the [perf] goals) it generates the capture in a
+# temporary directory (removed at the end unless --keep), warms the page cache, runs each
+# tool once under /usr/bin/time -v and `timeout` (fedscope with --threads 2 and 1), and
+# prints wall time, throughput and peak RSS per tool plus the speed ratios. tshark reads the
+# whole file unless --tshark-max-bytes cuts it (then its time is scaled). Then the scaling
+# table (bench/scaling.sh) unless --no-scaling.  See bench/README.md.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
-size=1G sessions=2000 seed=1 tshark_max=300M tmo=1800 keep=0
+sizes=() sessions=2000 seed=1 tshark_max=0 tmo=1800 keep=0 scaling=1
 fedscope=${FEDSCOPE:-$root/build/app/fedscope}
 
-usage() { sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 while (($#)); do
   case $1 in
-    --size) size=$2; shift 2 ;;
+    --size) sizes+=("$2"); shift 2 ;;
     --sessions) sessions=$2; shift 2 ;;
     --seed) seed=$2; shift 2 ;;
     --tshark-max-bytes) tshark_max=$2; shift 2 ;;
     --timeout) tmo=$2; shift 2 ;;
     --keep) keep=1; shift ;;
+    --no-scaling) scaling=0; shift ;;
     -h | --help) usage 0 ;;
     *) echo "run.sh: unknown argument '$1'" >&2; usage ;;
   esac
@@ -35,16 +38,18 @@ for tool in python3 tcpdump tshark /usr/bin/time timeout; do
 done
 to_bytes() { python3 -c "import sys; sys.path.insert(0, '$here'); from gen_federation import parse_size; print(parse_size('$1'))"; }
 tshark_max_bytes=$(to_bytes "$tshark_max")
+((${#sizes[@]})) || sizes=(150M 1G)
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/fedscope-bench.XXXXXX")
 cleanup() { if ((keep)); then echo "kept $tmp"; else rm -rf "$tmp"; fi; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-cap=$tmp/federation.pcap
 
-now() { date +%s.%N; }
-fmt() { awk -v x="$1" 'BEGIN { printf "%.2f", x }'; }
 
+bench_size() {
+local size=$1
+local cap=$tmp/federation-$size.pcap
+echo
 echo "== generating ~$size, $sessions sessions (seed $seed) in $tmp"
 t0=$(now)
 timeout "$tmo" python3 "$here/gen_federation.py" "$cap" --sessions "$sessions" --target-bytes "$size" \
@@ -66,7 +71,7 @@ run() {
   e=$(now)
   # fedscope exits 1 when it reports error-level findings: the synthetic capture has failing
   # sessions on purpose, so that is a successful run.
-  if [[ $name == fedscope && $rc == 1 ]]; then rc=0; fi
+  if [[ $name == fedscope* && $rc == 1 ]]; then rc=0; fi
   local rss
   rss=$(awk -F': ' '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }' "$tmp/$name.time")
   if ((rc == 124)); then echo "   TIMEOUT after ${tmo}s"; elif ((rc != 0)); then
@@ -77,14 +82,15 @@ run() {
 
 : >"$tmp/results"
 if [[ -x $fedscope ]]; then
-  run fedscope "$cap" "$fedscope" report "$cap" --format json -o /dev/null
+  run fedscope "$cap" "$fedscope" report "$cap" --format json -o /dev/null --threads 2
+  run fedscope-1thread "$cap" "$fedscope" report "$cap" --format json -o /dev/null --threads 1
 else
   echo "== fedscope: SKIPPED, no executable at $fedscope (build it, or set FEDSCOPE=/path/to/fedscope)"
 fi
 run tcpdump "$cap" tcpdump -r "$cap" -w /dev/null
 
 tshark_file=$cap
-if ((bytes > tshark_max_bytes)); then
+if ((tshark_max_bytes > 0 && bytes > tshark_max_bytes)); then
   # Cut at the last whole record that fits in the limit (pcap records are walked, not
   # parsed, so the cut is exact); tshark's time is then scaled by bytes / prefix bytes.
   off=$(python3 - "$cap" "$tshark_max_bytes" <<'EOF'
@@ -114,7 +120,7 @@ echo
 awk -v total="$bytes" '
   { name[NR] = $1; wall[NR] = $2; rc[NR] = $3; rss[NR] = $4; fbytes[NR] = $5 }
   END {
-    printf "%-10s %12s %10s %12s  %s\n", "tool", "wall s", "MB/s", "peak RSS MB", "note"
+    printf "%-17s %12s %10s %12s  %s\n", "tool", "wall s", "MB/s", "peak RSS MB", "note"
     for (i = 1; i <= NR; i++) {
       mbps = fbytes[i] / 1e6 / wall[i]
       w = wall[i] * total / fbytes[i]
@@ -122,7 +128,7 @@ awk -v total="$bytes" '
       if (fbytes[i] < total) note = sprintf("measured %.2f s on a %.0f MB prefix, scaled linearly (RSS not scaled)", wall[i], fbytes[i] / 1e6)
       if (rc[i] == 124) note = "TIMEOUT (" note ")"
       else if (rc[i] != 0) note = sprintf("exit status %d %s", rc[i], note)
-      printf "%-10s %12.2f %10.1f %12.1f  %s\n", name[i], w, mbps, rss[i], note
+      printf "%-17s %12.2f %10.1f %12.1f  %s\n", name[i], w, mbps, rss[i], note
       speed[name[i]] = (rc[i] == 0) ? mbps : 0
     }
     printf "\nfile: %.1f MB (MB = 10^6 bytes)\n", total / 1e6
@@ -131,4 +137,17 @@ awk -v total="$bytes" '
       printf "fedscope/tshark  speed ratio: %.2f\n", speed["fedscope"] / speed["tshark"]
     if (speed["fedscope"] > 0 && speed["tcpdump"] > 0)
       printf "fedscope/tcpdump speed ratio: %.2f\n", speed["fedscope"] / speed["tcpdump"]
+    if (speed["fedscope"] > 0 && speed["fedscope-1thread"] > 0)
+      printf "fedscope 2 threads / 1 thread: %.2f\n", speed["fedscope"] / speed["fedscope-1thread"]
   }' "$tmp/results"
+rm -f "$cap" "$tmp/prefix.pcap"
+}
+
+now() { date +%s.%N; }
+fmt() { awk -v x="$1" 'BEGIN { printf "%.2f", x }'; }
+for size in "${sizes[@]}"; do bench_size "$size"; done
+if ((scaling)) && [[ -x $here/scaling.sh && -x $fedscope ]]; then
+  echo
+  echo "== scaling (bench/scaling.sh)"
+  FEDSCOPE=$fedscope "$here/scaling.sh"
+fi
