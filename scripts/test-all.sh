@@ -17,3 +17,7 @@ echo "== fuzzing: replay the seed corpus, then each target for a bounded time (c
 echo "== ASan+UBSan build: every test"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j2 -LE "netns|lab"
+./scripts/build.sh tsan
+echo "== ThreadSanitizer build: --threads 2 equals --threads 1 on every capture, no race"
+TSAN_OPTIONS=halt_on_error=1:exitcode=66 \
+  /usr/bin/python3 tests/pcap/check_pcaps.py --fedscope build-tsan/app/fedscope threads
