@@ -473,7 +473,11 @@ struct Judge::Impl {
       auto pos = conn_pos.find(id);
       if (pos == conn_pos.end()) continue;
       auto& rec = records.connections[pos->second];
-      if (auto* x = rec.xmpp.get()) {
+      // Facts are shared and immutable, except that the record that alone holds its facts
+      // (made non-const by the engine) may release what only its story needs. Shared facts
+      // are the empty ones of connections that carried no byte: nothing to release.
+      if (rec.xmpp && rec.xmpp.use_count() == 1) {
+        auto* x = const_cast<s2s::ConnectionFacts*>(rec.xmpp.get());
         x->ladder_dropped += x->ladder.size();
         std::vector<s2s::LadderStep>().swap(x->ladder);
         for (auto* side : {&x->orig, &x->resp}) {

@@ -10,11 +10,13 @@
 // severity), so the result does not depend on how often the judge flushed.
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -491,13 +493,22 @@ void judge_verdicts(JudgeContext& ctx, const std::vector<VerdictInput>& in,
         blocking.push_back(k);
     }
     if (!blocking.empty()) {
+      // Looked up per finding below: a set of inputs and of codes, never a scan of blocking
+      // (a scan of 100k refused connections to one address is one direction).
+      const std::unordered_set<std::size_t> is_blocking(blocking.begin(), blocking.end());
+      std::array<bool, static_cast<std::size_t>(C::kCount)> blocking_code{};
+      for (auto b : blocking)
+        blocking_code[static_cast<std::size_t>(in[b].finding->code)] = true;
+      const auto explains_a_blocking = [&](FindingCode cause) {
+        for (std::size_t c = 0; c < blocking_code.size(); ++c)
+          if (blocking_code[c] && explains(cause, static_cast<FindingCode>(c))) return true;
+        return false;
+      };
       // The root: the most upstream blocking finding, or a warning that explains one.
       std::size_t root = blocking.front();
       for (auto k : d.findings) {
         if (!causal_less(k, root)) break;
-        if (std::any_of(blocking.begin(), blocking.end(), [&](std::size_t b) {
-              return explains(in[k].finding->code, in[b].finding->code);
-            })) {
+        if (explains_a_blocking(in[k].finding->code)) {
           root = k;
           break;
         }
@@ -513,7 +524,7 @@ void judge_verdicts(JudgeContext& ctx, const std::vector<VerdictInput>& in,
       for (auto k : d.findings) {
         if (k == root || notes.count(*in[k].key)) continue;
         const auto code = in[k].finding->code;
-        const bool blocks = std::find(blocking.begin(), blocking.end(), k) != blocking.end();
+        const bool blocks = is_blocking.count(k) > 0;
         if (blocks || explains(rf.code, code) ||
             (code == C::kTcpPortNonstandard && rf.code == C::kDnsSrvPortNonstandard)) {
           auto& n = notes[*in[k].key];

@@ -423,8 +423,9 @@ TEST(JudgeEvents, HistoryBoundingKeepsSummariesAndFreezesTheirFindings) {
   config.max_full_records = 1;
   Judge j(config, &log);
   auto first = unanswered(1, 0);
-  first.xmpp = std::make_unique<s2s::ConnectionFacts>();
-  first.xmpp->ladder.resize(3);
+  auto x = std::make_unique<s2s::ConnectionFacts>();
+  x->ladder.resize(3);
+  first.xmpp = std::move(x);
   j.on_connection(std::move(first));
   j.flush();
   j.on_connection(unanswered(2, 1));

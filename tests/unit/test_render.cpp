@@ -205,11 +205,12 @@ TEST(RenderJson, BytesThatAreNoUtf8AreReplacedNotThrown) {
   engine::ConnectionRecord c;
   c.conn.id = 1;
   c.conn.legs.emplace_back();
-  c.xmpp = std::make_unique<s2s::ConnectionFacts>();
+  auto x = std::make_unique<s2s::ConnectionFacts>();
   s2s::StreamHeaderFact h;
   h.from = "b\xfe\xfe";
   h.to = "c.example";
-  c.xmpp->orig.header = h;
+  x->orig.header = h;
+  c.xmpp = std::move(x);
   r.connections.push_back(std::move(c));
   Finding f(FindingCode::kXmppStreamError);
   f.summary = "closed with <\xc3/>";

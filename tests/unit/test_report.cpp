@@ -360,17 +360,18 @@ TEST(JudgeDomains, SniInALabelsMatchesAStreamToInULabels) {
   auto run = [](const std::string& sni) {
     Result r;
     auto rec = connection(1, "203.0.113.10", "198.51.100.20", 0, 5);
-    rec.xmpp = facts({
+    auto x = facts({
         {true, header("a.example", kBucher.c_str()), 0.1},
         {false, header(kBucher.c_str(), "a.example", "s1") + kFeatures, 0.2},
     });
     // The TLS part as the decoder would leave it (SNI is an A-label, RFC 6066 §3).
-    auto& t = rec.xmpp->tls;
+    auto& t = x->tls;
     t.started = true;
     t.complete = true;
     t.client_hello = tls::ClientHello{};
     t.client_hello->sni = sni;
     t.client_hello_ref = ref(20, 0.5);
+    rec.xmpp = std::move(x);
     r.connections.push_back(std::move(rec));
     judge(r);
     return find(r, FindingCode::kTlsSniMismatch) != nullptr;

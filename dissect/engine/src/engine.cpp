@@ -1,6 +1,7 @@
 #include "fedscope/engine/engine.hpp"
 
 #include <algorithm>
+#include <array>
 #include <deque>
 #include <map>
 #include <optional>
@@ -153,24 +154,52 @@ struct Engine::Impl : flow::StreamSinkFactory {
     void on_end(const flow::PacketRef& at) override;
   };
   struct XmppConn {
-    XmppConn(Impl* i, std::uint32_t conn_id, s2s::Config c) : impl(i), id(conn_id) {
-      if (i->stage)
-        i->stage->create(conn_id, c);
-      else
-        analyzer = std::make_unique<s2s::ConnectionAnalyzer>(i->engine.anomalies_, c);
+    XmppConn(Impl* i, std::uint32_t conn_id, s2s::Config c) : impl(i), id(conn_id), config(c) {
       o.conn = this;
       r.conn = this;
       r.from_orig = false;
     }
+    // The analyzer is made at the connection's first byte or gap, not at its SYN: a refused
+    // or unanswered connection lingers for seconds in the flow table, and a scan would hold an
+    // analyzer (two parsers) for each; one that never carries a byte gets no analyzer.
+    void ensure() {
+      if (created) return;
+      created = true;
+      if (impl->stage)
+        impl->stage->create(id, config);
+      else
+        analyzer = std::make_unique<s2s::ConnectionAnalyzer>(impl->engine.anomalies_, config);
+    }
     Impl* impl;
     std::uint32_t id;
-    std::unique_ptr<s2s::ConnectionAnalyzer> analyzer;  ///< null: it runs on the stage
+    s2s::Config config;
+    bool created = false;
+    std::unique_ptr<s2s::ConnectionAnalyzer> analyzer;  ///< null until ensure(), or on the stage
     XmppSink o, r;
     Timestamp last_progress;  // the last progress report (or the first data)
     bool reported = false;
   };
   std::unordered_map<std::uint32_t, std::unique_ptr<XmppConn>> xmpp_conns;
-  std::unordered_map<std::uint32_t, s2s::ConnectionFacts> xmpp_done;
+  std::unordered_map<std::uint32_t, std::shared_ptr<const s2s::ConnectionFacts>> xmpp_done;
+
+  // The facts of a federation connection that carried no byte and no gap: the same for all
+  // of them (per mid-stream flag), so one shared value, and no analyzer is ever made for them.
+  // What an analyzer would count for one (a mid-stream start's resync) is counted each time.
+  struct NoDataFacts {
+    std::shared_ptr<const s2s::ConnectionFacts> facts;
+    AnomalyCounters anomalies;
+  };
+  std::array<std::optional<NoDataFacts>, 2> no_data;
+  std::shared_ptr<const s2s::ConnectionFacts> no_data_facts(const s2s::Config& c) {
+    auto& slot = no_data[c.midstream ? 1 : 0];
+    if (!slot) {
+      slot.emplace();
+      s2s::ConnectionAnalyzer a(slot->anomalies, c);
+      slot->facts = std::make_shared<const s2s::ConnectionFacts>(a.finish(flow::PacketRef{}));
+    }
+    engine.anomalies_.merge(slot->anomalies);
+    return slot->facts;
+  }
   std::unordered_set<std::uint16_t> s2s_ports{5269, 5270};
   static constexpr std::size_t kMaxS2sPorts = 64;
 
@@ -203,11 +232,13 @@ struct Engine::Impl : flow::StreamSinkFactory {
   void release(const flow::Connection& c, const flow::PacketRef& at) override {
     dns_tcp.erase(c.id);
     if (auto it = xmpp_conns.find(c.id); it != xmpp_conns.end()) {
-      if (stage) {
+      if (!it->second->created) {
+        xmpp_done[c.id] = no_data_facts(it->second->config);
+      } else if (stage) {
         stage->finish(c.id, at);
         awaiting.insert(c.id);
       } else {
-        xmpp_done[c.id] = it->second->analyzer->finish(at);
+        xmpp_done[c.id] = std::make_shared<s2s::ConnectionFacts>(it->second->analyzer->finish(at));
       }
       xmpp_conns.erase(it);
     }
@@ -441,7 +472,7 @@ struct Engine::Impl : flow::StreamSinkFactory {
     // A snapshot reads as if the input ended now: what has not happened yet is "not yet"
     // (pending, capture-ended), not "never".
     rec.conn.capture_ended = true;
-    if (!x.analyzer) return;  // (the stage runs only without progress reports)
+    if (!x.analyzer) return;  // not made yet, or on the stage (only without progress reports)
     rec.xmpp = std::make_unique<s2s::ConnectionFacts>(x.analyzer->facts());
     correlate(rec);
     ++engine.stats_.progress_reports;
@@ -454,7 +485,7 @@ struct Engine::Impl : flow::StreamSinkFactory {
     ConnectionRecord rec;
     rec.conn = std::move(conn);
     if (auto it = xmpp_done.find(rec.conn.id); it != xmpp_done.end()) {
-      rec.xmpp = std::make_unique<s2s::ConnectionFacts>(std::move(it->second));
+      rec.xmpp = std::move(it->second);
       xmpp_done.erase(it);
     }
     correlate(rec);
@@ -551,7 +582,8 @@ struct Engine::Impl : flow::StreamSinkFactory {
 
 void Engine::Impl::XmppSink::on_data(std::uint64_t, std::span<const std::uint8_t> d,
                                      const flow::PacketRef& at) {
-  if (!conn->analyzer) {
+  conn->ensure();
+  if (conn->impl->stage) {
     conn->impl->stage->data(conn->id, from_orig, d, at);
     return;
   }
@@ -559,14 +591,18 @@ void Engine::Impl::XmppSink::on_data(std::uint64_t, std::span<const std::uint8_t
   conn->impl->maybe_progress(*conn, at.time);
 }
 void Engine::Impl::XmppSink::on_gap(std::uint64_t, std::uint64_t len, const flow::PacketRef& at) {
-  if (!conn->analyzer) {
+  conn->ensure();
+  if (conn->impl->stage) {
     conn->impl->stage->gap(conn->id, from_orig, len, at);
     return;
   }
   conn->analyzer->on_gap(from_orig, len, at);
 }
 void Engine::Impl::XmppSink::on_end(const flow::PacketRef& at) {
-  if (!conn->analyzer) {
+  // Nothing delivered yet: finish() ends both directions alike, or the shared no-data facts
+  // stand for the connection.
+  if (!conn->created) return;
+  if (conn->impl->stage) {
     conn->impl->stage->end(conn->id, from_orig, at);
     return;
   }
