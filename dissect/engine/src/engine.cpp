@@ -459,6 +459,39 @@ struct Engine::Impl : flow::StreamSinkFactory {
       finalize(id, DnsOutcome::kNoResponse);
   }
 
+  // ---- the clock ------------------------------------------------------------------------------
+
+  // Packet time drives every timer, so one bad timestamp must not steer it: a frame more than
+  // kTimeOutlierSeconds ahead of the clock (or behind it) is an outlier (capture.time_outlier)
+  // and does not move it; kTimeOutlierConfirm outliers in a row do (the capture really jumped,
+  // or the clock itself was set by an outlier, e.g. the first frame). Returns true when the
+  // clock moved (forward, or back after such a run).
+  static constexpr double kTimeOutlierSeconds = 3600.0;
+  static constexpr std::uint32_t kTimeOutlierConfirm = 8;
+  bool clock_started = false;
+  std::uint32_t outlier_run = 0;
+
+  bool tick(Timestamp t) {
+    if (!clock_started) {
+      clock_started = true;
+      now = t;
+      return true;
+    }
+    bool ahead = t > now;
+    double off = ahead ? (t - now).seconds() : (now - t).seconds();
+    if (off <= kTimeOutlierSeconds) {
+      outlier_run = 0;
+      if (!ahead) return false;
+      now = t;
+      return true;
+    }
+    engine.anomalies_.add("capture.time_outlier");
+    if (++outlier_run < kTimeOutlierConfirm) return false;
+    outlier_run = 0;
+    now = t;
+    return true;
+  }
+
   // ---- progress of open connections -----------------------------------------------------------
 
   // A long-lived stream says nothing until it closes; a live view wants its state before. Per
@@ -560,13 +593,13 @@ void Engine::on_frame(const Frame& frame) {
   if (frame.time > stats_.last) stats_.last = frame.time;
   auto& im = *impl_;
   // Timers run on packet time, before the packet that moved the clock is processed.
-  if (frame.time > im.now) {
-    im.now = frame.time;
-    im.flows.advance(frame.time);
-    if ((frame.time - im.last_sweep).seconds() >= 0.5) {
-      im.last_sweep = frame.time;
+  if (im.tick(frame.time)) {
+    im.flows.advance(im.now);
+    if (im.now < im.last_sweep) im.last_sweep = im.now;  // the clock was set back
+    if ((im.now - im.last_sweep).seconds() >= 0.5) {
+      im.last_sweep = im.now;
       im.sweep();
-      im.decoder.expire(frame.time);
+      im.decoder.expire(im.now);
     }
   }
   Packet p;

@@ -534,6 +534,7 @@ bool FlowTable::on_icmp_error(const Packet& p) {
 
 void FlowTable::advance(Timestamp now) {
   impl_->now = now;
+  if (now < impl_->last_sweep) impl_->last_sweep = now;  // the owner set its clock back
   if ((now - impl_->last_sweep).seconds() >= 1.0) {
     impl_->last_sweep = now;
     impl_->sweep();
