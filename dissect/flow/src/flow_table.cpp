@@ -179,6 +179,7 @@ struct FlowTable::Impl {
   FlowTableConfig config;
   ClosedCallback on_closed;
   StreamSinkFactory* sinks = nullptr;
+  ReassemblyBudget budget{config.max_buffered_total, 0};  // before conns: outlives them
 
   std::unordered_map<LegKey, std::uint32_t, LegKeyHash> index;
   std::unordered_map<std::uint32_t, LiveLeg> legs;
@@ -223,14 +224,16 @@ struct FlowTable::Impl {
       c.so.inner = so;
       c.so.conn = &c;
       c.so.orig = true;
-      c.ro = std::make_unique<Reassembler>(anomalies, config.max_buffered_per_direction);
+      c.ro = std::make_unique<Reassembler>(anomalies, config.max_buffered_per_direction,
+                                           config.max_held_segments_per_direction, &budget);
     }
     if (sr) {
       c.sr = GapSink{};
       c.sr.inner = sr;
       c.sr.conn = &c;
       c.sr.orig = false;
-      c.rr = std::make_unique<Reassembler>(anomalies, config.max_buffered_per_direction);
+      c.rr = std::make_unique<Reassembler>(anomalies, config.max_buffered_per_direction,
+                                           config.max_held_segments_per_direction, &budget);
     }
   }
 
