@@ -185,16 +185,24 @@ struct Engine::Impl : flow::StreamSinkFactory {
     void on_gap(std::uint64_t, std::uint64_t len, const flow::PacketRef& at) override;
     void on_end(const flow::PacketRef& at) override;
   };
+  // The analyzer (two XML parsers, ~11 KB each) is made when the first byte, gap or end of
+  // either direction arrives, not when the SYN does: a SYN flood to 5269 costs the flow
+  // table only, and a connection without payload meets its analyzer only as it closes.
   struct XmppConn {
-    XmppConn(Impl* i, std::uint32_t conn_id, s2s::Config c)
-        : impl(i), id(conn_id), analyzer(i->engine.anomalies_, c) {
+    XmppConn(Impl* i, std::uint32_t conn_id, s2s::Config c) : impl(i), id(conn_id), config(c) {
       o.conn = this;
       r.conn = this;
       r.from_orig = false;
     }
+    s2s::ConnectionAnalyzer& get() {
+      if (!analyzer)
+        analyzer = std::make_unique<s2s::ConnectionAnalyzer>(impl->engine.anomalies_, config);
+      return *analyzer;
+    }
     Impl* impl;
     std::uint32_t id;
-    s2s::ConnectionAnalyzer analyzer;
+    s2s::Config config;
+    std::unique_ptr<s2s::ConnectionAnalyzer> analyzer;
     XmppSink o, r;
     Timestamp last_progress;  // the last progress report (or the first data)
     bool reported = false;
@@ -233,7 +241,7 @@ struct Engine::Impl : flow::StreamSinkFactory {
   void release(const flow::Connection& c, const flow::PacketRef& at) override {
     dns_tcp.erase(c.id);
     if (auto it = xmpp_conns.find(c.id); it != xmpp_conns.end()) {
-      xmpp_done[c.id] = it->second->analyzer.finish(at);
+      xmpp_done[c.id] = it->second->get().finish(at);
       xmpp_conns.erase(it);
     }
   }
@@ -513,7 +521,7 @@ struct Engine::Impl : flow::StreamSinkFactory {
     // A snapshot reads as if the input ended now: what has not happened yet is "not yet"
     // (pending, capture-ended), not "never".
     rec.conn.capture_ended = true;
-    rec.xmpp = std::make_unique<s2s::ConnectionFacts>(x.analyzer.facts());
+    rec.xmpp = std::make_unique<s2s::ConnectionFacts>(x.get().facts());
     correlate(rec);
     ++engine.stats_.progress_reports;
     observer.on_progress(std::move(rec));
@@ -572,14 +580,14 @@ struct Engine::Impl : flow::StreamSinkFactory {
 
 void Engine::Impl::XmppSink::on_data(std::uint64_t, std::span<const std::uint8_t> d,
                                      const flow::PacketRef& at) {
-  conn->analyzer.on_data(from_orig, d, at);
+  conn->get().on_data(from_orig, d, at);
   conn->impl->maybe_progress(*conn, at.time);
 }
 void Engine::Impl::XmppSink::on_gap(std::uint64_t, std::uint64_t len, const flow::PacketRef& at) {
-  conn->analyzer.on_gap(from_orig, len, at);
+  conn->get().on_gap(from_orig, len, at);
 }
 void Engine::Impl::XmppSink::on_end(const flow::PacketRef& at) {
-  conn->analyzer.on_end(from_orig, at);
+  conn->get().on_end(from_orig, at);
 }
 
 Engine::Engine(EngineConfig config, Observer& observer)
