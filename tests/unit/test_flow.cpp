@@ -253,11 +253,15 @@ TEST(Reassembler, InOrderResendWithOtherBytesCounted) {
   EXPECT_EQ(a.get("tcp.inconsistent_retransmission"), 0u);
   r.segment(1, sp("<failure/>"), 10, sink);
   EXPECT_EQ(a.get("tcp.inconsistent_retransmission"), 1u);
+  // An XMPP whitespace ping, then a TCP keep-alive probe carrying one garbage byte on it.
+  r.segment(11, sp(" "), 1, sink);
+  r.segment(11, sp("x"), 1, sink);
+  EXPECT_EQ(a.get("tcp.inconsistent_retransmission"), 1u);
   // In order, covering bytes held out of order with other bytes.
-  r.segment(15, sp("WXYZ"), 4, sink);
-  r.segment(11, sp("abcdefgh"), 8, sink);
+  r.segment(16, sp("WXYZ"), 4, sink);
+  r.segment(12, sp("abcdefgh"), 8, sink);
   EXPECT_EQ(a.get("tcp.inconsistent_retransmission"), 2u);
-  EXPECT_EQ(sink.out, "@0:<proceed/>@10:abcdefgh");
+  EXPECT_EQ(sink.out, "@0:<proceed/>@10: @11:abcdefgh");
 }
 
 TEST(Reassembler, HeldPiecesAreBoundedNotOnlyTheirBytes) {

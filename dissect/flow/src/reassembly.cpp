@@ -119,8 +119,10 @@ bool Reassembler::segment(std::uint32_t seq, std::span<const std::uint8_t> data,
   std::uint64_t captured_end = offset + data.size();
 
   if (end <= next_offset_) {
-    // A pure retransmission. Resending a recently delivered piece whole must give its bytes.
-    if (data.size() == wire_length && !data.empty()) {
+    // A pure retransmission. Resending a recently delivered piece whole must give its bytes;
+    // a keep-alive (one byte, one below the next, often garbage) is not compared.
+    bool keepalive = data.size() == 1 && offset + 1 == next_offset_;
+    if (data.size() == wire_length && !data.empty() && !keepalive) {
       for (const auto& r : recent_) {
         if (r.length == data.size() && r.offset == offset) {
           if (r.hash != digest(data)) anomalies_->add("tcp.inconsistent_retransmission");
