@@ -191,6 +191,153 @@ TEST(Reassembler, InconsistentRetransmissionCounted) {
   EXPECT_EQ(a.get("tcp.inconsistent_retransmission"), 1u);
 }
 
+TEST(Reassembler, InconsistentOverlapsCountedWhereverTheyFall) {
+  // Zeek's rexmit_inconsistency: bytes seen twice with different contents, however the second
+  // copy lines up with the first. The first copy is kept.
+  struct Case {
+    const char* what;
+    std::uint32_t seq;
+    std::string bytes;
+  };
+  const Case cases[] = {
+      {"same offset", 5, "XXXX"},
+      {"inside, at another offset", 6, "AX"},
+      {"partial overlap from before", 3, "zzAX"},
+      {"partial overlap after", 7, "AXyy"},
+      {"covers the held piece and more", 4, "zAAXAy"},
+  };
+  for (const auto& c : cases) {
+    AnomalyCounters a;
+    Reassembler r(a);
+    Collect sink;
+    r.set_isn(0);
+    r.segment(5, sp("AAAA"), 4, sink);  // offsets 4..7 held, 0..3 missing
+    r.segment(c.seq, sp(c.bytes), static_cast<std::uint32_t>(c.bytes.size()), sink);
+    EXPECT_EQ(a.get("tcp.inconsistent_retransmission"), 1u) << c.what;
+    r.segment(1, sp("0123"), 4, sink);
+    r.finish(sink);
+    EXPECT_NE(sink.out.find("AAAA"), std::string::npos) << c.what << ": " << sink.out;
+  }
+}
+
+TEST(Reassembler, ConsistentOverlapsAreNotCounted) {
+  AnomalyCounters a;
+  Reassembler r(a);
+  Bytes sink;
+  r.set_isn(0);
+  const std::string stream = "0123456789abcdef";
+  auto at = [&](std::size_t off, std::size_t len) {
+    std::string s = stream.substr(off, len);
+    r.segment(static_cast<std::uint32_t>(1 + off), sp(s), static_cast<std::uint32_t>(len), sink);
+  };
+  at(8, 4);
+  at(6, 4);   // partial overlap before
+  at(10, 6);  // partial overlap after
+  at(7, 8);   // covers several held pieces
+  at(0, 9);   // in order, over held bytes
+  at(2, 3);   // an old piece again
+  r.finish(sink);
+  EXPECT_EQ(sink.out, stream + "[end]");
+  EXPECT_EQ(a.total(), 0u);
+}
+
+TEST(Reassembler, RandomOverlappingSegmentsOfOneStreamReassembleExactly) {
+  // Segments of random offsets and lengths, in random order, overlapping each other and the
+  // delivered bytes in every way: the stream comes out whole, nothing is counted.
+  std::string stream;
+  for (int i = 0; i < 300; ++i)
+    stream.push_back(static_cast<char>('a' + (i * 7) % 26));
+  std::uint32_t seed = 12345;
+  auto next = [&seed](std::uint32_t n) {
+    seed = seed * 1103515245u + 12345u;
+    return (seed >> 16) % n;
+  };
+  for (int round = 0; round < 200; ++round) {
+    AnomalyCounters a;
+    Reassembler r(a);
+    Bytes sink;
+    r.set_isn(0xfffffff0u);  // wraps
+    std::vector<std::pair<std::size_t, std::size_t>> segs;
+    for (std::size_t off = 0; off < stream.size();) {  // a cover of the stream
+      std::size_t len = 1 + next(40);
+      segs.emplace_back(off, std::min(len, stream.size() - off));
+      off += len;
+    }
+    for (int k = 0; k < 30; ++k) {  // and overlapping extras
+      std::size_t off = next(static_cast<std::uint32_t>(stream.size()));
+      segs.emplace_back(off, std::min<std::size_t>(1 + next(60), stream.size() - off));
+    }
+    for (std::size_t i = segs.size(); i > 1; --i)
+      std::swap(segs[i - 1], segs[next(static_cast<std::uint32_t>(i))]);
+    for (auto [off, len] : segs)
+      r.segment(0xfffffff1u + static_cast<std::uint32_t>(off), sp(stream.substr(off, len)),
+                static_cast<std::uint32_t>(len), sink);
+    r.finish(sink);
+    ASSERT_EQ(sink.out, stream + "[end]") << "round " << round;
+    ASSERT_EQ(a.total(), 0u) << "round " << round;
+  }
+}
+
+TEST(Reassembler, InOrderResendWithOtherBytesCounted) {
+  // An injected segment wins the race and is delivered; the real one with the same sequence
+  // numbers comes after it.
+  AnomalyCounters a;
+  Reassembler r(a);
+  Collect sink;
+  r.set_isn(0);
+  r.segment(1, sp("<proceed/>"), 10, sink);
+  r.segment(1, sp("<proceed/>"), 10, sink);  // a plain retransmission
+  EXPECT_EQ(a.get("tcp.inconsistent_retransmission"), 0u);
+  r.segment(1, sp("<failure/>"), 10, sink);
+  EXPECT_EQ(a.get("tcp.inconsistent_retransmission"), 1u);
+  // An XMPP whitespace ping, then a TCP keep-alive probe carrying one garbage byte on it.
+  r.segment(11, sp(" "), 1, sink);
+  r.segment(11, sp("x"), 1, sink);
+  EXPECT_EQ(a.get("tcp.inconsistent_retransmission"), 1u);
+  // In order, covering bytes held out of order with other bytes.
+  r.segment(16, sp("WXYZ"), 4, sink);
+  r.segment(12, sp("abcdefgh"), 8, sink);
+  EXPECT_EQ(a.get("tcp.inconsistent_retransmission"), 2u);
+  EXPECT_EQ(sink.out, "@0:<proceed/>@10: @11:abcdefgh");
+}
+
+TEST(Reassembler, HeldPiecesAreBoundedNotOnlyTheirBytes) {
+  // 1-byte segments behind a hole: the piece count is the limit, not the 1 MiB of bytes.
+  AnomalyCounters a;
+  Reassembler r(a, Reassembler::kDefaultMaxBuffered, 16);
+  Bytes sink;
+  r.set_isn(0);
+  for (std::uint32_t k = 0; k < 100; ++k)
+    r.segment(3 + 2 * k, sp("x"), 1, sink);  // offsets 2, 4, 6, ...: never adjacent
+  EXPECT_LE(r.held_segments(), 16u);
+  EXPECT_EQ(a.get("tcp.reassembly_segment_limit"), 84u);
+  r.finish(sink);
+  EXPECT_EQ(r.held_segments(), 0u);
+}
+
+TEST(Reassembler, AllDirectionsShareOneBudget) {
+  AnomalyCounters a;
+  ReassemblyBudget budget{3 * (Reassembler::kSegmentOverhead + 4), 0};
+  Bytes s1, s2;
+  {
+    Reassembler r1(a, Reassembler::kDefaultMaxBuffered, 1000, &budget);
+    Reassembler r2(a, Reassembler::kDefaultMaxBuffered, 1000, &budget);
+    r1.set_isn(0);
+    r2.set_isn(0);
+    r1.segment(11, sp("aaaa"), 4, s1);
+    r1.segment(21, sp("bbbb"), 4, s1);
+    r2.segment(11, sp("cccc"), 4, s2);
+    EXPECT_EQ(a.get("tcp.reassembly_total_limit"), 0u);
+    EXPECT_EQ(budget.used, 3 * (Reassembler::kSegmentOverhead + 4));
+    r2.segment(21, sp("dddd"), 4, s2);  // over the shared budget: r2 gives up its oldest hole
+    EXPECT_EQ(a.get("tcp.reassembly_total_limit"), 1u);
+    EXPECT_EQ(s2.out, "[gap 0+10]cccc");
+    EXPECT_LE(budget.used, budget.max_bytes);
+    r1.finish(s1);
+  }
+  EXPECT_EQ(budget.used, 0u);  // finished or destroyed: everything given back
+}
+
 // ---- flow table ---------------------------------------------------------------------------
 
 namespace {

@@ -61,6 +61,44 @@ struct DnsKeyHash {
   }
 };
 
+// The question of a query, for NAT copies: the same txid, name and type at another vantage.
+struct QuestionKey {
+  std::uint16_t txid;
+  std::uint16_t qtype;
+  std::string qname;
+  bool operator==(const QuestionKey&) const = default;
+};
+struct QuestionKeyHash {
+  std::size_t operator()(const QuestionKey& k) const noexcept {
+    return std::hash<std::string>{}(k.qname) ^ (std::size_t{k.txid} << 16 | k.qtype);
+  }
+};
+
+// A query's endpoints, for ICMP errors, which quote the addresses and ports only.
+struct EndpointPair {
+  Endpoint client, server;
+  bool operator==(const EndpointPair&) const = default;
+};
+struct EndpointPairHash {
+  std::size_t operator()(const EndpointPair& k) const noexcept {
+    return EndpointHash{}(k.client) * 31u ^ EndpointHash {}(k.server);
+  }
+};
+
+// Pending queries per question and per endpoint pair, oldest first, at most this many each:
+// matching a query or an ICMP error looks at a handful of candidates, never at all pending.
+constexpr std::size_t kMaxSameQuestion = 16;
+constexpr std::size_t kMaxSameEndpoints = 16;
+
+template <typename Map, typename Key>
+void unindex(Map& map, const Key& key, std::uint64_t id) {
+  auto it = map.find(key);
+  if (it == map.end()) return;
+  auto& ids = it->second;
+  ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
+  if (ids.empty()) map.erase(it);
+}
+
 struct NameSeen {
   Timestamp time;
   std::string name;
@@ -116,7 +154,8 @@ struct Engine::Impl : flow::StreamSinkFactory {
   };
   std::unordered_map<std::uint64_t, Pending> pending;
   std::unordered_map<DnsKey, std::uint64_t, DnsKeyHash> by_key;
-  std::multimap<std::uint16_t, std::uint64_t> by_txid;
+  std::unordered_map<QuestionKey, std::vector<std::uint64_t>, QuestionKeyHash> by_question;
+  std::unordered_map<EndpointPair, std::vector<std::uint64_t>, EndpointPairHash> by_endpoints;
   std::uint64_t next_txn = 1;
   std::unordered_map<IpAddress, std::vector<NameSeen>, IpAddressHash> names_of_addr;
   std::unordered_map<std::string, std::vector<SrvSeen>> srv_of_target;
@@ -153,6 +192,9 @@ struct Engine::Impl : flow::StreamSinkFactory {
     void on_gap(std::uint64_t, std::uint64_t len, const flow::PacketRef& at) override;
     void on_end(const flow::PacketRef& at) override;
   };
+  // The analyzer (two XML parsers, ~11 KB each) is made when the first byte, gap or end of
+  // either direction arrives, not when the SYN does: a SYN flood to 5269 costs the flow
+  // table only, and a connection without payload meets its analyzer only as it closes.
   struct XmppConn {
     XmppConn(Impl* i, std::uint32_t conn_id, s2s::Config c) : impl(i), id(conn_id), config(c) {
       o.conn = this;
@@ -275,17 +317,20 @@ struct Engine::Impl : flow::StreamSinkFactory {
       return;
     }
     // The same question seen at another vantage point (other side of a NAT) within a second.
-    auto [lo, hi] = by_txid.equal_range(m.id);
-    for (auto it = lo; it != hi; ++it) {
-      auto pit = pending.find(it->second);
-      if (pit == pending.end()) continue;
-      auto& p = pit->second;
-      if (p.vantage == vantage || p.t.qname != q.name || p.t.qtype != q.type) continue;
-      if ((ref.time - p.t.query.time).seconds() > 1.0) continue;
-      ++p.t.copies;
-      p.keys.push_back(key);
-      by_key[key] = p.t.id;
-      return;
+    QuestionKey qk{m.id, q.type, q.name};
+    auto qit = by_question.find(qk);
+    if (qit != by_question.end()) {
+      for (auto cand : qit->second) {
+        auto pit = pending.find(cand);
+        if (pit == pending.end()) continue;
+        auto& p = pit->second;
+        if (p.vantage == vantage) continue;
+        if ((ref.time - p.t.query.time).seconds() > 1.0) continue;
+        ++p.t.copies;
+        p.keys.push_back(key);
+        by_key[key] = p.t.id;
+        return;
+      }
     }
     if (pending.size() >= config.max_pending_dns) {
       engine.anomalies_.add("dns.pending_limit");
@@ -305,8 +350,29 @@ struct Engine::Impl : flow::StreamSinkFactory {
     p.last = ref.time;
     p.keys.push_back(key);
     by_key[key] = id;
-    by_txid.emplace(m.id, id);
     pending.emplace(id, std::move(p));
+    // Index it for NAT copies: queries older than the copy window are no candidates any more;
+    // beyond kMaxSameQuestion within the window the oldest stops being one.
+    auto& same = qit != by_question.end() ? qit->second : by_question[std::move(qk)];
+    std::size_t stale = 0;
+    while (stale < same.size()) {
+      auto pit = pending.find(same[stale]);
+      if (pit != pending.end() && (ref.time - pit->second.t.query.time).seconds() <= 1.0) break;
+      ++stale;
+    }
+    if (same.size() - stale >= kMaxSameQuestion) {
+      engine.anomalies_.add("dns.duplicate_query_limit");
+      ++stale;
+    }
+    same.erase(same.begin(), same.begin() + static_cast<std::ptrdiff_t>(stale));
+    same.push_back(id);
+    // ... and for ICMP errors, which name the endpoints only.
+    auto& at = by_endpoints[EndpointPair{client, server}];
+    if (at.size() >= kMaxSameEndpoints) {
+      engine.anomalies_.add("dns.same_endpoints_limit");
+      at.erase(at.begin());
+    }
+    at.push_back(id);
   }
 
   void on_response(const dns::Message& m, bool damaged, const Endpoint& server,
@@ -401,13 +467,8 @@ struct Engine::Impl : flow::StreamSinkFactory {
     if (!p.t.answered()) p.t.outcome = unanswered;
     for (const auto& k : p.keys)
       by_key.erase(k);
-    auto [lo, hi] = by_txid.equal_range(p.t.txid);
-    for (auto bt = lo; bt != hi; ++bt) {
-      if (bt->second == id) {
-        by_txid.erase(bt);
-        break;
-      }
-    }
+    unindex(by_question, QuestionKey{p.t.txid, p.t.qtype, p.t.qname}, id);
+    unindex(by_endpoints, EndpointPair{p.t.client, p.t.server}, id);
     DnsTransaction t = std::move(p.t);
     pending.erase(it);
     if (stage) {
@@ -423,15 +484,19 @@ struct Engine::Impl : flow::StreamSinkFactory {
   void on_icmp(const Packet& p) {
     if (flows.on_icmp_error(p)) return;
     if (p.icmp.inner_protocol == 17) {
-      // An ICMP error answering a UDP DNS query (e.g. port unreachable: nothing listens).
-      for (auto& [id, pend] : pending) {
-        if (pend.t.client == p.icmp.inner_src && pend.t.server == p.icmp.inner_dst) {
-          if (!pend.t.icmp)
-            pend.t.icmp = flow::IcmpEvent{flow::ref_of(p),    p.src,
-                                          p.icmp.type,        p.icmp.code,
-                                          p.icmp.unreachable, p.vantage.ifindex};
-          return;
+      // An ICMP error answering a UDP DNS query (e.g. port unreachable: nothing listens): the
+      // oldest pending query between the quoted endpoints that has none yet.
+      auto eit = by_endpoints.find(EndpointPair{p.icmp.inner_src, p.icmp.inner_dst});
+      if (eit != by_endpoints.end()) {
+        for (auto id : eit->second) {
+          auto pit = pending.find(id);
+          if (pit == pending.end() || pit->second.t.icmp) continue;
+          pit->second.t.icmp =
+              flow::IcmpEvent{flow::ref_of(p),  p.src, p.icmp.type, p.icmp.code, p.icmp.unreachable,
+                              p.vantage.ifindex};
+          break;
         }
+        return;
       }
     }
     ++engine.stats_.icmp_errors_unmatched;
@@ -449,6 +514,39 @@ struct Engine::Impl : flow::StreamSinkFactory {
     std::sort(done.begin(), done.end());
     for (auto id : done)
       finalize(id, DnsOutcome::kNoResponse);
+  }
+
+  // ---- the clock ------------------------------------------------------------------------------
+
+  // Packet time drives every timer, so one bad timestamp must not steer it: a frame more than
+  // kTimeOutlierSeconds ahead of the clock (or behind it) is an outlier (capture.time_outlier)
+  // and does not move it; kTimeOutlierConfirm outliers in a row do (the capture really jumped,
+  // or the clock itself was set by an outlier, e.g. the first frame). Returns true when the
+  // clock moved (forward, or back after such a run).
+  static constexpr double kTimeOutlierSeconds = 3600.0;
+  static constexpr std::uint32_t kTimeOutlierConfirm = 8;
+  bool clock_started = false;
+  std::uint32_t outlier_run = 0;
+
+  bool tick(Timestamp t) {
+    if (!clock_started) {
+      clock_started = true;
+      now = t;
+      return true;
+    }
+    bool ahead = t > now;
+    double off = ahead ? (t - now).seconds() : (now - t).seconds();
+    if (off <= kTimeOutlierSeconds) {
+      outlier_run = 0;
+      if (!ahead) return false;
+      now = t;
+      return true;
+    }
+    engine.anomalies_.add("capture.time_outlier");
+    if (++outlier_run < kTimeOutlierConfirm) return false;
+    outlier_run = 0;
+    now = t;
+    return true;
   }
 
   // ---- progress of open connections -----------------------------------------------------------
@@ -620,13 +718,13 @@ void Engine::on_frame(const Frame& frame) {
   if (frame.time > stats_.last) stats_.last = frame.time;
   auto& im = *impl_;
   // Timers run on packet time, before the packet that moved the clock is processed.
-  if (frame.time > im.now) {
-    im.now = frame.time;
-    im.flows.advance(frame.time);
-    if ((frame.time - im.last_sweep).seconds() >= 0.5) {
-      im.last_sweep = frame.time;
+  if (im.tick(frame.time)) {
+    im.flows.advance(im.now);
+    if (im.now < im.last_sweep) im.last_sweep = im.now;  // the clock was set back
+    if ((im.now - im.last_sweep).seconds() >= 0.5) {
+      im.last_sweep = im.now;
       im.sweep();
-      im.decoder.expire(frame.time);
+      im.decoder.expire(im.now);
     }
   }
   if (im.stage && !im.outbox.empty()) im.deliver();  // facts back from the stage

@@ -44,6 +44,32 @@ struct LegKeyHash {
   }
 };
 
+// A 5-tuple at any vantage (canonical order), for ICMP errors seen at another capture point.
+struct TupleKey {
+  Endpoint a, b;
+  bool operator==(const TupleKey&) const = default;
+};
+struct TupleKeyHash {
+  std::size_t operator()(const TupleKey& k) const noexcept {
+    return EndpointHash{}(k.a) * 1000003u ^ EndpointHash {}(k.b);
+  }
+};
+TupleKey make_tuple_key(const Endpoint& x, const Endpoint& y) {
+  return x < y ? TupleKey{x, y} : TupleKey{y, x};
+}
+
+struct VantageHash {
+  std::size_t operator()(const packet::Vantage& v) const noexcept {
+    return (std::size_t{v.file} << 40) ^ (static_cast<std::size_t>(v.interface) << 20) ^
+           static_cast<std::size_t>(static_cast<std::uint32_t>(v.ifindex));
+  }
+};
+
+// Capture points ranked in the order first seen (ICMP matching prefers the earliest); beyond
+// this many (an SLL2 capture can name any 32-bit interface index), later ones share the last
+// rank: flow.vantage_limit.
+constexpr std::size_t kMaxVantageRanks = 65536;
+
 LegKey make_key(const packet::Vantage& v, const Endpoint& x, const Endpoint& y) {
   return x < y ? LegKey{v, x, y} : LegKey{v, y, x};
 }
@@ -169,6 +195,7 @@ struct FlowTable::Impl {
   FlowTableConfig config;
   ClosedCallback on_closed;
   StreamSinkFactory* sinks = nullptr;
+  ReassemblyBudget budget{config.max_buffered_total, 0};  // before conns: outlives them
 
   std::unordered_map<LegKey, std::uint32_t, LegKeyHash> index;
   std::unordered_map<std::uint32_t, LiveLeg> legs;
@@ -177,7 +204,9 @@ struct FlowTable::Impl {
   std::uint64_t recent_base = 0;      ///< sequence number of recent_syns.front()
   std::unordered_map<std::uint32_t, Bucket> syns_by_isn;
   std::unordered_map<std::uint16_t, Bucket> syns_by_ip_id;
-  std::vector<packet::Vantage> vantages;
+  // Live legs per 5-tuple at any vantage (ICMP), and the capture points' first-seen ranks.
+  std::unordered_map<TupleKey, std::vector<std::uint32_t>, TupleKeyHash> by_tuple;
+  std::unordered_map<packet::Vantage, std::uint32_t, VantageHash> vantage_rank;
   std::uint32_t next_leg = 1, next_conn = 1;
   Timestamp now;
   Timestamp last_sweep;
@@ -213,14 +242,16 @@ struct FlowTable::Impl {
       c.so.inner = so;
       c.so.conn = &c;
       c.so.orig = true;
-      c.ro = std::make_unique<Reassembler>(anomalies, config.max_buffered_per_direction);
+      c.ro = std::make_unique<Reassembler>(anomalies, config.max_buffered_per_direction,
+                                           config.max_held_segments_per_direction, &budget);
     }
     if (sr) {
       c.sr = GapSink{};
       c.sr.inner = sr;
       c.sr.conn = &c;
       c.sr.orig = false;
-      c.rr = std::make_unique<Reassembler>(anomalies, config.max_buffered_per_direction);
+      c.rr = std::make_unique<Reassembler>(anomalies, config.max_buffered_per_direction,
+                                           config.max_held_segments_per_direction, &budget);
     }
   }
 
@@ -366,8 +397,6 @@ struct FlowTable::Impl {
     l.leg.last = p.time;
     l.leg.first_direction = flip ? packet::Direction::kUnknown : p.direction;
     index[key] = id;
-    if (std::find(vantages.begin(), vantages.end(), p.vantage) == vantages.end())
-      vantages.push_back(p.vantage);
 
     std::optional<std::uint32_t> pair;
     if (syn && !ack) pair = find_pair(p, l.leg.orig, l.leg.resp);
@@ -503,12 +532,30 @@ struct FlowTable::Impl {
     if (fin || rst) r->finish(*s);
   }
 
+  void note_vantage(const packet::Vantage& v) {
+    if (vantage_rank.count(v)) return;
+    if (vantage_rank.size() >= kMaxVantageRanks) {
+      anomalies.add("flow.vantage_limit");
+      return;
+    }
+    vantage_rank.emplace(v, static_cast<std::uint32_t>(vantage_rank.size()));
+  }
+  std::uint32_t rank_of(const packet::Vantage& v) const {
+    auto it = vantage_rank.find(v);
+    return it == vantage_rank.end() ? static_cast<std::uint32_t>(kMaxVantageRanks) : it->second;
+  }
+
   void close_leg(std::uint32_t id, bool capture_ended, bool idle) {
     auto it = legs.find(id);
     if (it == legs.end()) return;
     Leg leg = std::move(it->second.leg);
     legs.erase(it);
     index.erase(make_key(leg.vantage, leg.orig, leg.resp));
+    if (auto tit = by_tuple.find(make_tuple_key(leg.orig, leg.resp)); tit != by_tuple.end()) {
+      auto& ids = tit->second;
+      ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
+      if (ids.empty()) by_tuple.erase(tit);
+    }
     auto cit = conns.find(leg.connection);
     if (cit == conns.end()) return;
     LiveConn& c = cit->second;
@@ -615,7 +662,9 @@ void FlowTable::on_tcp(const Packet& p) {
   }
   Impl::LiveLeg* l;
   if (it == impl_->index.end()) {
+    impl_->note_vantage(p.vantage);
     l = &impl_->create_leg(p, key);
+    impl_->by_tuple[make_tuple_key(src, dst)].push_back(l->leg.id);
   } else {
     l = &impl_->legs[it->second];
   }
@@ -626,25 +675,36 @@ bool FlowTable::on_icmp_error(const Packet& p) {
   if (!p.icmp.present || p.icmp.inner_protocol != 6) return false;
   const Endpoint& s = p.icmp.inner_src;
   const Endpoint& d = p.icmp.inner_dst;
-  // Prefer the leg at the ICMP's own vantage, then any other vantage.
-  std::vector<packet::Vantage> order{p.vantage};
-  for (const auto& v : impl_->vantages)
-    if (!(v == p.vantage)) order.push_back(v);
-  for (const auto& v : order) {
-    auto it = impl_->index.find(make_key(v, s, d));
-    if (it == impl_->index.end()) continue;
-    auto& leg = impl_->legs[it->second].leg;
-    if (leg.icmp.size() < 16)
-      leg.icmp.push_back(IcmpEvent{ref_of(p), p.src, p.icmp.type, p.icmp.code, p.icmp.unreachable,
-                                   p.vantage.ifindex});
-    leg.last = std::max(leg.last, p.time);
-    return true;
+  // Prefer the leg at the ICMP's own vantage, then the one at the capture point seen first.
+  auto tit = impl_->by_tuple.find(make_tuple_key(s, d));
+  if (tit == impl_->by_tuple.end()) return false;
+  Leg* best = nullptr;
+  std::uint32_t best_rank = 0;
+  for (auto id : tit->second) {
+    auto lit = impl_->legs.find(id);
+    if (lit == impl_->legs.end()) continue;
+    Leg& leg = lit->second.leg;
+    if (leg.vantage == p.vantage) {
+      best = &leg;
+      break;
+    }
+    std::uint32_t r = impl_->rank_of(leg.vantage);
+    if (!best || r < best_rank) {
+      best = &leg;
+      best_rank = r;
+    }
   }
-  return false;
+  if (!best) return false;
+  if (best->icmp.size() < 16)
+    best->icmp.push_back(IcmpEvent{ref_of(p), p.src, p.icmp.type, p.icmp.code, p.icmp.unreachable,
+                                   p.vantage.ifindex});
+  best->last = std::max(best->last, p.time);
+  return true;
 }
 
 void FlowTable::advance(Timestamp now) {
   impl_->now = now;
+  if (now < impl_->last_sweep) impl_->last_sweep = now;  // the owner set its clock back
   if ((now - impl_->last_sweep).seconds() >= 1.0) {
     impl_->last_sweep = now;
     impl_->sweep();

@@ -11,6 +11,88 @@ void Reassembler::set_isn(std::uint32_t isn) {
   base_seq_ = isn + 1;
 }
 
+namespace {
+
+// A fast digest of a delivered piece (8 bytes a step), to tell a resend with other bytes.
+std::uint64_t digest(std::span<const std::uint8_t> d) {
+  std::uint64_t h = 0x9E3779B97F4A7C15ull ^ d.size();
+  std::size_t i = 0;
+  for (; i + 8 <= d.size(); i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, d.data() + i, 8);
+    h = (h ^ w) * 0xFF51AFD7ED558CCDull;
+    h ^= h >> 29;
+  }
+  for (; i < d.size(); ++i)
+    h = (h ^ d[i]) * 0x100000001B3ull;
+  return h ^ (h >> 31);
+}
+
+}  // namespace
+
+Reassembler::~Reassembler() {
+  if (!budget_) return;
+  for (const auto& [off, bytes] : held_)
+    budget_->used -= std::min(budget_->used, bytes.size() + kSegmentOverhead);
+}
+
+void Reassembler::compare(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b) {
+  if (a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size()) != 0) inconsistent_ = true;
+}
+
+void Reassembler::put(std::map<std::uint64_t, std::vector<std::uint8_t>>::iterator hint,
+                      std::uint64_t offset, std::span<const std::uint8_t> data) {
+  held_.emplace_hint(hint, offset, std::vector<std::uint8_t>(data.begin(), data.end()));
+  buffered_ += data.size();
+  if (budget_) budget_->used += data.size() + kSegmentOverhead;
+}
+
+void Reassembler::release(std::size_t bytes) {
+  buffered_ -= bytes;
+  if (budget_) budget_->used -= std::min(budget_->used, bytes + kSegmentOverhead);
+}
+
+// Holds what is new of an out-of-order segment; the pieces held never overlap, and bytes
+// already held are compared, not replaced. Returns true when something new was held.
+bool Reassembler::hold(std::uint64_t offset, std::span<const std::uint8_t> data) {
+  if (data.empty()) return false;
+  std::uint64_t end = offset + data.size();
+  auto it = held_.upper_bound(offset);
+  if (it != held_.begin()) {
+    auto prev = std::prev(it);
+    std::uint64_t pend = prev->first + prev->second.size();
+    if (pend > offset) {
+      std::size_t ov = static_cast<std::size_t>(std::min(pend, end) - offset);
+      compare(data.first(ov), std::span<const std::uint8_t>(prev->second)
+                                  .subspan(static_cast<std::size_t>(offset - prev->first), ov));
+      if (pend >= end) return false;
+      data = data.subspan(static_cast<std::size_t>(pend - offset));
+      offset = pend;
+    }
+  }
+  bool fresh = false;
+  while (!data.empty()) {
+    end = offset + data.size();
+    if (it == held_.end() || it->first >= end) {
+      put(it, offset, data);
+      return true;
+    }
+    if (it->first > offset) {
+      put(it, offset, data.first(static_cast<std::size_t>(it->first - offset)));
+      fresh = true;
+    }
+    std::uint64_t iend = it->first + it->second.size();
+    std::size_t ov = static_cast<std::size_t>(std::min(iend, end) - it->first);
+    compare(data.subspan(static_cast<std::size_t>(it->first - offset), ov),
+            std::span<const std::uint8_t>(it->second).first(ov));
+    if (iend >= end) break;
+    data = data.subspan(static_cast<std::size_t>(iend - offset));
+    offset = iend;
+    ++it;
+  }
+  return fresh;
+}
+
 bool Reassembler::segment(std::uint32_t seq, std::span<const std::uint8_t> data,
                           std::uint32_t wire_length, StreamSink& sink) {
   if (ended_ || wire_length == 0) return false;
@@ -36,7 +118,20 @@ bool Reassembler::segment(std::uint32_t seq, std::span<const std::uint8_t> data,
   // Bytes cut by the snapshot length are a gap in the stream.
   std::uint64_t captured_end = offset + data.size();
 
-  if (end <= next_offset_) return true;  // pure retransmission
+  if (end <= next_offset_) {
+    // A pure retransmission. Resending a recently delivered piece whole must give its bytes;
+    // a keep-alive (one byte, one below the next, often garbage) is not compared.
+    bool keepalive = data.size() == 1 && offset + 1 == next_offset_;
+    if (data.size() == wire_length && !data.empty() && !keepalive) {
+      for (const auto& r : recent_) {
+        if (r.length == data.size() && r.offset == offset) {
+          if (r.hash != digest(data)) anomalies_->add("tcp.inconsistent_retransmission");
+          break;
+        }
+      }
+    }
+    return true;
+  }
   bool duplicate = true;
   // Trim what was already delivered.
   if (offset < next_offset_) {
@@ -46,7 +141,25 @@ bool Reassembler::segment(std::uint32_t seq, std::span<const std::uint8_t> data,
   }
   if (offset == next_offset_) {
     duplicate = false;
-    if (!data.empty()) deliver(offset, data, sink);
+    if (!data.empty()) {
+      // Held bytes this segment covers must be the same bytes.
+      std::uint64_t dend = offset + data.size();
+      for (auto it = held_.begin(); it != held_.end() && it->first < dend; ++it) {
+        std::uint64_t s0 = std::max(it->first, offset);
+        std::uint64_t e0 = std::min(it->first + it->second.size(), dend);
+        if (e0 > s0)
+          compare(data.subspan(static_cast<std::size_t>(s0 - offset),
+                               static_cast<std::size_t>(e0 - s0)),
+                  std::span<const std::uint8_t>(it->second)
+                      .subspan(static_cast<std::size_t>(s0 - it->first),
+                               static_cast<std::size_t>(e0 - s0)));
+      }
+      if (inconsistent_) {
+        inconsistent_ = false;
+        anomalies_->add("tcp.inconsistent_retransmission");
+      }
+      deliver(offset, data, sink);
+    }
     if (captured_end < end) {
       std::uint64_t from = std::max(captured_end, next_offset_);
       if (end > from) {
@@ -58,22 +171,25 @@ bool Reassembler::segment(std::uint32_t seq, std::span<const std::uint8_t> data,
     drain(sink);
     return duplicate;
   }
-  // Out of order: hold it, unless every byte is already held.
-  if (data.empty()) return false;
-  auto it = held_.find(offset);
-  if (it != held_.end()) {
-    if (it->second.size() >= data.size()) {
-      if (std::memcmp(it->second.data(), data.data(), data.size()) != 0)
-        anomalies_->add("tcp.inconsistent_retransmission");
-      return true;
-    }
-    buffered_ -= it->second.size();
+  // Out of order: hold what is new.
+  bool fresh = hold(offset, data);
+  if (inconsistent_) {
+    inconsistent_ = false;
+    anomalies_->add("tcp.inconsistent_retransmission");
   }
-  held_[offset].assign(data.begin(), data.end());
-  buffered_ += data.size();
+  if (!fresh) return !data.empty();
   fill_acked_holes(sink);
+  // Bounded by pieces (their bookkeeping), by bytes, and by what all directions hold together.
+  while (held_.size() > max_segments_) {
+    anomalies_->add("tcp.reassembly_segment_limit");
+    force_gap(sink);
+  }
   while (buffered_ > max_buffered_ && !held_.empty()) {
     anomalies_->add("tcp.reassembly_limit");
+    force_gap(sink);
+  }
+  while (over_budget() && !held_.empty()) {
+    anomalies_->add("tcp.reassembly_total_limit");
     force_gap(sink);
   }
   return false;
@@ -108,6 +224,8 @@ void Reassembler::fill_acked_holes(StreamSink& sink) {
 
 void Reassembler::deliver(std::uint64_t offset, std::span<const std::uint8_t> data,
                           StreamSink& sink) {
+  recent_[recent_next_] = Digest{offset, digest(data), data.size()};
+  recent_next_ = (recent_next_ + 1) % kRecentDelivered;
   sink.on_data(offset, data);
   next_offset_ = offset + data.size();
 }
@@ -118,8 +236,8 @@ void Reassembler::drain(StreamSink& sink) {
     std::uint64_t off = it->first;
     if (off > next_offset_) return;
     std::vector<std::uint8_t> bytes = std::move(it->second);
-    buffered_ -= bytes.size();
     held_.erase(it);
+    release(bytes.size());
     std::uint64_t end = off + bytes.size();
     if (end <= next_offset_) continue;
     std::size_t skip = static_cast<std::size_t>(next_offset_ - off);

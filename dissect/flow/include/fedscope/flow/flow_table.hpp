@@ -157,6 +157,9 @@ struct FlowTableConfig {
   double nat_pair_window_seconds = 2.0;
   std::size_t max_live_legs = 200000;
   std::size_t max_buffered_per_direction = Reassembler::kDefaultMaxBuffered;
+  std::size_t max_held_segments_per_direction = Reassembler::kDefaultMaxSegments;
+  /// Out-of-order bytes and bookkeeping held by all connections together.
+  std::size_t max_buffered_total = ReassemblyBudget::kDefaultMaxBytes;
 };
 
 class FlowTable {
