@@ -87,7 +87,8 @@ po::options_description report_options(std::string& format, std::string& output,
                                        std::vector<std::string>& inside,
                                        std::vector<std::string>& domains,
                                        std::vector<std::string>& files, double& dns_timeout,
-                                       std::string& time, std::string& events, bool& summary) {
+                                       std::string& time, std::string& events, bool& summary,
+                                       bool& compact) {
   po::options_description opts("usage: fedscope report [options] FILE...\n\noptions");
   // clang-format off
   opts.add_options()
@@ -95,6 +96,9 @@ po::options_description report_options(std::string& format, std::string& output,
     ("read,r", po::value(&files)->composing(),
      "a capture to read (like tcpdump -r; the same as giving FILE)")
     ("format,f", po::value(&format)->default_value("text"), "text or json")
+    ("compact", po::bool_switch(&compact),
+     "json: the whole report on one line without spaces (for machines); the default is "
+     "indented by 2")
     ("output,o", po::value(&output),
      "write the report to FILE (written in full, then renamed into place) instead of standard "
      "output")
@@ -122,8 +126,8 @@ void print_report_help(std::ostream& os) {
   std::string a, b, c, h;
   std::vector<std::string> d, e, f;
   double g = 0;
-  bool s = false;
-  os << report_options(a, b, d, e, f, g, c, h, s)
+  bool s = false, k = false;
+  os << report_options(a, b, d, e, f, g, c, h, s, k)
      << "\nFILE: one or more captures (one per vantage point or interface), merged by time:\n"
         "pcap or pcapng, gzip-compressed or not; `-` (or /dev/stdin, a FIFO, <(zcat x.gz)) reads\n"
         "standard input in one pass, e.g. `ssh fw tcpdump -w - ... | fedscope report -`.\n"
@@ -164,9 +168,9 @@ int cmd_report(const std::vector<std::string>& args) {
   std::vector<std::string> inside, domains, files;
   std::string events_path;
   double dns_timeout = 5.0;
-  bool summary = false;
+  bool summary = false, compact = false;
   po::options_description opts = report_options(format, output, inside, domains, files, dns_timeout,
-                                                time, events_path, summary);
+                                                time, events_path, summary, compact);
   po::options_description hidden;
   hidden.add_options()("file", po::value(&files)->composing());
   po::options_description all;
@@ -280,7 +284,9 @@ int cmd_report(const std::vector<std::string>& args) {
   }
   const auto render_start = std::chrono::steady_clock::now();
   if (format == "json") {
-    report::render_json(result, out->stream());
+    report::JsonOptions json;
+    json.compact = compact;
+    report::render_json(result, out->stream(), json);
   } else {
     report::TextOptions text;
     text.summary = summary;

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "fedscope/report/findings.hpp"
+#include "json_writer.hpp"
 
 namespace fedscope::report::detail {
 
@@ -25,6 +26,26 @@ inline nlohmann::ordered_json finding_json(const Finding& f, nlohmann::ordered_j
                       {"key", f.key},
                       {"cause", f.cause.empty() ? ordered_json(nullptr) : ordered_json(f.cause)},
                       {"evidence", std::move(evidence)}};
+}
+
+/// The same, streamed to @p w; @p evidence() writes the value of "evidence".
+template <class WriteEvidence>
+void write_finding(JsonWriter& w, const Finding& f, WriteEvidence&& evidence) {
+  w.begin_object();
+  w.member("code", to_string(f.code));
+  w.member("severity", to_string(f.severity));
+  w.member("summary", f.summary);
+  w.member("remedy", f.remedy);
+  w.key("flow");
+  f.flow ? w.value(*f.flow) : w.null();
+  w.member_or_null("domain", f.domain);
+  w.member_or_null("detail", f.detail);
+  w.member("count", f.count);
+  w.member("key", f.key);
+  w.member_or_null("cause", f.cause);
+  w.key("evidence");
+  evidence();
+  w.end_object();
 }
 
 }  // namespace fedscope::report::detail
