@@ -1,6 +1,6 @@
 #pragma once
 // Internal to fedscope_report (not installed): the streaming JSON writer that the report
-// (render_json.cpp) writes with. RapidJSON's Writer (compact) or
+// (render_json.cpp) and the event log (events.cpp) write with. RapidJSON's Writer (compact) or
 // PrettyWriter (2-space indent, `"key": value`) writes token by token into a buffered adapter
 // over a std::ostream (or a std::string), so no document tree and no whole-report string is
 // ever built.
