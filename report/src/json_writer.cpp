@@ -1,5 +1,8 @@
 #include "json_writer.hpp"
 
+#include <cstdint>
+#include <cstring>
+
 namespace fedscope::report::detail {
 namespace {
 
@@ -51,8 +54,16 @@ std::string_view utf8_sanitize(std::string_view s, std::string& scratch) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const std::size_t n = s.size();
   std::size_t i = 0, subpart = 0;
-  // The usual case: well-formed, returned as it is.
+  // The usual case: well-formed, returned as it is. ASCII is skipped 8 bytes at a time.
   while (i < n) {
+    if (n - i >= 8) {
+      std::uint64_t word;
+      std::memcpy(&word, p + i, 8);
+      if ((word & 0x8080808080808080ULL) == 0) {
+        i += 8;
+        continue;
+      }
+    }
     if (p[i] < 0x80) {
       ++i;
       continue;

@@ -22,6 +22,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <ostream>
 #include <ranges>
 #include <string>
@@ -36,37 +37,57 @@ namespace fedscope::report::detail {
 std::string_view utf8_sanitize(std::string_view s, std::string& scratch);
 
 /// A RapidJSON output stream (Put/Flush) that buffers and writes to a std::ostream or appends
-/// to a std::string. Flushed by RapidJSON at the end of each top-level value, by flush() and
-/// on destruction.
+/// to a std::string. Flushed by RapidJSON at the end of each top-level value, by Flush() and
+/// on destruction. RapidJSON reserves room before it writes a token (PutReserve, below), so
+/// most bytes go in without a bounds check.
 class JsonSink {
  public:
   using Ch = char;
-  explicit JsonSink(std::ostream& os) : os_(&os) {}
-  explicit JsonSink(std::string& s) : str_(&s) {}
+  explicit JsonSink(std::ostream& os) : os_(&os), cap_(65536), buf_(new char[cap_]) {}
+  explicit JsonSink(std::string& s) : str_(&s), cap_(1024), buf_(new char[cap_]) {}
   ~JsonSink() { Flush(); }
   JsonSink(const JsonSink&) = delete;
   JsonSink& operator=(const JsonSink&) = delete;
 
   void Put(char c) {
-    if (n_ == kSize) Flush();
+    if (n_ == cap_) Flush();
     buf_[n_++] = c;
   }
   void Flush() {
     if (n_ == 0) return;
     if (os_)
-      os_->write(buf_, static_cast<std::streamsize>(n_));
+      os_->write(buf_.get(), static_cast<std::streamsize>(n_));
     else
-      str_->append(buf_, n_);
+      str_->append(buf_.get(), n_);
     n_ = 0;
   }
+  /// Room for @p count more bytes: then put_unsafe() may write them.
+  void reserve(std::size_t count) {
+    if (cap_ - n_ >= count) return;
+    Flush();
+    if (count > cap_) {  // a long string (RapidJSON reserves 6 bytes a byte for escapes)
+      cap_ = count;
+      buf_.reset(new char[cap_]);
+    }
+  }
+  void put_unsafe(char c) { buf_[n_++] = c; }
 
  private:
-  static constexpr std::size_t kSize = 16384;
   std::ostream* os_ = nullptr;
   std::string* str_ = nullptr;
+  std::size_t cap_;
+  std::unique_ptr<char[]> buf_;
   std::size_t n_ = 0;
-  char buf_[kSize];
 };
+
+// Found by argument-dependent lookup from RapidJSON's writers, preferred to its generic
+// versions (which check the bounds on every byte).
+inline void PutReserve(JsonSink& sink, std::size_t count) {
+  sink.reserve(count);
+}
+inline void PutUnsafe(JsonSink& sink, char c) {
+  sink.put_unsafe(c);
+}
 
 /// The writer: pretty (the report's default) or compact (--compact, the event log's lines).
 /// Every string goes through utf8_sanitize() first.
