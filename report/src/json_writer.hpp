@@ -103,7 +103,7 @@ class JsonWriter {
   void end_array() { pretty_ ? pretty_writer_.EndArray() : compact_.EndArray(); }
 
   void key(std::string_view k) {
-    const std::string_view s = utf8_sanitize(k, scratch_);
+    const std::string_view s = utf8_sanitize(k.data() ? k : std::string_view(""), scratch_);
     const auto n = static_cast<rapidjson::SizeType>(s.size());
     pretty_ ? pretty_writer_.Key(s.data(), n) : compact_.Key(s.data(), n);
   }
@@ -126,7 +126,8 @@ class JsonWriter {
     pretty_ ? pretty_writer_.Double(d) : compact_.Double(d);
   }
   void value(std::string_view v) {
-    const std::string_view s = utf8_sanitize(v, scratch_);
+    // RapidJSON asserts a non-null pointer, which a default std::string_view does not have.
+    const std::string_view s = utf8_sanitize(v.data() ? v : std::string_view(""), scratch_);
     const auto n = static_cast<rapidjson::SizeType>(s.size());
     pretty_ ? pretty_writer_.String(s.data(), n) : compact_.String(s.data(), n);
   }

@@ -69,6 +69,8 @@ TEST(JsonWriter, EscapesOnlyWhatJsonRequires) {
     w.end_object();
   });
   EXPECT_EQ(obj, "{\"a\\\"b\\n\":1}");
+  // A default std::string_view (no pointer) is the empty string; RapidJSON asserts on null.
+  EXPECT_EQ(string_json(std::string_view{}), "\"\"");
 }
 
 TEST(JsonWriter, BytesThatAreNoUtf8BecomeReplacementCharacters) {
