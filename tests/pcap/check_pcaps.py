@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """pcap tests: run the real `fedscope report` on the committed captures and check
  - expectations: pcaps/**/expected.json (codes that must / must not appear, exit status),
- - golden output: <capture>.golden.json beside each capture (UPDATE_GOLDEN=1 rewrites them),
+ - golden output: <capture>.golden.json beside each capture, compared as parsed JSON with keys
+   in order (UPDATE_GOLDEN=1 rewrites them),
  - corner cases: pcaps/corner/ files with the behaviour MANIFEST.tsv describes,
- - the JSON contract: every report validates against docs/report.schema.json.
+ - the JSON contract: every report validates against docs/report.schema.json;
+ - --compact: the same report on one line.
 Prints 'N passed, N failed' and exits non-zero on any failure."""
 
 import argparse
