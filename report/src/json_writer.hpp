@@ -89,6 +89,32 @@ inline void PutUnsafe(JsonSink& sink, char c) {
   sink.put_unsafe(c);
 }
 
+/// The type RapidJSON's writers over JsonSink push on their level stack (protected there).
+struct RapidJsonLevel : rapidjson::Writer<JsonSink> {
+  using Type = rapidjson::Writer<JsonSink>::Level;
+};
+
+}  // namespace fedscope::report::detail
+
+// RapidJSON 1.1.0 (Debian 12) allocates a writer's level stack on the first push and computes
+// `nullptr + n` before it does: undefined behaviour that clang's UBSan reports (the fuzz
+// build stops on it). Fixed upstream after 1.1.0 by comparing the room left instead; the same
+// check here, for the one type our writers push (Writer and PrettyWriter over JsonSink share
+// it). An explicit specialization is a member, so it may call the private Expand().
+namespace rapidjson::internal {
+template <>
+template <>
+inline void Stack<CrtAllocator>::Reserve<fedscope::report::detail::RapidJsonLevel::Type>(
+    size_t count) {
+  using Level = fedscope::report::detail::RapidJsonLevel::Type;
+  if (RAPIDJSON_UNLIKELY(static_cast<std::ptrdiff_t>(sizeof(Level) * count) >
+                         stackEnd_ - stackTop_))
+    Expand<Level>(count);
+}
+}  // namespace rapidjson::internal
+
+namespace fedscope::report::detail {
+
 /// The writer: pretty (the report's default) or compact (--compact, the event log's lines).
 /// Every string goes through utf8_sanitize() first.
 class JsonWriter {
