@@ -94,7 +94,7 @@ po::options_description report_options(std::string& format, std::string& output,
                                        std::vector<std::string>& domains,
                                        std::vector<std::string>& files, double& dns_timeout,
                                        std::string& time, std::string& events, bool& summary,
-                                       unsigned& threads) {
+                                       bool& compact, unsigned& threads) {
   po::options_description opts("usage: fedscope report [options] FILE...\n\noptions");
   // clang-format off
   opts.add_options()
@@ -102,6 +102,9 @@ po::options_description report_options(std::string& format, std::string& output,
     ("read,r", po::value(&files)->composing(),
      "a capture to read (like tcpdump -r; the same as giving FILE)")
     ("format,f", po::value(&format)->default_value("text"), "text or json")
+    ("compact", po::bool_switch(&compact),
+     "json: the whole report on one line without spaces (for machines); the default is "
+     "indented by 2")
     ("output,o", po::value(&output),
      "write the report to FILE (written in full, then renamed into place) instead of standard "
      "output")
@@ -132,9 +135,9 @@ void print_report_help(std::ostream& os) {
   std::string a, b, c, h;
   std::vector<std::string> d, e, f;
   double g = 0;
-  bool s = false;
+  bool s = false, k = false;
   unsigned t = 1;
-  os << report_options(a, b, d, e, f, g, c, h, s, t)
+  os << report_options(a, b, d, e, f, g, c, h, s, k, t)
      << "\nFILE: one or more captures (one per vantage point or interface), merged by time:\n"
         "pcap or pcapng, gzip-compressed or not; `-` (or /dev/stdin, a FIFO, <(zcat x.gz)) reads\n"
         "standard input in one pass, e.g. `ssh fw tcpdump -w - ... | fedscope report -`.\n"
@@ -175,10 +178,10 @@ int cmd_report(const std::vector<std::string>& args) {
   std::vector<std::string> inside, domains, files;
   std::string events_path;
   double dns_timeout = 5.0;
-  bool summary = false;
+  bool summary = false, compact = false;
   unsigned threads = 1;
   po::options_description opts = report_options(format, output, inside, domains, files, dns_timeout,
-                                                time, events_path, summary, threads);
+                                                time, events_path, summary, compact, threads);
   po::options_description hidden;
   hidden.add_options()("file", po::value(&files)->composing());
   po::options_description all;
@@ -296,7 +299,9 @@ int cmd_report(const std::vector<std::string>& args) {
   }
   const auto render_start = std::chrono::steady_clock::now();
   if (format == "json") {
-    report::render_json(result, out->stream());
+    report::JsonOptions json;
+    json.compact = compact;
+    report::render_json(result, out->stream(), json);
   } else {
     report::TextOptions text;
     text.summary = summary;

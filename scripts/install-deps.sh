@@ -10,7 +10,7 @@ build_pkgs=(
   libpcap-dev libtins-dev libexpat1-dev libssl-dev libc-ares-dev libncurses-dev
   zlib1g-dev libidn2-dev
   libboost1.81-dev libboost-program-options1.81-dev
-  libgtest-dev googletest nlohmann-json3-dev
+  libgtest-dev googletest nlohmann-json3-dev rapidjson-dev
 )
 # Test tools: packet capture, reference dissector, network namespaces, kernel firewall.
 test_pkgs=(

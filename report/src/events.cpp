@@ -3,14 +3,11 @@
 
 #include "fedscope/report/events.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include "fedscope/base/time.hpp"
 #include "json_util.hpp"
+#include "json_writer.hpp"
 
 namespace fedscope::report {
-
-using nlohmann::ordered_json;
 
 std::string_view to_string(EventKind kind) {
   switch (kind) {
@@ -101,65 +98,93 @@ void EventFold::on_attempt(const AttemptEvent& e) {
 
 namespace {
 
-ordered_json evidence_json(const EvidenceRef& r) {
-  if (!r.is_packet())
-    return ordered_json{{"connection", r.connection},
-                        {"direction", r.from_orig ? "orig" : "resp"},
-                        {"offset", r.offset()},
-                        {"time", format_iso8601(r.time)}};
-  return ordered_json{{"file", r.file}, {"packet", r.number}, {"time", format_iso8601(r.time)}};
+using detail::JsonWriter;
+
+void write_evidence(JsonWriter& w, const EvidenceRef& r) {
+  w.begin_object();
+  if (!r.is_packet()) {
+    w.member("connection", r.connection);
+    w.member("direction", r.from_orig ? "orig" : "resp");
+    w.member("offset", r.offset());
+    w.member("time", format_iso8601(r.time));
+  } else {
+    w.member("file", r.file);
+    w.member("packet", r.number);
+    w.member("time", format_iso8601(r.time));
+  }
+  w.end_object();
 }
 
-ordered_json finding_json(const Finding& f) {
-  ordered_json ev = ordered_json::array();
-  for (const auto& e : f.evidence)
-    ev.push_back(evidence_json(e));
-  return detail::finding_json(f, ordered_json{{"refs", ev}, {"total", f.evidence_total}});
+void write_finding(JsonWriter& w, const Finding& f) {
+  detail::write_finding(w, f, [&] {
+    w.begin_object();
+    w.key("refs");
+    w.begin_array();
+    for (const auto& e : f.evidence)
+      write_evidence(w, e);
+    w.end_array();
+    w.member("total", f.evidence_total);
+    w.end_object();
+  });
 }
 
-ordered_json attempt_json(const AttemptState& a) {
-  auto opt = [](const std::string& s) {
-    return s.empty() ? ordered_json(nullptr) : ordered_json(s);
-  };
-  return ordered_json{{"domain", opt(a.domain)},
-                      {"target", a.target},
-                      {"originator", opt(a.originator)},
-                      {"outcome", a.outcome},
-                      {"from", opt(a.from_domain)},
-                      {"to", opt(a.to_domain)},
-                      {"auth_method", opt(a.auth_method)},
-                      {"auth_result", opt(a.auth_result)},
-                      {"dns", a.dns},
-                      {"flows", a.flows},
-                      {"roles", a.roles},
-                      {"reverse", opt(a.reverse)}};
+void write_attempt(JsonWriter& w, const AttemptState& a) {
+  w.begin_object();
+  w.member_or_null("domain", a.domain);
+  w.member("target", a.target);
+  w.member_or_null("originator", a.originator);
+  w.member("outcome", a.outcome);
+  w.member_or_null("from", a.from_domain);
+  w.member_or_null("to", a.to_domain);
+  w.member_or_null("auth_method", a.auth_method);
+  w.member_or_null("auth_result", a.auth_result);
+  w.member("dns", a.dns);
+  w.member("flows", a.flows);
+  w.member("roles", a.roles);
+  w.member_or_null("reverse", a.reverse);
+  w.end_object();
 }
 
-std::string dump(const ordered_json& j) {
-  return j.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
+// One event, compact, into a string: the fields every event has, then @p rest.
+template <class Rest>
+std::string event_line(std::uint64_t seq, const char* type, EventKind kind, const std::string& key,
+                       Rest&& rest) {
+  std::string out;
+  {
+    detail::JsonSink sink(out);
+    JsonWriter w(sink, false);
+    w.begin_object();
+    w.member("seq", seq);
+    w.member("type", type);
+    w.member("event", to_string(kind));
+    w.member("key", key);
+    rest(w);
+    w.end_object();
+  }
+  return out;
 }
 
 }  // namespace
 
 std::string event_json(const FindingEvent& e) {
-  ordered_json j{{"seq", e.seq},
-                 {"type", "finding"},
-                 {"event", std::string(to_string(e.kind))},
-                 {"key", e.key}};
-  if (e.kind == EventKind::kFolded) j["cause"] = e.cause;
-  if (e.kind == EventKind::kWithdrawn) j["reason"] = std::string(to_string(e.reason));
-  if (e.finding) j["finding"] = finding_json(*e.finding);
-  return dump(j);
+  return event_line(e.seq, "finding", e.kind, e.key, [&](JsonWriter& w) {
+    if (e.kind == EventKind::kFolded) w.member("cause", e.cause);
+    if (e.kind == EventKind::kWithdrawn) w.member("reason", to_string(e.reason));
+    if (e.finding) {
+      w.key("finding");
+      write_finding(w, *e.finding);
+    }
+  });
 }
 
 std::string event_json(const AttemptEvent& e) {
-  ordered_json j{{"seq", e.seq},
-                 {"type", "attempt"},
-                 {"event", std::string(to_string(e.kind))},
-                 {"key", e.key}};
-  if (e.kind == EventKind::kWithdrawn) j["reason"] = std::string(to_string(e.reason));
-  if (e.attempt) j["attempt"] = attempt_json(*e.attempt);
-  return dump(j);
+  return event_line(e.seq, "attempt", e.kind, e.key, [&](JsonWriter& w) {
+    if (e.kind == EventKind::kWithdrawn) w.member("reason", to_string(e.reason));
+    if (e.attempt) {
+      w.key("attempt");
+      write_attempt(w, *e.attempt);
+    }
+  });
 }
 
 }  // namespace fedscope::report

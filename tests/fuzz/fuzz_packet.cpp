@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include <sstream>
+#include <string>
 
 #include "fedscope/engine/engine.hpp"
 #include "fedscope/report/analysis.hpp"
@@ -76,6 +77,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     __builtin_trap();
   std::ostringstream os;
   fedscope::report::render_json(result, os);
+  // --compact is one line whatever the input: newlines in names and texts are escaped.
+  std::ostringstream compact;
+  fedscope::report::JsonOptions one_line;
+  one_line.compact = true;
+  fedscope::report::render_json(result, compact, one_line);
+  const std::string line = compact.str();
+  if (line.find('\n') != line.size() - 1) __builtin_trap();
   (void)fedscope::report::render_text(result);
   return 0;
 }

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """pcap tests: run the real `fedscope report` on the committed captures and check
  - expectations: pcaps/**/expected.json (codes that must / must not appear, exit status),
- - golden output: <capture>.golden.json beside each capture (UPDATE_GOLDEN=1 rewrites them),
+ - golden output: <capture>.golden.json beside each capture, compared as parsed JSON with keys
+   in order (UPDATE_GOLDEN=1 rewrites them),
  - corner cases: pcaps/corner/ files with the behaviour MANIFEST.tsv describes,
- - the JSON contract: every report validates against docs/report.schema.json.
+ - the JSON contract: every report validates against docs/report.schema.json;
+ - --compact: the same report on one line.
 Prints 'N passed, N failed' and exits non-zero on any failure."""
 
 import argparse
@@ -144,6 +146,15 @@ def verdict_test(fedscope, exp, fs, files, name, rep, rc, scen):
     check(text_rc == rc, f"{name}: text and JSON exit alike")
 
 
+def ordered_json(text):
+    """@p text parsed with objects as lists of (key, value) in order and floats tagged, so that
+    == also compares key order and number types; None when it is no JSON."""
+    try:
+        return json.loads(text, object_pairs_hook=list, parse_float=lambda f: ("float", float(f)))
+    except json.JSONDecodeError:
+        return None
+
+
 def golden_test(golden, out, name):
     if os.environ.get("UPDATE_GOLDEN") == "1":
         golden.write_text(out)
@@ -153,7 +164,10 @@ def golden_test(golden, out, name):
         check(False, f"{name}: golden file {golden.relative_to(ROOT)} missing (UPDATE_GOLDEN=1)")
         return
     want = golden.read_text()
-    if want != out:
+    # Equal means the same parsed JSON: the same keys in the same order, the same values of the
+    # same types (a float stays a float). How a number or a string is spelled may differ
+    # (docs/cli.md, "JSON output": 8.6e-05 and 0.000086 are the same double).
+    if want != out and (ordered_json(out) is None or ordered_json(want) != ordered_json(out)):
         import difflib
         diff = "".join(list(difflib.unified_diff(want.splitlines(True), out.splitlines(True),
                                                  "golden", "now"))[:40])
@@ -309,6 +323,28 @@ def cli_tests(fedscope):
     check(p.stdout == doc, "docs/findings.md is identical to `fedscope findings --markdown`")
 
 
+def compact_tests(fedscope):
+    """--compact: the same report (parsed, keys in order, numbers of the same type) on one
+    line without indentation, and the same exit status."""
+    for files, opts in ((["pcaps/core/nat-port-522/fw-any.pcap"],
+                         ["--inside-net", "192.0.2.0/24", "--domain", "cupdomain.example"]),
+                        (["pcaps/xmpp/tls-cert-expired/s2s.pcap"], ["--domain", "a.example"]),
+                        (["pcaps/lab/service-stopped/fw-outside.pcap",
+                          "pcaps/lab/service-stopped/fw-inside.pcap"],
+                         ["--inside-net", "192.0.2.0/24"]),
+                        (["pcaps/corner/empty.pcap"], [])):
+        rc, pretty, _ = run(fedscope, files, opts)
+        crc, compact, _ = run(fedscope, files, [*opts, "--compact"])
+        name = f"--compact {' '.join(files)}"
+        check(crc == rc, f"{name}: exit status {crc}, without --compact {rc}")
+        check(ordered_json(compact) is not None and ordered_json(compact) == ordered_json(pretty),
+              f"{name}: not the same JSON as the indented report")
+        check(compact.endswith("\n") and compact.count("\n") == 1 and "\n  " not in compact,
+              f"{name}: not one line")
+        check(len(compact) < len(pretty) and pretty.startswith('{\n  "schema_version": '),
+              f"{name}: compact {len(compact)} bytes, indented {len(pretty)}")
+
+
 def vantage_tests(fedscope):
     """A second capture of a vantage point already seen (fw-outside.pcap beside the 'any'
     capture that holds the outside interface too) adds no sighting: the verdicts and root
@@ -401,6 +437,7 @@ def main():
         cli_tests(a.fedscope)
         inference_tests(a.fedscope)
         vantage_tests(a.fedscope)
+        compact_tests(a.fedscope)
     if "threads" in a.what:
         threads_tests(a.fedscope)
     finish()

@@ -197,9 +197,15 @@ struct TextOptions {
 /// Parallel to @p paths.
 std::vector<std::string> distinct_file_names(const std::vector<std::string>& paths);
 
-/// Renderers. Each writes the whole report. JSON is streamed record by record (memory holds
-/// one record's JSON at a time, whatever the number of flows).
+/// How the JSON report is written; the content is the same either way.
+struct JsonOptions {
+  /// --compact: one line without spaces (for machines); else indented by 2 (the default).
+  bool compact = false;
+};
+
+/// Renderers. Each writes the whole report. JSON is streamed token by token with RapidJSON's
+/// writer (no document tree; docs/cli.md says how numbers and strings are written).
 std::string render_text(const Result& r, const TextOptions& options = {});
-void render_json(const Result& r, std::ostream& os);
+void render_json(const Result& r, std::ostream& os, const JsonOptions& options = {});
 
 }  // namespace fedscope::report
