@@ -82,30 +82,31 @@ def check_dns_txid(n: int, report: dict) -> str:
     return ""
 
 
-# Measured with the NAT pairing scan capped (a local experiment, not committed), these shapes
-# come out at x11-x14: what remains is the report's JSON DOM and allocator (#12 item 2).
-_PAIRING = ("FlowTable::Impl::find_pair scans every SYN of the 2 s pairing window (#12 item 1, "
-            "NAT pairing)")
-KNOWN_CPU = {
-    "syn-flood": _PAIRING,
-    "time-jump": _PAIRING + "; its purge compares with the packet's time, so an entry stamped "
-                 "2038 at the front of recent_syns is never purged",
-    "sll2-ifindex": _PAIRING + "; create_leg's linear find over the vantages seen",
-    "bare-syn": _PAIRING,
-    "xmpp-conns": _PAIRING,
+# NAT pairing is indexed now (it kept five shapes quadratic, x46-x136). Two stay a little over
+# the bound, with no scan left in their profile (perf, 50k SYNs): one finding per unanswered
+# connection is kept twice by the judge (its unit's part and the emitted copy) with its
+# catalogue remedy text, and building and freeing them is malloc-bound (the judge's own
+# teardown is 10 % of the run). A compact record per closed connection (#12 item 1) is the fix.
+_FINDING_PER_CONNECTION = ("judging keeps one finding per unanswered connection twice, "
+                           "malloc-bound (no scan in the profile); compact records, #12 item 1")
+KNOWN_CPU: dict[str, str] = {
+    "syn-flood": _FINDING_PER_CONNECTION,
+    "time-jump": _FINDING_PER_CONNECTION,
 }
 
 # shape -> (N, RSS rule, extra check); RSS rule: "flat" or KiB per unit of N (today's cost of
 # the records and the JSON DOM the report keeps, with headroom; #12 item 2 lowers it).
+# N is large enough that CPU(N) is well above process start-up and timer noise (a ratio over
+# a 0.04 s base is mostly noise).
 SHAPES = {
-    "dns-same-txid": (2000, 4.0, check_dns_txid),
-    "icmp-vs-dns": (2000, 4.0, None),
-    "syn-flood": (2000, 10.0, None),
-    "time-jump": (2000, 12.0, check_time_jump),
-    "sll2-ifindex": (2000, 18.0, None),
+    "dns-same-txid": (5000, 4.0, check_dns_txid),
+    "icmp-vs-dns": (5000, 4.0, None),
+    "syn-flood": (5000, 10.0, None),
+    "time-jump": (5000, 12.0, check_time_jump),
+    "sll2-ifindex": (5000, 18.0, None),
     "ooo-segments": (30000, "flat", check_ooo),
-    "bare-syn": (2000, 18.0, None),
-    "xmpp-conns": (1000, 36.0, None),
+    "bare-syn": (5000, 18.0, None),
+    "xmpp-conns": (2000, 36.0, None),
 }
 
 
@@ -152,6 +153,15 @@ def main() -> int:
             problems = []
             small, err1 = run_one(a.fedscope, tmp, shape, n)
             big, err2 = run_one(a.fedscope, tmp, shape, 10 * n)
+            # A machine shared with other jobs: over the bound, measure both sizes once more
+            # and keep each size's smaller CPU time (a real shape fails twice).
+            if (not err1 and not err2 and big["cpu"] >= CPU_FLOOR_S and
+                    big["cpu"] / max(small["cpu"], CPU_MIN_DENOMINATOR_S) > CPU_RATIO_MAX):
+                s2, e1 = run_one(a.fedscope, tmp, shape, n)
+                b2, e2 = run_one(a.fedscope, tmp, shape, 10 * n)
+                if not e1 and not e2:
+                    small["cpu"] = min(small["cpu"], s2["cpu"])
+                    big["cpu"] = min(big["cpu"], b2["cpu"])
             for size, err in ((n, err1), (10 * n, err2)):
                 if err:
                     problems.append(f"N={size}: {err}")
