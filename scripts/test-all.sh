@@ -2,7 +2,7 @@
 # Quick start (b): install what is missing, build (release and ASan+UBSan), run every test.
 # The release build also regenerates the core captures from real kernels and the federation
 # lab with real XMPP servers (ctest labels "netns" and "lab", need root); the sanitizer build
-# runs everything else.
+# runs everything else but the CPU/RSS shape test (label "perf": sanitizers change both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh --test
@@ -16,7 +16,7 @@ echo "== fuzzing: replay the seed corpus, then each target for a bounded time (c
 ./scripts/build.sh asan
 echo "== ASan+UBSan build: every test"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir build-asan --output-on-failure -j2 -LE "netns|lab"
+  ctest --test-dir build-asan --output-on-failure -j2 -LE "netns|lab|perf"
 ./scripts/build.sh tsan
 echo "== ThreadSanitizer build: --threads 2 equals --threads 1 on every capture, no race"
 TSAN_OPTIONS=halt_on_error=1:exitcode=66 \
