@@ -255,15 +255,9 @@ struct FlowTable::Impl {
     }
   }
 
-  static void unindex(std::unordered_map<std::uint32_t, Bucket>& m, std::uint32_t k,
-                      std::uint64_t seq) {
-    auto it = m.find(k);
-    if (it == m.end()) return;
-    if (!it->second.empty() && it->second.front() == seq) it->second.pop_front();
-    if (it->second.empty()) m.erase(it);
-  }
-  static void unindex(std::unordered_map<std::uint16_t, Bucket>& m, std::uint16_t k,
-                      std::uint64_t seq) {
+  /// Drops @p seq, the oldest SYN of the window, from its bucket in @p m (by ISN or IP ID).
+  template <typename Key>
+  static void unindex(std::unordered_map<Key, Bucket>& m, Key k, std::uint64_t seq) {
     auto it = m.find(k);
     if (it == m.end()) return;
     if (!it->second.empty() && it->second.front() == seq) it->second.pop_front();
