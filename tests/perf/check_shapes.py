@@ -7,9 +7,12 @@ Fails when
 
   * fedscope crashed (killed by a signal) or exited with a status other than 0, 1 or 3, or
     the JSON does not parse;
-  * CPU(10N) / CPU(N) > 12 — ten times the input may cost at most about ten times the CPU.
-    Ignored when CPU(10N) < 0.3 s (too small to tell from noise); CPU(N) counts as at least
-    0.05 s;
+  * CPU(10N) / CPU(N) > 14 — ten times the input may cost at most about ten times the CPU.
+    Sorted maps and hash tables that grow are n log n: 10x the input at these sizes is
+    10 * log(10N) / log(N) = 12.7x, and a heap of hundreds of MB adds cache and allocator
+    effects; anything quadratic is ~100x. Each size is measured up to three times (the smallest
+    CPU time counts) before a ratio over the bound fails. Ignored when CPU(10N) < 0.3 s (too
+    small to tell from noise); CPU(N) counts as at least 0.05 s;
   * the peak RSS grows beyond the shape's bound: for shapes whose state must stay bounded
     ("flat"), RSS(10N) <= RSS(N) + FLAT_SLACK_MB; for the others, what the 9N extra units cost,
     (RSS(10N) - RSS(N)) / 9N, must stay under the shape's KiB-per-unit bound (today's cost
@@ -40,7 +43,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 import hostile  # noqa: E402
 
-CPU_RATIO_MAX = 12.0
+CPU_RATIO_MAX = 14.0
 CPU_FLOOR_S = 0.3
 CPU_MIN_DENOMINATOR_S = 0.05
 FLAT_SLACK_MB = 16.0
@@ -99,8 +102,8 @@ KNOWN_CPU: dict[str, str] = {
 # N is large enough that CPU(N) is well above process start-up and timer noise (a ratio over
 # a 0.04 s base is mostly noise).
 SHAPES = {
-    "dns-same-txid": (5000, 4.0, check_dns_txid),
-    "icmp-vs-dns": (5000, 4.0, None),
+    "dns-same-txid": (20000, 4.0, check_dns_txid),
+    "icmp-vs-dns": (20000, 4.0, None),
     "syn-flood": (5000, 10.0, None),
     "time-jump": (5000, 12.0, check_time_jump),
     "sll2-ifindex": (5000, 18.0, None),
@@ -153,10 +156,12 @@ def main() -> int:
             problems = []
             small, err1 = run_one(a.fedscope, tmp, shape, n)
             big, err2 = run_one(a.fedscope, tmp, shape, 10 * n)
-            # A machine shared with other jobs: over the bound, measure both sizes once more
-            # and keep each size's smaller CPU time (a real shape fails twice).
-            if (not err1 and not err2 and big["cpu"] >= CPU_FLOOR_S and
-                    big["cpu"] / max(small["cpu"], CPU_MIN_DENOMINATOR_S) > CPU_RATIO_MAX):
+            # A machine shared with other jobs: over the bound, measure both sizes again (up to
+            # twice) and keep each size's smallest CPU time (a real shape fails every time).
+            for _ in range(2):
+                if (err1 or err2 or big["cpu"] < CPU_FLOOR_S or
+                        big["cpu"] / max(small["cpu"], CPU_MIN_DENOMINATOR_S) <= CPU_RATIO_MAX):
+                    break
                 s2, e1 = run_one(a.fedscope, tmp, shape, n)
                 b2, e2 = run_one(a.fedscope, tmp, shape, 10 * n)
                 if not e1 and not e2:
