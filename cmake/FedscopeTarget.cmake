@@ -17,8 +17,8 @@ function(fedscope_target_options target)
        AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
       target_compile_options(${target} PRIVATE
                              $<$<CONFIG:Release>:-Wno-error=restrict -Wno-error=array-bounds>
-                             $<$<CONFIG:Release,MinSizeRel>:-Wno-error=stringop-overflow
-                                                            -Wno-error=stringop-overread>)
+                             $<$<CONFIG:Release,MinSizeRel>:-Wno-error=stringop-overflow>
+                             $<$<CONFIG:Release,MinSizeRel>:-Wno-error=stringop-overread>)
     endif()
   endif()
 endfunction()
