@@ -8,11 +8,12 @@ cd "$(dirname "$0")/.."
 seconds=${1:-30}
 cmake -S . -B build-fuzz -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DFEDSCOPE_SANITIZE=ON -DFEDSCOPE_FUZZ=ON -DFEDSCOPE_TESTS=OFF >/dev/null
-cmake --build build-fuzz -j"${JOBS:-2}" --target fuzz_dns fuzz_packet fuzz_xmpp fuzz_tls fuzz_capture
+cmake --build build-fuzz -j"${JOBS:-2}" --target fuzz_dns fuzz_packet fuzz_xmpp fuzz_xmpp_fastpath fuzz_tls \
+  fuzz_capture
 seeds=$(mktemp -d /tmp/fedscope-seeds.XXXXXX)
 trap 'rm -rf "$seeds"' EXIT
 /usr/bin/python3 tests/fuzz/make_corpus.py "$seeds"
-for t in dns packet xmpp tls capture; do
+for t in dns packet xmpp xmpp_fastpath tls capture; do
   corpus=build-fuzz/corpus-$t
   mkdir -p "$corpus"
   echo "== fuzz_$t: replay $(ls "$seeds/$t" | wc -l) seeds, then ${seconds}s with -seed=1"

@@ -6,6 +6,7 @@ connection from its first TLS record on, plus the unit tests' TLS vectors and a 
 inputs; for fuzz_capture whole capture files (corner cases, plain and to be gzip'd). Reads
 classic pcap only (stdlib)."""
 import hashlib
+import random
 import struct
 import sys
 from pathlib import Path
@@ -80,6 +81,19 @@ def main(out):
         for (sport, dport), b in streams.items():
             role = 0 if dport == 5269 else 1
             write(out / "xmpp", bytes([role, len(b) % 251]) + bytes(b[:8192]))
+            # fuzz_xmpp_fastpath (tests/fuzz/xmpp_differential.hpp): raw mode, the stream's own
+            # header (flag 0x20), cut by the generator (mode 0) and byte at a time (mode 2).
+            write(out / "xmpp_fastpath", bytes([role | 0x20, 0]) + bytes(b[:8192]))
+            write(out / "xmpp_fastpath", bytes([role | 0x20, 2]) + bytes(b[:2048]))
+    # Structured fast-path seeds: stanza pieces by index, then cut bytes (fixed seed).
+    rng = random.Random(12)
+    for n in range(48):
+        flags = rng.choice([0, 1, 2, 0x10, 0x11, 0x08, 0x18])
+        mode = 1 | (rng.randrange(4) << 1)
+        k = rng.randrange(1, 40)
+        body = bytes([flags, mode, k - 1]) + bytes(rng.randrange(0, 0xE0) for _ in range(k))
+        body += bytes(rng.randrange(256) for _ in range(rng.randrange(0, 64)))
+        write(out / "xmpp_fastpath", body)
     tls_seeds(out / "tls")
     # Capture files whole for fuzz_capture (flag byte: bit 0 = gzip them first): the small
     # corner files (every format oddity) and a few real captures, plain and compressed.

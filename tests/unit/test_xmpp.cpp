@@ -15,11 +15,15 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <random>
+
+#include "../fuzz/xmpp_differential.hpp"
 #include "fedscope/xmpp/parser.hpp"
 #include "split_test.hpp"
 
@@ -1511,6 +1515,134 @@ TEST(XmppMemory, ExpatLivesOnlyWhileParsing) {
   EXPECT_EQ(m.memory_bytes(), 0u);
   m.feed(bytes_of("ody></message><presence/>"));
   EXPECT_GT(m.memory_bytes(), 0u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The stanza fast path (issue #12 item 4): same events, offsets and call timing as expat alone.
+
+namespace diff = test::differential;
+
+/// The fast and slow paths agree on @p stream cut at every offset, byte at a time and whole.
+std::string all_cuts_agree(const Config& cfg, const std::string& stream,
+                           std::uint64_t* fast = nullptr) {
+  diff::Plan plan;
+  plan.config = cfg;
+  plan.stream = stream;
+  if (std::string why = diff::compare(plan, fast); !why.empty()) return "whole: " + why;
+  plan.steps.assign(stream.size(), diff::Plan::Step{1, 0});
+  if (std::string why = diff::compare(plan); !why.empty()) return "byte at a time: " + why;
+  for (std::size_t cut = 1; cut < stream.size(); ++cut) {
+    plan.steps.assign(1, diff::Plan::Step{cut, 0});
+    if (std::string why = diff::compare(plan); !why.empty())
+      return "cut at " + std::to_string(cut) + ": " + why;
+  }
+  return "";
+}
+
+TEST(XmppFastPath, TakesPlainStanzasOnly) {
+  const std::string plain = std::string(diff::kHeader) +
+                            "<message from='a@a.example/r' to='b@b.example' type='chat' id='1'>"
+                            "<body>caf\xc3\xa9 &amp; more</body></message>\n"
+                            "<presence from='a@a.example/r' to='b@b.example'/>"
+                            "<iq type='get' id='p'><ping xmlns='urn:xmpp:ping'/></iq>";
+  StreamParser p(initiator());
+  p.feed(bytes_of(plain));
+  EXPECT_EQ(p.fast_path_stanzas(), 3u);
+  // Given up on: a stanza error, an own namespace, a prefix, a comment, a reference to an
+  // undefined entity (the slow path then fails the stream at the same byte).
+  for (const std::string& bad : std::vector<std::string>{
+           "<message type='error'/>", "<message><error type='cancel'/></message>",
+           "<message xmlns='urn:x'/>", "<x:message xmlns:x='jabber:server'/>",
+           "<message><!-- c --></message>", "<message>&nbsp;</message>"}) {
+    StreamParser q(initiator());
+    q.feed(bytes_of(std::string(diff::kHeader) + bad));
+    EXPECT_EQ(q.fast_path_stanzas(), 0u) << bad;
+    EXPECT_EQ(all_cuts_agree(initiator(), std::string(diff::kHeader) + bad), "") << bad;
+  }
+  Config off = initiator();
+  off.stanza_fast_path = false;
+  StreamParser slow(off);
+  slow.feed(bytes_of(plain));
+  EXPECT_EQ(slow.fast_path_stanzas(), 0u);
+}
+
+// The divergences an earlier prototype of this idea hit, each checked at every cut.
+TEST(XmppFastPath, KnownDivergencesAgreeAtEveryCut) {
+  const std::string h(diff::kHeader);
+  const std::vector<std::string> cases = {
+      // whitespace keepalives before, between and after stanzas (Whitespace event timing)
+      h + " \n <message to='b@b.example'><body>x</body></message>  <presence/>\t",
+      // a reference split anywhere, in text and at stream level
+      h + "<message><body>a &amp; b &#x41; &#65;</body></message>&amp;<presence/>",
+      // a partial UTF-8 character, a CR and a ']' just before a stanza (expat holds them)
+      h + "\xc3\xa9<message/>\r<presence/>]<iq/>",
+      h + "\xc3<message/>",
+      // self-closing stanzas, with and without attributes
+      h + "<presence/><presence to='b@b.example' type='unavailable'/><message />",
+      // a stanza given up on half way (after the fast path held its first part)
+      h + "<message to='b@b.example'><body>hello</body><error type='cancel'/></message>",
+      h + "<message><body>x</body><!-- c --></message><presence/>",
+      // a gap-free restart and close around fast stanzas
+      h + "<message/></stream:stream>" + h + "<presence/>",
+  };
+  for (const std::string& c : cases) {
+    EXPECT_EQ(all_cuts_agree(initiator(), c), "") << c;
+    EXPECT_EQ(all_cuts_agree(receiver(), c), "") << c;
+  }
+  // Midstream: the synthetic stream context is jabber:server too.
+  Config mid = initiator();
+  mid.midstream = true;
+  EXPECT_EQ(all_cuts_agree(mid, "dy></message><message to='b'><body>x</body></message><iq/>"), "");
+}
+
+TEST(XmppFastPath, LimitsAreDecidedAtTheSameByte) {
+  Config small = initiator();
+  small.limits = {.max_stanza_bytes = 120,
+                  .max_depth = 4,
+                  .max_attributes = 3,
+                  .max_token_bytes = 40,
+                  .max_buffered_bytes = 100};
+  const std::string h(diff::kHeader);
+  for (const std::string& body : std::vector<std::string>{
+           "<message><body>" + std::string(39, 'x') + "</body></message>",
+           "<message><body>" + std::string(41, 'x') + "</body></message>",
+           "<message><body>" + std::string(110, 'x') + "</body></message>",
+           "<message a='1' b='2' c='3'/>", "<message a='1' b='2'/>",
+           "<message id='" + std::string(40, 'i') + "'/>", "<message><a><b><c/></b></a></message>",
+           "<message><a><b/></a></message>"}) {
+    EXPECT_EQ(all_cuts_agree(small, h + body + "<presence/>"), "") << body;
+  }
+}
+
+TEST(XmppFastPath, DifferentialOnGeneratedStreams) {
+  // The fuzz target's input format, from a fixed seed: thousands of stanza mixes, mutations,
+  // cuts and gaps, in every build (the fuzz target explores further in CI).
+  std::mt19937 rng(20261207);
+  std::uint64_t fast = 0;
+  // FEDSCOPE_DIFF_ITERATIONS=N runs longer (locally; CI's fuzz target explores further).
+  const char* env = std::getenv("FEDSCOPE_DIFF_ITERATIONS");
+  const int iterations = env != nullptr ? std::atoi(env) : 3000;
+  for (int n = 0; n < iterations; ++n) {
+    std::vector<std::uint8_t> in;
+    const std::uint8_t flags = static_cast<std::uint8_t>(rng() & 0x3F & ~0x20);
+    in.push_back(flags);
+    in.push_back(static_cast<std::uint8_t>(1 | ((rng() & 3) << 1)));
+    const std::size_t k = rng() % 24 + 1;
+    in.push_back(static_cast<std::uint8_t>(k - 1));
+    for (std::size_t j = 0; j < k; ++j)
+      // Half of the pieces from the first eight (plain stanzas and whitespace), so that streams
+      // live long enough for the fast path to matter; one in eight is a mutation.
+      in.push_back(static_cast<std::uint8_t>(rng() % 8 == 0   ? 0xE0 + rng() % 32
+                                             : rng() % 2 == 0 ? rng() % 8
+                                                              : rng() % 0xE0));
+    const std::size_t cuts = rng() % 48;
+    for (std::size_t j = 0; j < cuts; ++j)
+      in.push_back(static_cast<std::uint8_t>(rng()));
+    const diff::Plan plan = diff::plan_from_bytes(in.data(), in.size());
+    const std::string why = diff::compare(plan, &fast);
+    ASSERT_EQ(why, "") << "input " << n << ", stream: " << plan.stream;
+  }
+  EXPECT_GT(fast, static_cast<std::uint64_t>(iterations) / 3);  // the fast path was taken
 }
 
 }  // namespace

@@ -272,6 +272,491 @@ std::string not_xmpp_kind(std::span<const std::uint8_t> b) {
   return text ? "text" : "binary";
 }
 
+// ---------------------------------------------------------------------------------------------
+// The stanza fast path (issue #12 item 4). PlainStanzaScanner reads one top-level element from
+// its '<' and says whether it is a plain message/presence/iq whose Stanza event can be built
+// without expat. It accepts only what expat surely accepts with the same result, and gives up
+// (kDeclined) on anything else: giving up is always safe, since the stanza then goes through
+// expat from its first byte. It never looks at a byte twice and can be resumed when the stanza
+// continues in the next chunk (the caller keeps the bytes contiguous).
+
+constexpr std::size_t kFastMaxStanza = 64 * 1024;
+constexpr std::size_t kFastMaxAttrs = 16;
+
+constexpr std::array<bool, 256> make_name_start() {
+  std::array<bool, 256> t{};
+  for (int c = 'a'; c <= 'z'; ++c)
+    t[static_cast<std::size_t>(c)] = true;
+  for (int c = 'A'; c <= 'Z'; ++c)
+    t[static_cast<std::size_t>(c)] = true;
+  t['_'] = true;
+  return t;
+}
+constexpr std::array<bool, 256> kNameStart = make_name_start();
+
+constexpr std::array<bool, 256> make_name_char() {
+  std::array<bool, 256> t = make_name_start();
+  for (int c = '0'; c <= '9'; ++c)
+    t[static_cast<std::size_t>(c)] = true;
+  t['.'] = t['-'] = true;
+  return t;
+}
+constexpr std::array<bool, 256> kNameChar = make_name_char();
+
+/// Character data that needs no attention: printable ASCII except < & ] > and DEL, plus
+/// tab, LF and CR.
+constexpr std::array<bool, 256> make_plain_text() {
+  std::array<bool, 256> t{};
+  for (int c = 0x20; c < 0x7f; ++c)
+    t[static_cast<std::size_t>(c)] = true;
+  t['<'] = t['&'] = t[']'] = t['>'] = false;
+  t['\t'] = t['\n'] = t['\r'] = true;
+  return t;
+}
+constexpr std::array<bool, 256> kPlainText = make_plain_text();
+
+/// Attribute value bytes that need no attention: printable ASCII except < & " ' and DEL (tab,
+/// LF and CR would be normalised by expat: given up on).
+constexpr std::array<bool, 256> make_plain_value() {
+  std::array<bool, 256> t{};
+  for (int c = 0x20; c < 0x7f; ++c)
+    t[static_cast<std::size_t>(c)] = true;
+  t['<'] = t['&'] = t['"'] = t['\''] = false;
+  return t;
+}
+constexpr std::array<bool, 256> kPlainValue = make_plain_value();
+
+bool is_xml_char(std::uint32_t v) {
+  return v == 0x9 || v == 0xA || v == 0xD || (v >= 0x20 && v <= 0xD7FF) ||
+         (v >= 0xE000 && v <= 0xFFFD) || (v >= 0x10000 && v <= 0x10FFFF);
+}
+
+class PlainStanzaScanner {
+ public:
+  enum class Result : std::uint8_t { kAccepted, kDeclined, kIncomplete };
+  /// Stays this far below the parser's limits, so that the framer's limit checks can never
+  /// fire inside an accepted stanza.
+  struct Bounds {
+    std::size_t max_len = 0;      ///< bytes of the whole stanza
+    std::size_t max_run = 0;      ///< one attribute value or one run of character data
+    std::size_t max_attrs = 0;    ///< attributes in one start tag
+    std::size_t max_nesting = 0;  ///< open elements, the stanza itself counting as 1
+  };
+  struct Slice {
+    std::uint32_t off = 0, len = 0;
+  };
+
+  void reset(const Bounds& b) {
+    bounds_ = b;
+    st_ = St::kInit;
+    pos_ = 0;
+    stack_.clear();
+    top_open_ = false;
+    kind_ = StanzaKind::kOther;
+    from_ = to_ = id_ = type_ = Slice{};
+    u8_need_ = 0;
+  }
+
+  /// @p s holds the stanza's first @p n bytes (s[0] is its '<'); scanning resumes where the
+  /// previous call stopped. kAccepted: length() is the stanza's size.
+  Result scan(const std::uint8_t* s, std::size_t n);
+
+  std::size_t length() const { return pos_; }
+  /// The stanza's start tag is complete (expat would have reported its start by now).
+  bool top_open() const { return top_open_; }
+  /// Elements open (the framer's depth minus the stream element).
+  std::size_t nesting() const { return stack_.size(); }
+  StanzaKind kind() const { return kind_; }
+  Slice from() const { return from_; }
+  Slice to() const { return to_; }
+  Slice id() const { return id_; }
+  Slice type() const { return type_; }
+
+ private:
+  enum class St : std::uint8_t {
+    kInit,  // expects the stanza's '<'
+    kLt,    // after '<': a name, or '/' for an end tag
+    kName,  // element name of a start tag
+    kTag,   // inside a start tag, after the name or an attribute value
+    kAttrName,
+    kEq,     // after an attribute name: spaces, then '='
+    kQuote,  // after '=': spaces, then the opening quote
+    kValue,
+    kEmpty,    // after '/' in a start tag: '>'
+    kEndName,  // after "</"
+    kEndTail,  // after an end tag's name: spaces, then '>'
+    kText,
+    kRef,  // after '&' in character data
+  };
+
+  Result decline() { return Result::kDeclined; }
+  bool start_element(const std::uint8_t* s, std::size_t end);
+  bool end_attribute_name(const std::uint8_t* s, std::size_t end);
+  bool end_attribute_value(const std::uint8_t* s, std::size_t end);
+  bool end_reference();
+  bool utf8_lead(std::uint8_t c);
+  bool utf8_next(std::uint8_t c);
+
+  Bounds bounds_{};
+  St st_ = St::kInit;
+  std::size_t pos_ = 0;
+  std::vector<Slice> stack_;  // names of the open elements
+  bool top_open_ = false;
+  StanzaKind kind_ = StanzaKind::kOther;
+  Slice from_, to_, id_, type_;
+  // current tag
+  Slice name_;
+  std::array<Slice, kFastMaxAttrs> attrs_{};
+  std::size_t attrs_n_ = 0;
+  bool ws_seen_ = false;
+  std::uint8_t quote_ = 0;
+  std::size_t value_start_ = 0;
+  // character data
+  std::size_t text_start_ = 0;
+  std::uint8_t rsqb_ = 0;  // ']' just before (for "]]>")
+  std::array<char, 10> ref_{};
+  std::size_t ref_n_ = 0;
+  // UTF-8 sequence in progress
+  std::uint8_t u8_need_ = 0;
+  std::uint8_t u8_lo_ = 0x80, u8_hi_ = 0xBF;
+  bool u8_ef_ = false;  // lead byte 0xEF: U+FFFE and U+FFFF are not XML characters
+};
+
+std::string_view slice_view(const std::uint8_t* s, PlainStanzaScanner::Slice x) {
+  return {reinterpret_cast<const char*>(s) + x.off, x.len};
+}
+
+bool PlainStanzaScanner::utf8_lead(std::uint8_t c) {
+  u8_lo_ = 0x80;
+  u8_hi_ = 0xBF;
+  u8_ef_ = false;
+  if (c >= 0xC2 && c <= 0xDF) {
+    u8_need_ = 1;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    u8_need_ = 2;
+    if (c == 0xE0) u8_lo_ = 0xA0;
+    if (c == 0xED) u8_hi_ = 0x9F;  // no surrogates
+    u8_ef_ = c == 0xEF;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    u8_need_ = 3;
+    if (c == 0xF0) u8_lo_ = 0x90;
+    if (c == 0xF4) u8_hi_ = 0x8F;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+bool PlainStanzaScanner::utf8_next(std::uint8_t c) {
+  if (c < u8_lo_ || c > u8_hi_) return false;
+  --u8_need_;
+  u8_lo_ = 0x80;
+  u8_hi_ = 0xBF;
+  if (u8_ef_) {
+    u8_ef_ = false;
+    if (c == 0xBF) u8_hi_ = 0xBD;
+  }
+  return true;
+}
+
+bool PlainStanzaScanner::start_element(const std::uint8_t* s, std::size_t end) {
+  name_ = Slice{static_cast<std::uint32_t>(name_.off), static_cast<std::uint32_t>(end - name_.off)};
+  const std::string_view name = slice_view(s, name_);
+  if (stack_.size() + 1 > bounds_.max_nesting) return false;
+  if (stack_.empty() && !top_open_) {
+    if (name == "message")
+      kind_ = StanzaKind::kMessage;
+    else if (name == "presence")
+      kind_ = StanzaKind::kPresence;
+    else if (name == "iq")
+      kind_ = StanzaKind::kIq;
+    else
+      return false;
+  } else if (name == "error") {
+    return false;  // a stanza error: the slow path reads its condition
+  }
+  attrs_n_ = 0;
+  ws_seen_ = false;
+  return true;
+}
+
+bool PlainStanzaScanner::end_attribute_name(const std::uint8_t* s, std::size_t end) {
+  const Slice a{attrs_[attrs_n_].off, static_cast<std::uint32_t>(end - attrs_[attrs_n_].off)};
+  const std::string_view name = slice_view(s, a);
+  if (name.find(':') != std::string_view::npos && name != "xml:lang") return false;
+  for (std::size_t i = 0; i < attrs_n_; ++i)
+    if (slice_view(s, attrs_[i]) == name) return false;  // duplicate
+  attrs_[attrs_n_++] = a;
+  return true;
+}
+
+bool PlainStanzaScanner::end_attribute_value(const std::uint8_t* s, std::size_t end) {
+  const std::string_view name = slice_view(s, attrs_[attrs_n_ - 1]);
+  const Slice v{static_cast<std::uint32_t>(value_start_),
+                static_cast<std::uint32_t>(end - value_start_)};
+  const std::string_view value = slice_view(s, v);
+  const bool top_tag = stack_.empty() && !top_open_;
+  if (name == "xmlns") {
+    if (top_tag) return value == kNsServer || value == kNsClient;
+    return value != kNsXml && value != "http://www.w3.org/2000/xmlns/";
+  }
+  if (!top_tag) return true;
+  if (name == "from") {
+    from_ = v;
+  } else if (name == "to") {
+    to_ = v;
+  } else if (name == "id") {
+    id_ = v;
+  } else if (name == "type") {
+    if (value == "error") return false;
+    type_ = v;
+  }
+  return true;
+}
+
+bool PlainStanzaScanner::end_reference() {
+  const std::string_view r(ref_.data(), ref_n_);
+  if (r == "amp" || r == "lt" || r == "gt" || r == "quot" || r == "apos") return true;
+  if (r.size() < 2 || r[0] != '#') return false;
+  const bool hex = r[1] == 'x';
+  const std::string_view digits = r.substr(hex ? 2 : 1);
+  if (digits.empty() || digits.size() > (hex ? 6u : 7u)) return false;
+  std::uint32_t v = 0;
+  for (char ch : digits) {
+    std::uint32_t d = 0;
+    if (ch >= '0' && ch <= '9')
+      d = static_cast<std::uint32_t>(ch - '0');
+    else if (hex && ch >= 'a' && ch <= 'f')
+      d = static_cast<std::uint32_t>(ch - 'a' + 10);
+    else if (hex && ch >= 'A' && ch <= 'F')
+      d = static_cast<std::uint32_t>(ch - 'A' + 10);
+    else
+      return false;
+    v = v * (hex ? 16u : 10u) + d;
+  }
+  return is_xml_char(v);
+}
+
+PlainStanzaScanner::Result PlainStanzaScanner::scan(const std::uint8_t* s, std::size_t n) {
+  // Bytes past max_len are never accepted: reaching the bound without the end tag gives up.
+  const bool capped = n > bounds_.max_len;
+  if (capped) n = bounds_.max_len;
+  std::size_t p = pos_;
+  while (p < n) {
+    const std::uint8_t c = s[p];
+    switch (st_) {
+      case St::kInit:
+        if (c != '<') return decline();
+        st_ = St::kLt;
+        ++p;
+        break;
+      case St::kLt:
+        if (c == '/') {
+          if (stack_.empty()) return decline();
+          st_ = St::kEndName;
+          name_.off = static_cast<std::uint32_t>(p + 1);
+          ++p;
+        } else if (kNameStart[c]) {
+          st_ = St::kName;
+          name_.off = static_cast<std::uint32_t>(p);
+          ++p;
+        } else {
+          return decline();  // comment, CDATA, PI, or not XML
+        }
+        break;
+      case St::kName:
+        while (p < n && kNameChar[s[p]])
+          ++p;
+        if (p == n) break;
+        if (!start_element(s, p)) return decline();
+        st_ = St::kTag;
+        break;
+      case St::kTag:
+        if (is_xml_ws(c)) {
+          ws_seen_ = true;
+          ++p;
+        } else if (c == '>') {
+          if (stack_.empty()) top_open_ = true;
+          stack_.push_back(name_);
+          st_ = St::kText;
+          text_start_ = ++p;
+          rsqb_ = 0;
+        } else if (c == '/') {
+          st_ = St::kEmpty;
+          ++p;
+        } else if (kNameStart[c] && ws_seen_) {
+          if (attrs_n_ + 1 > bounds_.max_attrs) return decline();
+          attrs_[attrs_n_].off = static_cast<std::uint32_t>(p);
+          st_ = St::kAttrName;
+          ++p;
+        } else {
+          return decline();
+        }
+        break;
+      case St::kAttrName:
+        while (p < n && (kNameChar[s[p]] || s[p] == ':'))
+          ++p;
+        if (p == n) break;
+        if (!end_attribute_name(s, p)) return decline();
+        st_ = St::kEq;
+        break;
+      case St::kEq:
+        if (c == '=') {
+          st_ = St::kQuote;
+        } else if (!is_xml_ws(c)) {
+          return decline();
+        }
+        ++p;
+        break;
+      case St::kQuote:
+        if (c == '"' || c == '\'') {
+          quote_ = c;
+          value_start_ = p + 1;
+          st_ = St::kValue;
+        } else if (!is_xml_ws(c)) {
+          return decline();
+        }
+        ++p;
+        break;
+      case St::kValue: {
+        const std::size_t lim = std::min(n, value_start_ + bounds_.max_run);
+        while (p < lim) {
+          const std::uint8_t b = s[p];
+          if (u8_need_ != 0) {
+            if (!utf8_next(b)) return decline();
+            ++p;
+          } else if (kPlainValue[b]) {
+            ++p;
+          } else if (b >= 0x80) {
+            if (!utf8_lead(b)) return decline();
+            ++p;
+          } else {
+            break;
+          }
+        }
+        if (p >= value_start_ + bounds_.max_run) return decline();
+        if (p == n) break;
+        if (s[p] != quote_ || u8_need_ != 0) return decline();
+        if (!end_attribute_value(s, p)) return decline();
+        st_ = St::kTag;
+        ws_seen_ = false;
+        ++p;
+        break;
+      }
+      case St::kEmpty:
+        if (c != '>') return decline();
+        ++p;
+        if (stack_.empty()) {  // <presence .../>
+          top_open_ = true;
+          pos_ = p;
+          return Result::kAccepted;
+        }
+        st_ = St::kText;
+        text_start_ = p;
+        rsqb_ = 0;
+        break;
+      case St::kEndName:
+        while (p < n && kNameChar[s[p]])
+          ++p;
+        if (p == n) break;
+        if (slice_view(s, Slice{name_.off, static_cast<std::uint32_t>(p - name_.off)}) !=
+            slice_view(s, stack_.back()))
+          return decline();
+        st_ = St::kEndTail;
+        break;
+      case St::kEndTail:
+        if (c == '>') {
+          stack_.pop_back();
+          ++p;
+          if (stack_.empty()) {
+            pos_ = p;
+            return Result::kAccepted;
+          }
+          st_ = St::kText;
+          text_start_ = p;
+          rsqb_ = 0;
+        } else if (is_xml_ws(c)) {
+          ++p;
+        } else {
+          return decline();
+        }
+        break;
+      case St::kText: {
+        const std::size_t lim = std::min(n, text_start_ + bounds_.max_run);
+        while (p < lim) {
+          const std::uint8_t b = s[p];
+          if (u8_need_ != 0) {
+            if (!utf8_next(b)) return decline();
+            ++p;
+            continue;
+          }
+          if (kPlainText[b]) {
+            rsqb_ = 0;
+            ++p;
+            continue;
+          }
+          if (b == ']') {
+            if (rsqb_ < 2) ++rsqb_;
+          } else if (b == '>') {
+            if (rsqb_ >= 2) return decline();  // "]]>" is not allowed in character data
+            rsqb_ = 0;
+          } else if (b >= 0x80) {
+            rsqb_ = 0;
+            if (!utf8_lead(b)) return decline();
+          } else {
+            break;  // '<', '&' or a control character
+          }
+          ++p;
+        }
+        if (p >= text_start_ + bounds_.max_run) return decline();
+        if (p == n) break;
+        if (u8_need_ != 0) return decline();
+        if (s[p] == '<') {
+          st_ = St::kLt;
+        } else if (s[p] == '&') {
+          st_ = St::kRef;
+          ref_n_ = 0;
+        } else {
+          return decline();
+        }
+        ++p;
+        break;
+      }
+      case St::kRef: {
+        // Expat reads character data as it comes, so a bad reference must be given up on at
+        // the byte where expat reports it, never later: '&' then a name or '#', digits (or
+        // 'x' and hex digits), ';'.
+        if (p >= text_start_ + bounds_.max_run) return decline();
+        if (c == ';') {
+          if (!end_reference()) return decline();
+          st_ = St::kText;
+          rsqb_ = 0;
+          ++p;
+          break;
+        }
+        bool ok = false;
+        if (ref_n_ == 0) {
+          ok = kNameStart[c] || c == '#';
+        } else if (ref_[0] != '#') {
+          ok = kNameChar[c];
+        } else if (ref_n_ == 1) {
+          ok = c == 'x' || (c >= '0' && c <= '9');
+        } else if (ref_[1] == 'x') {
+          ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+        } else {
+          ok = c >= '0' && c <= '9';
+        }
+        if (!ok || ref_n_ == ref_.size()) return decline();
+        ref_[ref_n_++] = static_cast<char>(c);
+        ++p;
+        break;
+      }
+    }
+  }
+  pos_ = p;
+  return capped ? Result::kDeclined : Result::kIncomplete;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -308,6 +793,11 @@ class StreamParser::Impl {
   std::vector<std::uint8_t> hold_;
   std::vector<std::uint8_t> first_bytes_;
   MemAccount mem_;
+  // The stanza fast path: a stanza the scanner is still reading (from its '<').
+  std::vector<std::uint8_t> fast_buf_;
+  bool fast_pending_ = false;
+  PlainStanzaScanner scanner_;
+  std::uint64_t fast_stanzas_ = 0;
 
  private:
   enum class Lex : std::uint8_t {
@@ -372,6 +862,14 @@ class StreamParser::Impl {
   void handoff_tls(std::uint64_t at);
   void handoff_compression(std::uint64_t at);
 
+  // stanza fast path
+  enum class FastStep : std::uint8_t { kAccepted, kDeclined, kPending };
+  bool fast_ready() const;
+  FastStep fast_start(const std::uint8_t* d, std::size_t n, std::uint64_t at, std::size_t& len);
+  FastStep fast_resume(const std::uint8_t* d, std::size_t n, std::size_t& used);
+  void fast_emit(const std::uint8_t* s, std::size_t len);
+  void fast_replay();
+
   // element handling
   void on_stream_start(QName q, const XML_Char** atts);
   void on_top_start(QName q, const XML_Char** atts);
@@ -390,6 +888,8 @@ class StreamParser::Impl {
   std::string pending_db_ns_;
   std::uint64_t streams_seen_ = 0;
   bool text_at_stream_reported_ = false;
+  bool stream_ns_content_ = false;  // the stream's default namespace is jabber:server/client
+  std::uint8_t last_fed_ = '>';     // the last byte handed to expat in this document
   // The current run of character data directly inside the stream element.
   bool run_active_ = false;
   bool run_text_ = false;  // it holds something other than whitespace
@@ -436,6 +936,12 @@ class StreamParser::Impl {
   bool tls_checked_ = false;
 
   bool not_xmpp_pending_ = false;
+
+  // stanza fast path
+  PlainStanzaScanner::Bounds fast_bounds_{};
+  std::uint64_t fast_at_ = 0;  // stream offset of the pending stanza's '<'
+  bool fast_flushed_ = false;  // its start tag is complete and flush_ws() was done
+  bool replaying_ = false;     // fast_replay() is feeding the framer
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -485,6 +991,18 @@ int XMLCALL cb_external_entity(XML_Parser, const XML_Char*, const XML_Char*, con
 // TLS, becomes opaque, fails or ends (issue #12 item 5: a SYN scan costs no parsers).
 StreamParser::Impl::Impl(Config config) : cfg_(config) {
   if (cfg_.midstream) enter_resync(ResyncReason::kMidstream);
+  // The fast path stays two bytes inside every limit, and holds a pending stanza within
+  // max_buffered_bytes (the bound on what the parser keeps of its input).
+  const Limits& lim = cfg_.limits;
+  const auto below = [](std::size_t v) -> std::size_t { return v > 2 ? v - 2 : 0; };
+  fast_bounds_.max_len =
+      std::min({kFastMaxStanza, below(lim.max_stanza_bytes), below(lim.max_buffered_bytes)});
+  fast_bounds_.max_run = below(lim.max_token_bytes);
+  fast_bounds_.max_attrs =
+      std::min(kFastMaxAttrs, lim.max_attributes > 0 ? lim.max_attributes - 1 : 0);
+  fast_bounds_.max_nesting = below(lim.max_depth);
+  if (fast_bounds_.max_len < 8 || fast_bounds_.max_run == 0 || fast_bounds_.max_nesting == 0)
+    cfg_.stanza_fast_path = false;
 }
 
 StreamParser::Impl::~Impl() {
@@ -543,6 +1061,8 @@ void StreamParser::Impl::reset_doc(std::int64_t base, bool synthetic) {
   }
   stopped_ = false;
   xdepth_ = 0;
+  stream_ns_content_ = false;
+  last_fed_ = '>';
   pending_default_ns_.clear();
   pending_db_ns_.clear();
   run_active_ = false;
@@ -578,6 +1098,7 @@ void StreamParser::Impl::stop_expat() {
 
 bool StreamParser::Impl::feed_expat(const std::uint8_t* d, std::size_t n) {
   if (xp_ == nullptr) return false;  // make_expat() failed: the direction has failed
+  if (n > 0) last_fed_ = d[n - 1];
   AccountScope scope(&mem_);
   while (n > 0) {
     const std::size_t k = std::min(n, kExpatSlice);
@@ -654,6 +1175,8 @@ std::size_t StreamParser::Impl::feed(std::span<const std::uint8_t> in) {
 void StreamParser::Impl::release_buffers() {
   std::vector<std::uint8_t>().swap(carry_);
   std::vector<std::uint8_t>().swap(hold_);
+  std::vector<std::uint8_t>().swap(fast_buf_);
+  fast_pending_ = false;
   in_markup_ = false;
 }
 
@@ -701,6 +1224,7 @@ std::size_t StreamParser::Impl::feed_loop(std::span<const std::uint8_t> in) {
 
 void StreamParser::Impl::gap(std::uint64_t length) {
   if (length == 0) return;
+  if (fast_pending_) fast_replay();  // what the slow path would have done with those bytes
   switch (state_) {
     case State::kStart:
       enter_resync(ResyncReason::kGap);
@@ -728,6 +1252,7 @@ void StreamParser::Impl::gap(std::uint64_t length) {
 }
 
 void StreamParser::Impl::end() {
+  if (fast_pending_) fast_replay();
   switch (state_) {
     case State::kXml:
       flush_ws();
@@ -899,7 +1424,13 @@ std::size_t StreamParser::Impl::resync(const std::uint8_t* d, std::size_t n) {
 std::size_t StreamParser::Impl::parse_xml(const std::uint8_t* d, std::size_t n, std::uint64_t abs) {
   const Limits& lim = cfg_.limits;
   std::size_t p = 0;
-  std::size_t fed = 0;  // d[fed, p) is scanned and waits to be handed to expat
+  if (fast_pending_) {  // a stanza the fast path began in an earlier chunk
+    const FastStep r = fast_resume(d, n, p);
+    if (r == FastStep::kPending) return n;
+    if (state_ != State::kXml) return n;  // the replay failed (fast_resume gave up)
+    if (r == FastStep::kAccepted) text_start_ = abs + p;
+  }
+  std::size_t fed = p;  // d[fed, p) is scanned and waits to be handed to expat
   // Where the current markup token starts in d; only meaningful while carry_ is empty (a token
   // that started in an earlier chunk lives in carry_).
   std::size_t mstart = 0;
@@ -1188,6 +1719,22 @@ std::size_t StreamParser::Impl::parse_xml(const std::uint8_t* d, std::size_t n, 
         const std::size_t e = static_cast<std::size_t>(static_cast<const std::uint8_t*>(q) - d);
         // Keep expat close behind on large inputs, while the bytes are still in cache.
         if (e - fed >= kExpatSlice && !flush_to(e)) return stopped();
+        if (depth_ == 1 && cfg_.stanza_fast_path && !replaying_) {
+          // A top-level element: expat gets everything before it, then the fast path may
+          // take the element whole.
+          if (!flush_to(e)) return stopped();
+          if (fast_ready()) {
+            std::size_t len = 0;
+            const FastStep r = fast_start(d + e, n - e, abs + e, len);
+            if (r == FastStep::kAccepted) {
+              p = e + len;
+              fed = p;
+              text_start_ = abs + p;
+              continue;
+            }
+            if (r == FastStep::kPending) return n;
+          }
+        }
         in_markup_ = true;
         lex_ = Lex::kLt;
         mstart = e;
@@ -1242,6 +1789,99 @@ std::size_t StreamParser::Impl::parse_xml(const std::uint8_t* d, std::size_t n, 
 }
 
 // ---------------------------------------------------------------------------------------------
+// the stanza fast path
+//
+// The framer offers it every top-level element, after handing expat everything before it.
+// While the scanner reads a stanza, expat sees none of it; once accepted, the Stanza event is
+// emitted and expat's byte count falls behind by the stanza's size (doc_base_ moves up by as
+// much): between top-level elements expat's state does not depend on what they contained.
+// When the scanner gives up on a stanza that began in an earlier chunk, fast_replay() hands
+// the bytes held so far to the framer, exactly as they would have come.
+
+bool StreamParser::Impl::fast_ready() const {
+  // Expat must hold nothing back: after '>' or a space, tab or LF it has reported every byte it
+  // was given (a trailing CR, ']', partial reference or partial UTF-8 character would wait for
+  // the next byte, and the next byte must then be the one that really follows).
+  const bool settled =
+      last_fed_ == '>' || last_fed_ == ' ' || last_fed_ == '\n' || last_fed_ == '\t';
+  return settled && xp_ != nullptr && !stopped_ && state_ == State::kXml && xdepth_ == 1 &&
+         stream_ns_content_ && !compress_watch_ && top_ == Top::kNone;
+}
+
+StreamParser::Impl::FastStep StreamParser::Impl::fast_start(const std::uint8_t* d, std::size_t n,
+                                                            std::uint64_t at, std::size_t& len) {
+  scanner_.reset(fast_bounds_);
+  const PlainStanzaScanner::Result r = scanner_.scan(d, n);
+  if (r == PlainStanzaScanner::Result::kDeclined) return FastStep::kDeclined;
+  // Expat would have reported the start tag by now: the whitespace run before it ends here.
+  fast_flushed_ = scanner_.top_open();
+  if (fast_flushed_) flush_ws();
+  fast_at_ = at;
+  if (r == PlainStanzaScanner::Result::kAccepted) {
+    len = scanner_.length();
+    fast_emit(d, len);
+    return FastStep::kAccepted;
+  }
+  fast_buf_.assign(d, d + n);  // n <= max_len: the scanner gives up beyond it
+  fast_pending_ = true;
+  return FastStep::kPending;
+}
+
+StreamParser::Impl::FastStep StreamParser::Impl::fast_resume(const std::uint8_t* d, std::size_t n,
+                                                             std::size_t& used) {
+  const std::size_t old = fast_buf_.size();
+  // One byte past the bound is enough for the scanner to give up at the bound.
+  const std::size_t take =
+      std::min(n, fast_bounds_.max_len + 1 - std::min(old, fast_bounds_.max_len));
+  fast_buf_.insert(fast_buf_.end(), d, d + take);
+  const PlainStanzaScanner::Result r = scanner_.scan(fast_buf_.data(), fast_buf_.size());
+  if (r == PlainStanzaScanner::Result::kDeclined) {
+    fast_buf_.resize(old);
+    fast_replay();
+    used = 0;
+    return FastStep::kDeclined;
+  }
+  if (!fast_flushed_ && scanner_.top_open()) {
+    fast_flushed_ = true;
+    flush_ws();
+  }
+  if (r == PlainStanzaScanner::Result::kIncomplete) {
+    used = n;
+    return FastStep::kPending;
+  }
+  const std::size_t len = scanner_.length();
+  used = len - old;
+  fast_emit(fast_buf_.data(), len);
+  fast_pending_ = false;
+  fast_buf_.clear();
+  if (fast_buf_.capacity() > kShrinkCarryAbove) fast_buf_.shrink_to_fit();
+  return FastStep::kAccepted;
+}
+
+void StreamParser::Impl::fast_emit(const std::uint8_t* s, std::size_t len) {
+  const auto text = [&](PlainStanzaScanner::Slice x) { return std::string(slice_view(s, x)); };
+  Stanza st;
+  st.kind = scanner_.kind();
+  st.type = text(scanner_.type());
+  st.from = text(scanner_.from());
+  st.to = text(scanner_.to());
+  st.id = text(scanner_.id());
+  st.size_bytes = len;
+  emit(fast_at_, fast_at_ + len, std::move(st));
+  doc_base_ += static_cast<std::int64_t>(len);  // expat never sees these bytes
+  ++fast_stanzas_;
+}
+
+void StreamParser::Impl::fast_replay() {
+  std::vector<std::uint8_t> held;
+  held.swap(fast_buf_);
+  fast_pending_ = false;
+  replaying_ = true;
+  parse_xml(held.data(), held.size(), fast_at_);
+  replaying_ = false;
+}
+
+// ---------------------------------------------------------------------------------------------
 // expat callbacks
 
 void StreamParser::Impl::on_restricted(std::string_view what) {
@@ -1253,9 +1893,10 @@ void StreamParser::Impl::on_restricted(std::string_view what) {
 void StreamParser::Impl::on_ns_decl(const XML_Char* prefix, const XML_Char* uri) {
   if (stopped_ || xdepth_ != 0) return;  // only the stream element's declarations
   const std::string_view u = uri != nullptr ? std::string_view(uri) : std::string_view();
-  if (prefix == nullptr)
+  if (prefix == nullptr) {
     pending_default_ns_ = std::string(u);
-  else if (std::string_view(prefix) == "db")
+    stream_ns_content_ = u == kNsServer || u == kNsClient;
+  } else if (std::string_view(prefix) == "db")
     pending_db_ns_ = std::string(u);
 }
 
@@ -1610,14 +2251,15 @@ std::uint64_t StreamParser::tls_offset() const {
   return impl_->tls_offset_;
 }
 std::size_t StreamParser::depth() const {
-  return impl_->depth_;
+  return impl_->depth_ + (impl_->fast_pending_ ? impl_->scanner_.nesting() : 0);
 }
 std::size_t StreamParser::buffered_bytes() const {
-  return impl_->carry_.size() + impl_->hold_.size() + impl_->first_bytes_.size();
+  return impl_->carry_.size() + impl_->hold_.size() + impl_->first_bytes_.size() +
+         impl_->fast_buf_.size();
 }
 std::size_t StreamParser::memory_bytes() const {
   return impl_->carry_.capacity() + impl_->hold_.capacity() + impl_->first_bytes_.capacity() +
-         impl_->mem_.bytes;
+         impl_->fast_buf_.capacity() + impl_->mem_.bytes;
 }
 bool StreamParser::reparse_deferral_disabled() {
 #ifdef FEDSCOPE_HAVE_XML_SET_REPARSE_DEFERRAL
@@ -1628,6 +2270,9 @@ bool StreamParser::reparse_deferral_disabled() {
 }
 const AnomalyCounters& StreamParser::anomalies() const {
   return impl_->counters_;
+}
+std::uint64_t StreamParser::fast_path_stanzas() const {
+  return impl_->fast_stanzas_;
 }
 
 }  // namespace fedscope::xmpp

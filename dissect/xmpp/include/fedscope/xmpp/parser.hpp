@@ -127,6 +127,15 @@ struct Config {
   /// The capture starts in the middle of the stream: skip to a stanza boundary first.
   bool midstream = false;
   Limits limits{};
+  /// The stanza fast path: an ordinary top-level `<message>`, `<presence>` or `<iq>` that a
+  /// small validator proves well-formed and plain (ASCII names without prefixes except
+  /// `xml:lang`, no own namespace other than jabber:server/jabber:client, no `type='error'`,
+  /// no `<error>` child, no CDATA, comment or PI, plain attribute values, well below every
+  /// limit) yields its Stanza event without expat. Anything else, and any stanza the validator
+  /// gives up on, goes through expat from its first byte. The events, their offsets and the
+  /// feed() call that reports them are the same either way (the differential fuzz target
+  /// fuzz_xmpp_fastpath checks this); off only to compare the two paths.
+  bool stanza_fast_path = true;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -322,9 +331,10 @@ class StreamParser {
   std::uint64_t offset() const;
   /// Where TLS starts (valid in state kTls).
   std::uint64_t tls_offset() const;
-  /// Element depth as parsed so far (stream element = 1).
+  /// Element depth as parsed so far (stream element = 1); meaningful in state kXml only.
   std::size_t depth() const;
-  /// Input bytes the parser holds (unfinished tag, resync window, first bytes).
+  /// Input bytes the parser holds (unfinished tag, a stanza the fast path is still reading,
+  /// resync window, first bytes); at most Limits::max_buffered_bytes (+ a few bytes).
   std::size_t buffered_bytes() const;
   /// Heap held by the parser for input: buffered_bytes() capacity plus expat's own heap
   /// (counted exactly through expat's memory-handling suite).
@@ -334,6 +344,8 @@ class StreamParser {
   static bool reparse_deferral_disabled();
 
   const AnomalyCounters& anomalies() const;
+  /// Stanzas that took the fast path (see Config::stanza_fast_path), for tests and benchmarks.
+  std::uint64_t fast_path_stanzas() const;
 
   class Impl;
 
