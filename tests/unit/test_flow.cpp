@@ -301,6 +301,40 @@ TEST(Reassembler, InOrderResendWithOtherBytesCounted) {
   EXPECT_EQ(sink.out, "@0:<proceed/>@10: @11:abcdefgh");
 }
 
+TEST(Reassembler, ResendsOfDeliveredBytesAreComparedHoweverTheyAreCut) {
+  // Delivered pieces [0,4) "abcd", [4,8) "efgh", [8,12) "ijkl". A retransmission may coalesce
+  // them, or carry the old bytes in front of new ones; each piece it covers whole is compared.
+  struct Case {
+    const char* what;
+    std::uint32_t seq;
+    std::string bytes;
+    std::uint64_t counted;
+  };
+  const Case cases[] = {
+      {"two pieces coalesced, same bytes", 1, "abcdefgh", 0},
+      {"two pieces coalesced, other bytes in the second", 1, "abcdefgX", 1},
+      {"three pieces and a byte before, other bytes", 1, "abcdXfghijkl", 1},
+      {"old piece in front of new bytes, same", 9, "ijklmnop", 0},
+      {"old piece in front of new bytes, other", 9, "iXklmnop", 1},
+      {"old pieces in front of new bytes, the first differs", 5, "Xfghijklmn", 1},
+      {"part of a piece only: not comparable", 2, "Xcd", 0},
+  };
+  for (const auto& c : cases) {
+    AnomalyCounters a;
+    Reassembler r(a);
+    Bytes sink;
+    r.set_isn(0);
+    r.segment(1, sp("abcd"), 4, sink);
+    r.segment(5, sp("efgh"), 4, sink);
+    r.segment(9, sp("ijkl"), 4, sink);
+    r.segment(c.seq, sp(c.bytes), static_cast<std::uint32_t>(c.bytes.size()), sink);
+    EXPECT_EQ(a.get("tcp.inconsistent_retransmission"), c.counted) << c.what;
+    r.finish(sink);
+    // The first copy is what was delivered; new bytes after it are delivered once.
+    EXPECT_EQ(sink.out.substr(0, 12), "abcdefghijkl") << c.what;
+  }
+}
+
 TEST(Reassembler, HeldPiecesAreBoundedNotOnlyTheirBytes) {
   // 1-byte segments behind a hole: the piece count is the limit, not the 1 MiB of bytes.
   AnomalyCounters a;

@@ -40,6 +40,18 @@ void Reassembler::compare(std::span<const std::uint8_t> a, std::span<const std::
   if (a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size()) != 0) inconsistent_ = true;
 }
 
+// Every recently delivered piece that [offset, offset + data.size()) covers whole must have
+// the same digest as the resend's bytes at its place.
+bool Reassembler::resend_differs(std::uint64_t offset, std::span<const std::uint8_t> data) const {
+  const std::uint64_t end = offset + data.size();
+  for (const Digest& r : recent_) {
+    if (r.length == 0 || r.offset < offset || r.offset + r.length > end) continue;
+    if (r.hash != digest(data.subspan(static_cast<std::size_t>(r.offset - offset), r.length)))
+      return true;
+  }
+  return false;
+}
+
 void Reassembler::put(std::map<std::uint64_t, std::vector<std::uint8_t>>::iterator hint,
                       std::uint64_t offset, std::span<const std::uint8_t> data) {
   held_.emplace_hint(hint, offset, std::vector<std::uint8_t>(data.begin(), data.end()));
@@ -119,23 +131,20 @@ bool Reassembler::segment(std::uint32_t seq, std::span<const std::uint8_t> data,
   std::uint64_t captured_end = offset + data.size();
 
   if (end <= next_offset_) {
-    // A pure retransmission. Resending a recently delivered piece whole must give its bytes;
-    // a keep-alive (one byte, one below the next, often garbage) is not compared.
+    // A pure retransmission. The recently delivered pieces it covers must come back with
+    // their bytes; a keep-alive (one byte, one below the next, often garbage) is not compared.
     bool keepalive = data.size() == 1 && offset + 1 == next_offset_;
-    if (data.size() == wire_length && !data.empty() && !keepalive) {
-      for (const auto& r : recent_) {
-        if (r.length == data.size() && r.offset == offset) {
-          if (r.hash != digest(data)) anomalies_->add("tcp.inconsistent_retransmission");
-          break;
-        }
-      }
-    }
+    if (!keepalive && resend_differs(offset, data))
+      anomalies_->add("tcp.inconsistent_retransmission");
     return true;
   }
   bool duplicate = true;
-  // Trim what was already delivered.
+  // Trim what was already delivered (after comparing it where that can be done).
   if (offset < next_offset_) {
     std::uint64_t skip = next_offset_ - offset;
+    if (resend_differs(offset, data.first(static_cast<std::size_t>(
+                                   std::min<std::uint64_t>(skip, data.size())))))
+      anomalies_->add("tcp.inconsistent_retransmission");
     data = skip >= data.size() ? std::span<const std::uint8_t>{} : data.subspan(skip);
     offset = next_offset_;
   }

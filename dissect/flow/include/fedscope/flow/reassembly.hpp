@@ -64,8 +64,11 @@ class Reassembler {
   /// One segment's payload (as captured) at sequence number @p seq; @p wire_length may exceed
   /// data.size() when the frame was cut by the snapshot length (the rest is a gap).
   /// Returns true when the segment carried only bytes already delivered or held.
-  /// Bytes seen twice must be equal: a held piece, or a recently delivered piece resent whole,
-  /// with other bytes counts tcp.inconsistent_retransmission (the first copy is kept).
+  /// Bytes seen twice must be equal: a held piece, or one of the last kRecentDelivered
+  /// delivered pieces that a resend covers whole (however the resend is cut: the same
+  /// segment, several coalesced, or the old part of one that also carries new bytes), with
+  /// other bytes counts tcp.inconsistent_retransmission (the first copy is kept). Delivered
+  /// bytes are not kept, so a resend covering only part of a delivered piece is not compared.
   bool segment(std::uint32_t seq, std::span<const std::uint8_t> data, std::uint32_t wire_length,
                StreamSink& sink);
   /// The other side acknowledged this direction up to sequence number @p ack. A hole before
@@ -95,6 +98,7 @@ class Reassembler {
   void put(std::map<std::uint64_t, std::vector<std::uint8_t>>::iterator hint, std::uint64_t offset,
            std::span<const std::uint8_t> data);
   void compare(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b);
+  bool resend_differs(std::uint64_t offset, std::span<const std::uint8_t> data) const;
   void release(std::size_t bytes);
   bool over_budget() const { return budget_ && budget_->used > budget_->max_bytes; }
 
