@@ -123,10 +123,12 @@ bool Reassembler::segment(std::uint32_t seq, std::span<const std::uint8_t> data,
     // a keep-alive (one byte, one below the next, often garbage) is not compared.
     bool keepalive = data.size() == 1 && offset + 1 == next_offset_;
     if (data.size() == wire_length && !data.empty() && !keepalive) {
-      for (const auto& r : recent_) {
-        if (r.length == data.size() && r.offset == offset) {
-          if (r.hash != digest(data)) anomalies_->add("tcp.inconsistent_retransmission");
-          break;
+      if (recent_) {
+        for (const auto& r : *recent_) {
+          if (r.length == data.size() && r.offset == offset) {
+            if (r.hash != digest(data)) anomalies_->add("tcp.inconsistent_retransmission");
+            break;
+          }
         }
       }
     }
@@ -224,7 +226,8 @@ void Reassembler::fill_acked_holes(StreamSink& sink) {
 
 void Reassembler::deliver(std::uint64_t offset, std::span<const std::uint8_t> data,
                           StreamSink& sink) {
-  recent_[recent_next_] = Digest{offset, digest(data), data.size()};
+  if (!recent_) recent_ = std::make_unique<std::array<Digest, kRecentDelivered>>();
+  (*recent_)[recent_next_] = Digest{offset, digest(data), data.size()};
   recent_next_ = (recent_next_ + 1) % kRecentDelivered;
   sink.on_data(offset, data);
   next_offset_ = offset + data.size();
