@@ -270,6 +270,7 @@ void Reassembler::finish(StreamSink& sink) {
     next_offset_ = highest_offset_;
   }
   ended_ = true;
+  recent_.reset();  // nothing is compared or delivered after the end (the closed linger)
   sink.on_end();
 }
 

@@ -115,8 +115,9 @@ class Reassembler {
   std::size_t buffered_ = 0;
   /// offset -> bytes, out of order; pieces never overlap
   std::map<std::uint64_t, std::vector<std::uint8_t>> held_;
-  /// Ring of the last delivered pieces, made at the first delivery: a connection that carries
-  /// no byte (a SYN scan, a refused attempt) holds a pointer, not 192 bytes per direction.
+  /// Ring of the last delivered pieces, made at the first delivery and freed at the end: a
+  /// connection that carries no byte (a SYN scan, a refused attempt), or one closed and in its
+  /// linger, holds a pointer, not 192 bytes per direction.
   std::unique_ptr<std::array<Digest, kRecentDelivered>> recent_;
   std::size_t recent_next_ = 0;
 };
