@@ -228,13 +228,13 @@ class ConnectionAnalyzer::Impl {
 
   void step(bool from_orig, const PacketRef& at, std::string text, bool stanza = false) {
     if (repeats(from_orig, text) || !room(stanza)) return;
-    f_.ladder.push_back(LadderStep{at, from_orig, std::move(text), 1});
+    f_.ladder.push_back(LadderStep{at, std::move(text), 1, from_orig});
   }
   /// The same as step() for a text that is copied only when it makes a new step (a stream of
   /// stanzas mostly repeats the last step: no string is built per stanza).
   void step_view(bool from_orig, const PacketRef& at, std::string_view text, bool stanza) {
     if (repeats(from_orig, text) || !room(stanza)) return;
-    f_.ladder.push_back(LadderStep{at, from_orig, std::string(text), 1});
+    f_.ladder.push_back(LadderStep{at, std::string(text), 1, from_orig});
   }
   bool repeats(bool from_orig, std::string_view text) {
     auto& l = f_.ladder;
