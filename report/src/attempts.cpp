@@ -67,7 +67,7 @@ void xmpp_outcome(const Result& r, const std::unordered_set<std::uint32_t>& erro
     }
     if (a.roles[k] != AttemptRole::kStream) continue;
     const auto& x = *rec.xmpp;
-    if (!x.orig.header && !x.resp.header && !x.tls.started && x.dialback.empty() &&
+    if (!x.orig.header && !x.resp.header && !x.tls->started && x.dialback.empty() &&
         x.orig.stanzas.total() == 0)
       continue;
     any_stream = true;
@@ -79,20 +79,20 @@ void xmpp_outcome(const Result& r, const std::unordered_set<std::uint32_t>& erro
       auto [res, rank] = dialback_result(x, d, rec.conn.capture_ended);
       set(AuthMethod::kDialback, res, rank);
     }
-    if (!x.orig.sasl_mechanism.empty()) {
-      AuthMethod m =
-          x.orig.sasl_mechanism == "EXTERNAL" ? AuthMethod::kSaslExternal : AuthMethod::kSasl;
+    if (!x.orig.extra->sasl_mechanism.empty()) {
+      AuthMethod m = x.orig.extra->sasl_mechanism == "EXTERNAL" ? AuthMethod::kSaslExternal
+                                                                : AuthMethod::kSasl;
       set(m,
-          x.resp.sasl_success      ? AuthResult::kSuccess
-          : x.resp.sasl_failure    ? AuthResult::kFailure
-          : rec.conn.capture_ended ? AuthResult::kPending
-                                   : AuthResult::kNoAnswer,
-          x.resp.sasl_success   ? 4
-          : x.resp.sasl_failure ? 3
-                                : 2);
+          x.resp.extra->sasl_success   ? AuthResult::kSuccess
+          : x.resp.extra->sasl_failure ? AuthResult::kFailure
+          : rec.conn.capture_ended     ? AuthResult::kPending
+                                       : AuthResult::kNoAnswer,
+          x.resp.extra->sasl_success   ? 4
+          : x.resp.extra->sasl_failure ? 3
+                                       : 2);
     }
-    if (x.tls.started && !x.tls.decrypted) {
-      encrypted = x.tls.complete;
+    if (x.tls->started && !x.tls->decrypted) {
+      encrypted = x.tls->complete;
       set(AuthMethod::kUnknown, AuthResult::kNotObservable, 1);
     } else {
       set(AuthMethod::kNone, AuthResult::kNone, 0);

@@ -481,11 +481,14 @@ struct Judge::Impl {
         x->ladder_dropped += x->ladder.size();
         std::vector<s2s::LadderStep>().swap(x->ladder);
         for (auto* side : {&x->orig, &x->resp}) {
-          std::vector<s2s::StanzaErrorFact>().swap(side->stanza_error_samples);
-          std::string().swap(side->not_xmpp_bytes);
+          if (!side->extra.present()) continue;
+          std::vector<s2s::StanzaErrorFact>().swap(side->extra.mut().stanza_error_samples);
+          std::string().swap(side->extra.mut().not_xmpp_bytes);
         }
-        std::vector<tls::CertificateInfo>().swap(x->tls.chain);
-        std::vector<tls::CertificateInfo>().swap(x->tls.client_chain);
+        if (x->tls.present()) {
+          std::vector<tls::CertificateInfo>().swap(x->tls.mut().chain);
+          std::vector<tls::CertificateInfo>().swap(x->tls.mut().client_chain);
+        }
       }
       const UnitId unit = UnitId{id} + 1;
       frozen.insert(unit);

@@ -115,7 +115,7 @@ void judge_certificate(JudgeContext& ctx, const ConnectionRecord& rec,
 void judge_tls(JudgeContext& ctx, const ConnectionRecord& rec, const std::string& domain,
                const std::string& name_o, const std::string& name_r) {
   const auto& x = *rec.xmpp;
-  const auto& t = x.tls;
+  const auto& t = *x.tls;
   if (!t.started) return;
   const auto& conn = rec.conn;
   const auto& P = conn.primary();
@@ -150,7 +150,7 @@ void judge_tls(JudgeContext& ctx, const ConnectionRecord& rec, const std::string
   }
   // A side that did not speak TLS at all (plaintext after STARTTLS) is its own finding.
   bool not_tls = !t.client_not_tls.empty() || !t.server_not_tls.empty() ||
-                 x.orig.plaintext_after_tls || x.resp.plaintext_after_tls;
+                 x.orig.extra->plaintext_after_tls || x.resp.extra->plaintext_after_tls;
   if (!t.complete && !fatal_alert && !not_tls && t.client_hello &&
       (!conn.capture_ended || (P.last - t.client_hello_ref->time).seconds() >= 30.0)) {
     std::string where = !t.server_hello ? "the server never answered the ClientHello"

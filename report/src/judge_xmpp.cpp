@@ -66,20 +66,21 @@ void judge_xmpp(JudgeContext& ctx, const ConnectionRecord& rec) {
   // -- not XMPP
   for (bool orig : {false, true}) {
     const auto& s = orig ? x.orig : x.resp;
-    if (s.not_xmpp_kind.empty()) continue;
-    auto& f = at(ctx.add(FindingCode::kXmppNotXmpp, orig ? Severity::kWarning : Severity::kError,
-                         (orig ? "The connecting side " + who_o + " sent "
-                               : "The server at " + P.resp.to_string() + " answered with ") +
-                             s.not_xmpp_kind + " ('" + s.not_xmpp_bytes + "'), not XMPP.",
-                         domain));
-    f.detail = s.not_xmpp_kind;
-    if (s.not_xmpp_ref) evidence(f, *s.not_xmpp_ref);
+    if (s.extra->not_xmpp_kind.empty()) continue;
+    auto& f =
+        at(ctx.add(FindingCode::kXmppNotXmpp, orig ? Severity::kWarning : Severity::kError,
+                   (orig ? "The connecting side " + who_o + " sent "
+                         : "The server at " + P.resp.to_string() + " answered with ") +
+                       s.extra->not_xmpp_kind + " ('" + s.extra->not_xmpp_bytes + "'), not XMPP.",
+                   domain));
+    f.detail = s.extra->not_xmpp_kind;
+    if (s.extra->not_xmpp_ref) evidence(f, *s.extra->not_xmpp_ref);
   }
   if (x.kind == s2s::StreamKind::kNotXmpp) return;
 
   // -- no stream
   bool est = established(P);
-  if (est && !x.resp.header && x.resp.not_xmpp_kind.empty() && !x.tls.started &&
+  if (est && !x.resp.header && x.resp.extra->not_xmpp_kind.empty() && !x.tls->started &&
       !ended_by_capture && !x.midstream && x.resp.gap_bytes == 0) {
     std::string s;
     if (x.orig.header)
@@ -103,8 +104,8 @@ void judge_xmpp(JudgeContext& ctx, const ConnectionRecord& rec) {
   // -- stream errors
   for (bool orig : {false, true}) {
     const auto& s = orig ? x.orig : x.resp;
-    if (!s.stream_error) continue;
-    const auto& e = *s.stream_error;
+    if (!s.extra->stream_error) continue;
+    const auto& e = *s.extra->stream_error;
     auto& f = at(ctx.add(FindingCode::kXmppStreamError,
                          orderly_stream_error(e.condition) ? Severity::kWarning : Severity::kError,
                          (orig ? name_o : name_r) + " closed the stream with <" + e.condition +
@@ -165,7 +166,7 @@ void judge_xmpp(JudgeContext& ctx, const ConnectionRecord& rec) {
     bool closed = !ended_by_capture || waited(d.ref) >= 30.0;
     // A reset from the answering side ended it (tcp-reset says so), not a silent wait.
     bool answerer_reset = d.from_orig ? P.r.first_rst.has_value() : P.o.first_rst.has_value();
-    if (!closed || answerer.stream_error || answerer_reset || x.tls.started) continue;
+    if (!closed || answerer.extra->stream_error || answerer_reset || x.tls->started) continue;
     std::string el = d.verify ? "db:verify" : "db:result";
     auto& f = at(ctx.add(FindingCode::kXmppDialbackTimeout,
                          (d.from_orig ? name_o : name_r) + " sent <" + el + "> (" + d.from +
@@ -193,7 +194,7 @@ void judge_xmpp(JudgeContext& ctx, const ConnectionRecord& rec) {
                "it refused.";
     if (x.resp.tls_ref) evidence(f, *x.resp.tls_ref);
   } else if (x.orig.starttls && !x.resp.proceed && !ended_by_capture && x.resp.gap_bytes == 0 &&
-             !x.resp.stream_error) {
+             !x.resp.extra->stream_error) {
     auto& f = at(ctx.add(FindingCode::kXmppStarttlsFailure,
                          name_o + " sent <starttls/> and " + name_r +
                              " never answered it before the connection closed.",
@@ -207,7 +208,7 @@ void judge_xmpp(JudgeContext& ctx, const ConnectionRecord& rec) {
   for (bool orig : {true, false}) {
     const auto& s = orig ? x.orig : x.resp;
     // The initiator's switch point counts only once the receiver said <proceed/>.
-    if (!s.plaintext_after_tls || (orig && !x.resp.proceed)) continue;
+    if (!s.extra->plaintext_after_tls || (orig && !x.resp.proceed)) continue;
     auto& f = at(ctx.add(FindingCode::kXmppStarttlsFailure,
                          (orig ? name_o : name_r) +
                              " sent plaintext right after its STARTTLS switch point where TLS "
@@ -223,18 +224,18 @@ void judge_xmpp(JudgeContext& ctx, const ConnectionRecord& rec) {
         "received before TLS (CVE-2011-1431).";
     // The other side discarded the plaintext and TLS went on: the session works, but the
     // path is tampered with (docs/findings.md, severity note).
-    if (x.tls.complete) f.severity = Severity::kWarning;
-    if (s.plaintext_after_ref) evidence(f, *s.plaintext_after_ref);
+    if (x.tls->complete) f.severity = Severity::kWarning;
+    if (s.extra->plaintext_after_ref) evidence(f, *s.extra->plaintext_after_ref);
   }
 
   // -- TLS required
   const auto& rf = x.resp.features;
   bool orig_went_on =
-      !x.orig.starttls && (x.orig.stanzas.total() > 0 || !x.orig.sasl_mechanism.empty() ||
+      !x.orig.starttls && (x.orig.stanzas.total() > 0 || !x.orig.extra->sasl_mechanism.empty() ||
                            std::any_of(x.dialback.begin(), x.dialback.end(),
                                        [](const s2s::DialbackFact& d) { return d.from_orig; }));
   if (rf && rf->starttls.required && !x.orig.starttls &&
-      (orig_went_on || x.orig.closed || x.resp.stream_error)) {
+      (orig_went_on || x.orig.closed || x.resp.extra->stream_error)) {
     auto& f =
         at(ctx.add(FindingCode::kXmppTlsRequired,
                    name_r + " requires TLS (<starttls><required/></starttls>) but " + name_o +
@@ -245,10 +246,11 @@ void judge_xmpp(JudgeContext& ctx, const ConnectionRecord& rec) {
   } else if (rf && !rf->starttls.offered && x.orig.starttls && !x.resp.proceed) {
     // A server that requires encryption tries STARTTLS even when it is not offered
     // (Prosody does); closing without a word would look the same as a scripted peer.
-    std::string what = " sent <starttls/> anyway" +
-                       std::string(x.resp.stream_error ? " and was refused with <" +
-                                                             x.resp.stream_error->condition + "/>"
-                                                       : "");
+    std::string what =
+        " sent <starttls/> anyway" +
+        std::string(x.resp.extra->stream_error
+                        ? " and was refused with <" + x.resp.extra->stream_error->condition + "/>"
+                        : "");
     auto& f = at(ctx.add(FindingCode::kXmppTlsRequired,
                          name_r + " does not offer STARTTLS and " + name_o + what + ": " + name_o +
                              " requires encryption, " + name_r + " has TLS off.",
@@ -262,23 +264,25 @@ void judge_xmpp(JudgeContext& ctx, const ConnectionRecord& rec) {
   // -- SASL
   for (bool orig : {false, true}) {
     const auto& s = orig ? x.orig : x.resp;
-    if (!s.sasl_failure) continue;
+    if (!s.extra->sasl_failure) continue;
     const auto& asker = orig ? x.resp : x.orig;
-    auto& f = at(ctx.add(
-        FindingCode::kXmppSaslFailure,
-        (orig ? name_o : name_r) + " refused SASL " +
-            (asker.sasl_mechanism.empty() ? std::string("authentication") : asker.sasl_mechanism) +
-            " with <" + (s.sasl_condition.empty() ? "failure" : s.sasl_condition) + "/>.",
-        domain));
-    f.detail = s.sasl_condition;
-    if (s.sasl_ref) evidence(f, *s.sasl_ref);
+    auto& f = at(
+        ctx.add(FindingCode::kXmppSaslFailure,
+                (orig ? name_o : name_r) + " refused SASL " +
+                    (asker.extra->sasl_mechanism.empty() ? std::string("authentication")
+                                                         : asker.extra->sasl_mechanism) +
+                    " with <" +
+                    (s.extra->sasl_condition.empty() ? "failure" : s.extra->sasl_condition) + "/>.",
+                domain));
+    f.detail = s.extra->sasl_condition;
+    if (s.extra->sasl_ref) evidence(f, *s.extra->sasl_ref);
   }
 
   // -- stanza errors
   for (bool orig : {false, true}) {
     const auto& s = orig ? x.orig : x.resp;
     if (s.stanza_errors == 0) continue;
-    const auto& e = s.stanza_error_samples.front();
+    const auto& e = s.extra->stanza_error_samples.front();
     auto& f = at(ctx.add(
         FindingCode::kXmppStanzaError,
         (orig ? name_o : name_r) + " returned " + std::to_string(s.stanza_errors) +
@@ -288,7 +292,7 @@ void judge_xmpp(JudgeContext& ctx, const ConnectionRecord& rec) {
         domain));
     f.detail = e.condition;
     f.count = s.stanza_errors;
-    for (const auto& sample : s.stanza_error_samples)
+    for (const auto& sample : s.extra->stanza_error_samples)
       evidence(f, sample.ref);
     f.evidence_total = s.stanza_errors;
   }
@@ -298,7 +302,7 @@ void judge_xmpp(JudgeContext& ctx, const ConnectionRecord& rec) {
   bool explained = ctx.added() > before;
   bool verify_only = std::any_of(x.dialback.begin(), x.dialback.end(),
                                  [](const s2s::DialbackFact& d) { return d.verify; });
-  bool authed = x.orig.sasl_success || x.resp.sasl_success ||
+  bool authed = x.orig.extra->sasl_success || x.resp.extra->sasl_success ||
                 std::any_of(x.dialback.begin(), x.dialback.end(), [](const s2s::DialbackFact& d) {
                   return !d.verify && d.type == xmpp::DialbackType::kValid;
                 });
@@ -307,7 +311,7 @@ void judge_xmpp(JudgeContext& ctx, const ConnectionRecord& rec) {
   bool auth_offered =
       x.resp.features && (x.resp.features->dialback || !x.resp.features->sasl_mechanisms.empty() ||
                           x.resp.features->starttls.offered);
-  if (!explained && !authed && !verify_only && !x.tls.started && x.orig.header && x.resp.header &&
+  if (!explained && !authed && !verify_only && !x.tls->started && x.orig.header && x.resp.header &&
       auth_offered && !ended_by_capture && !x.midstream) {
     auto& f = at(ctx.add(FindingCode::kXmppAuthIncomplete,
                          "The stream " + from_dom + " -> " + to_dom + " (" + leg_text(P) +
@@ -322,7 +326,7 @@ void judge_xmpp(JudgeContext& ctx, const ConnectionRecord& rec) {
   // -- federation in clear: authenticated or carrying stanzas without TLS. One finding per
   // direction (domain pair), however many connections showed it.
   const bool carried = x.orig.stanzas.total() + x.resp.stanzas.total() > 0;
-  if (!x.tls.started && x.kind == s2s::StreamKind::kXmpp && (authed || carried) &&
+  if (!x.tls->started && x.kind == s2s::StreamKind::kXmpp && (authed || carried) &&
       !from_dom.empty() && !to_dom.empty()) {
     auto& f = at(ctx.add_merged(
         "clear:" + domain_key(from_dom) + ">" + domain_key(to_dom), FindingCode::kXmppUnencrypted,

@@ -145,7 +145,7 @@ void write_certificate(JsonWriter& w, const tls::CertificateInfo& c) {
 }
 
 void write_tls(JsonWriter& w, const Result& r, const s2s::ConnectionFacts& x) {
-  const auto& t = x.tls;
+  const auto& t = *x.tls;
   if (!t.started) return w.null();
   w.begin_object();
   w.member("direct", t.direct);
@@ -242,7 +242,7 @@ void write_xmpp(JsonWriter& w, const Result& r, const s2s::ConnectionFacts& x) {
   w.member("starttls", x.orig.starttls ? (x.resp.proceed       ? "proceed"
                                           : x.resp.tls_failure ? "failure"
                                                                : "no-answer")
-                       : x.tls.direct  ? "direct-tls"
+                       : x.tls->direct ? "direct-tls"
                        : x.orig.header ? "not-requested"
                                        : "not-observed");
   w.key("tls");
@@ -269,12 +269,15 @@ void write_xmpp(JsonWriter& w, const Result& r, const s2s::ConnectionFacts& x) {
   }
   w.end_array();
   w.key("sasl");
-  if (!x.orig.sasl_mechanism.empty() || x.resp.sasl_success || x.resp.sasl_failure) {
+  if (!x.orig.extra->sasl_mechanism.empty() || x.resp.extra->sasl_success ||
+      x.resp.extra->sasl_failure) {
     w.begin_object();
-    w.member_or_null("mechanism", x.orig.sasl_mechanism);
+    w.member_or_null("mechanism", x.orig.extra->sasl_mechanism);
     w.key("result");
-    x.resp.sasl_success ? w.value("success") : x.resp.sasl_failure ? w.value("failure") : w.null();
-    w.member_or_null("condition", x.resp.sasl_condition);
+    x.resp.extra->sasl_success   ? w.value("success")
+    : x.resp.extra->sasl_failure ? w.value("failure")
+                                 : w.null();
+    w.member_or_null("condition", x.resp.extra->sasl_condition);
     w.end_object();
   } else {
     w.null();
@@ -285,20 +288,20 @@ void write_xmpp(JsonWriter& w, const Result& r, const s2s::ConnectionFacts& x) {
   write_stanzas(w, x.orig.stanzas);
   w.key("server");
   write_stanzas(w, x.resp.stanzas);
-  if (x.tls.started && !x.tls.decrypted) w.member("inside_tls", "not-observable");
+  if (x.tls->started && !x.tls->decrypted) w.member("inside_tls", "not-observable");
   w.end_object();
   w.member("stanza_errors", x.orig.stanza_errors + x.resp.stanza_errors);
-  const s2s::SideFacts* err = x.resp.stream_error   ? &x.resp
-                              : x.orig.stream_error ? &x.orig
-                                                    : nullptr;
+  const s2s::SideFacts* err = x.resp.extra->stream_error   ? &x.resp
+                              : x.orig.extra->stream_error ? &x.orig
+                                                           : nullptr;
   w.key("stream_error");
   if (err) {
     w.begin_object();
     w.member("by", by_name(err == &x.orig));
-    w.member("condition", err->stream_error->condition);
-    w.member_or_null("text", err->stream_error->text);
+    w.member("condition", err->extra->stream_error->condition);
+    w.member_or_null("text", err->extra->stream_error->text);
     w.key("packet");
-    write_ref(w, r, err->stream_error->ref);
+    write_ref(w, r, err->extra->stream_error->ref);
     w.end_object();
   } else {
     w.null();
@@ -308,23 +311,23 @@ void write_xmpp(JsonWriter& w, const Result& r, const s2s::ConnectionFacts& x) {
   w.member("originator", x.orig.closed);
   w.member("receiver", x.resp.closed);
   w.end_object();
-  const s2s::SideFacts* nx = !x.resp.not_xmpp_kind.empty()   ? &x.resp
-                             : !x.orig.not_xmpp_kind.empty() ? &x.orig
-                                                             : nullptr;
+  const s2s::SideFacts* nx = !x.resp.extra->not_xmpp_kind.empty()   ? &x.resp
+                             : !x.orig.extra->not_xmpp_kind.empty() ? &x.orig
+                                                                    : nullptr;
   w.key("not_xmpp");
   if (nx) {
     w.begin_object();
     w.member("by", by_name(nx == &x.orig));
-    w.member("kind", nx->not_xmpp_kind);
-    w.member("first_bytes", nx->not_xmpp_bytes);
+    w.member("kind", nx->extra->not_xmpp_kind);
+    w.member("first_bytes", nx->extra->not_xmpp_bytes);
     w.end_object();
   } else {
     w.null();
   }
   w.key("parse_stopped");
   w.begin_object();
-  w.member_or_null("originator", x.orig.failure);
-  w.member_or_null("receiver", x.resp.failure);
+  w.member_or_null("originator", x.orig.extra->failure);
+  w.member_or_null("receiver", x.resp.extra->failure);
   w.end_object();
   w.member("inside_tls", s2s::to_string(x.xmpp_inside_tls));
   w.key("ladder");

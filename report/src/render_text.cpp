@@ -191,8 +191,8 @@ std::string xmpp_story(const s2s::ConnectionFacts& x, bool established, bool pay
            : payload_on_wire ? pad + "XMPP: payload not captured (cut by the snaplen)"
                              : pad + "XMPP: no byte in either direction";
   if (x.kind == s2s::StreamKind::kNotXmpp) {
-    const auto& side = x.resp.not_xmpp_kind.empty() ? x.orig : x.resp;
-    return pad + "NOT XMPP: " + side.not_xmpp_kind + " '" + side.not_xmpp_bytes + "'";
+    const auto& side = x.resp.extra->not_xmpp_kind.empty() ? x.orig : x.resp;
+    return pad + "NOT XMPP: " + side.extra->not_xmpp_kind + " '" + side.extra->not_xmpp_bytes + "'";
   }
   std::string from = x.orig.header ? x.orig.header->from : "";
   std::string to = x.orig.header ? x.orig.header->to : "";
@@ -200,15 +200,15 @@ std::string xmpp_story(const s2s::ConnectionFacts& x, bool established, bool pay
     s += pad + "XMPP " + (from.empty() ? "?" : from) + " → " + (to.empty() ? "?" : to);
   else if (x.midstream)
     s += pad + "XMPP joined mid-stream: parsed from the first clear stanza boundary";
-  else if (x.tls.direct)
+  else if (x.tls->direct)
     s += pad + "direct TLS (XEP-0368)";
   if (x.orig.starttls)
     s += x.resp.proceed       ? ", STARTTLS"
          : x.resp.tls_failure ? ", STARTTLS refused"
-         : x.resp.stream_error
-             ? ", STARTTLS answered with <" + x.resp.stream_error->condition + "/>"
+         : x.resp.extra->stream_error
+             ? ", STARTTLS answered with <" + x.resp.extra->stream_error->condition + "/>"
              : ", STARTTLS unanswered";
-  const auto& t = x.tls;
+  const auto& t = *x.tls;
   if (t.started) {
     if (t.server_hello)
       s += pad + tls::version_name(t.server_hello->version) + ", " +

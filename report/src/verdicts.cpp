@@ -219,7 +219,7 @@ void check_backs(const Result& r, const std::vector<Direction>& dirs,
     for (auto ai : dirs[i].attempts)
       for (auto ci : r.attempts[ai].connections) {
         const auto& rec = r.connections[ci];
-        if (!ours && rec.xmpp && rec.xmpp->tls.complete && !rec.xmpp->tls.decrypted) ours = &rec;
+        if (!ours && rec.xmpp && rec.xmpp->tls->complete && !rec.xmpp->tls->decrypted) ours = &rec;
       }
     if (!ours) continue;
     const auto& P = ours->conn.primary();
@@ -469,10 +469,10 @@ void judge_verdicts(JudgeContext& ctx, const std::vector<VerdictInput>& in,
         connected = true;
         if (error_conns.count(c.id)) continue;
         const auto* x = rec.xmpp.get();
-        if (x && x->tls.complete && x->tls.client_encrypted_records >= 2 &&
-            x->tls.server_encrypted_records >= 2)
+        if (x && x->tls->complete && x->tls->client_encrypted_records >= 2 &&
+            x->tls->server_encrypted_records >= 2)
           inferred = true;
-        else if (x && !x->tls.started && x->orig.header && x->resp.header)
+        else if (x && !x->tls->started && x->orig.header && x->resp.header)
           inferred = true;
         else if (P.o.payload_bytes > 0 && P.r.payload_bytes > 0 && P.o.sent_fin && P.r.sent_fin &&
                  !P.o.sent_rst && !P.r.sent_rst && (!x || x->kind == s2s::StreamKind::kNoData))

@@ -1,5 +1,6 @@
 // The engine on hand-built raw-IP frames: the clock (an outlier timestamp does not steer the
-// timers), DNS matching through its indexes (NAT copies, ICMP errors, bounded duplicates).
+// timers), DNS matching through its indexes (NAT copies, ICMP errors, bounded duplicates), an
+// XMPP connection's facts when its analyzer is finished early.
 
 #include <gtest/gtest.h>
 
@@ -185,4 +186,113 @@ TEST(EngineDns, IcmpErrorsFindTheirQueriesThroughTheEndpointIndex) {
     EXPECT_EQ(t.outcome, DnsOutcome::kNoResponse);
   }
   EXPECT_EQ(f.engine.stats().icmp_errors_unmatched, 0u);
+}
+
+namespace {
+
+// A TCP segment of the connection 192.0.2.1:@p cport <-> 203.0.113.10:5269.
+std::vector<std::uint8_t> tcp_seg(bool from_client, std::uint16_t cport, std::uint32_t seq,
+                                  std::uint32_t ack, std::uint8_t flags,
+                                  const std::string& payload = "") {
+  std::vector<std::uint8_t> t(20);
+  put16(t, 0, from_client ? cport : 5269);
+  put16(t, 2, from_client ? 5269 : cport);
+  put32(t, 4, seq);
+  put32(t, 8, ack);
+  t[12] = 5 << 4;
+  t[13] = flags;
+  put16(t, 14, 65535);
+  t.insert(t.end(), payload.begin(), payload.end());
+  auto p = ipv4(1, 10, 6, t);
+  if (!from_client)
+    for (int i = 0; i < 4; ++i)
+      std::swap(p[static_cast<std::size_t>(12 + i)], p[static_cast<std::size_t>(16 + i)]);
+  return p;
+}
+
+struct Keep : Observer {
+  std::vector<ConnectionRecord> records;
+  void on_connection(ConnectionRecord&& c) override { records.push_back(std::move(c)); }
+  void on_dns(DnsTransaction&&) override {}
+};
+
+// One plaintext S2S connection that both sides close (the originator first), then packets
+// in the closed legs' linger; then @p more seconds of other traffic.
+std::vector<ConnectionRecord> closed_both_ways(unsigned threads, int more) {
+  Keep keep;
+  EngineConfig cfg;
+  cfg.threads = threads;
+  Engine engine(cfg, keep);
+  std::uint64_t number = 0;
+  auto frame = [&](double t, const std::vector<std::uint8_t>& bytes) {
+    Frame f;
+    f.time = Timestamp::from_parts(kT0 + static_cast<std::int64_t>(t),
+                                   static_cast<std::int64_t>((t - static_cast<int>(t)) * 1e9));
+    f.number = ++number;
+    f.linktype = kLinktypeRaw;
+    f.wire_length = static_cast<std::uint32_t>(bytes.size());
+    f.data = bytes;
+    engine.on_frame(f);
+  };
+  const std::string ns =
+      " xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'";
+  const std::string ho = "<stream:stream from='a.example' to='b.example'" + ns + ">";
+  const std::string hr = "<stream:stream from='b.example' to='a.example' id='r1'" + ns + ">";
+  const std::string close = "</stream:stream>";
+  constexpr std::uint8_t kSyn = 0x02, kAck = 0x10, kPsh = 0x08, kFin = 0x01, kRst = 0x04;
+  std::uint32_t c = 1000, s = 5000;
+  frame(0.00, tcp_seg(true, 40000, c, 0, kSyn));
+  frame(0.01, tcp_seg(false, 40000, s, c + 1, kSyn | kAck));
+  ++c, ++s;
+  frame(0.02, tcp_seg(true, 40000, c, s, kAck));
+  frame(0.03, tcp_seg(true, 40000, c, s, kAck | kPsh, ho));
+  c += static_cast<std::uint32_t>(ho.size());
+  frame(0.04, tcp_seg(true, 40000, c, s, kAck | kPsh | kFin, close));  // the originator ends
+  c += static_cast<std::uint32_t>(close.size()) + 1;
+  frame(0.05, tcp_seg(false, 40000, s, c, kAck | kPsh, hr));  // ... the responder still talks
+  s += static_cast<std::uint32_t>(hr.size());
+  frame(0.06, tcp_seg(false, 40000, s, c, kAck | kPsh | kFin, close));
+  s += static_cast<std::uint32_t>(close.size()) + 1;
+  frame(0.07, tcp_seg(true, 40000, c, s, kAck));
+  // In the linger: a late retransmission of the responder's close and a RST.
+  frame(1.00, tcp_seg(false, 40000, s - static_cast<std::uint32_t>(close.size()) - 1, c,
+                      kAck | kPsh | kFin, close));
+  frame(2.00, tcp_seg(false, 40000, s, c, kRst));
+  for (int k = 0; k < more; ++k)
+    frame(3.0 + k, syn(2, static_cast<std::uint16_t>(41000 + k), 300u + static_cast<unsigned>(k)));
+  engine.finish();
+  return std::move(keep.records);
+}
+
+}  // namespace
+
+// The analyzer of a connection is finished (and freed) as soon as it has seen both directions
+// end, not when the closed legs' linger runs out: the facts must be those of the whole
+// connection — the side that ended last included — on one thread or two, and whether the
+// linger ran out while reading or the input ended first.
+TEST(EngineXmpp, FactsOfAConnectionClosedBothWaysAreWhole) {
+  for (unsigned threads : {1u, 2u}) {
+    for (int more : {0, 10}) {
+      auto recs = closed_both_ways(threads, more);
+      ASSERT_FALSE(recs.empty());
+      const ConnectionRecord& r = recs.front();
+      ASSERT_TRUE(r.xmpp) << threads << " " << more;
+      const auto& x = *r.xmpp;
+      EXPECT_EQ(x.kind, s2s::StreamKind::kXmpp);
+      ASSERT_TRUE(x.orig.header && x.resp.header);
+      EXPECT_EQ(x.orig.header->from, "a.example");
+      EXPECT_EQ(x.resp.header->from, "b.example");
+      EXPECT_EQ(x.resp.header->id, "r1");
+      EXPECT_TRUE(x.orig.closed && x.resp.closed);
+      EXPECT_TRUE(x.orig.ended && x.resp.ended);
+      ASSERT_TRUE(x.resp.last_data.has_value());
+      EXPECT_EQ(x.resp.last_data->number, 7u);  // the responder's close, not the retransmission
+      ASSERT_EQ(x.ladder.size(), 4u);
+      EXPECT_TRUE(x.ladder[0].from_orig && x.ladder[1].from_orig);
+      EXPECT_FALSE(x.ladder[2].from_orig || x.ladder[3].from_orig);
+      EXPECT_EQ(x.ladder[3].ref.number, 7u);
+      EXPECT_EQ(r.conn.conn_state, flow::ConnState::kRstr);
+      EXPECT_EQ(recs.size(), 1u + static_cast<std::size_t>(more));
+    }
+  }
 }

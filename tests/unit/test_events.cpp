@@ -357,10 +357,10 @@ engine::ConnectionRecord with_certificate(std::uint32_t id, const char* client, 
   h.to = "b.example";
   h.ref = at(id * 10 + 3, start);
   x->orig.header = h;
-  x->tls.started = true;
-  x->tls.complete = true;
-  x->tls.certificate = s2s::Seen::kYes;
-  x->tls.certificate_ref = at(id * 10 + 5, start + 0.1);
+  x->tls.mut().started = true;
+  x->tls.mut().complete = true;
+  x->tls.mut().certificate = s2s::Seen::kYes;
+  x->tls.mut().certificate_ref = at(id * 10 + 5, start + 0.1);
   tls::CertificateInfo cert;
   cert.subject = "CN=b.example";
   cert.common_name = "b.example";
@@ -369,8 +369,8 @@ engine::ConnectionRecord with_certificate(std::uint32_t id, const char* client, 
   cert.not_after = 1'900'000'000;
   cert.self_signed = true;
   cert.sha256 = "ab12";
-  x->tls.chain = {cert};
-  x->tls.chain_total = 1;
+  x->tls.mut().chain = {cert};
+  x->tls.mut().chain_total = 1;
   rec.xmpp = std::move(x);
   return rec;
 }

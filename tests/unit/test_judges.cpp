@@ -103,16 +103,16 @@ engine::ConnectionRecord tls_connection(std::uint32_t id, tls::CertificateInfo c
   h.to = "b.example";
   h.ref = at(5, 0.1);
   x->orig.header = h;
-  x->tls.started = true;
-  x->tls.complete = true;
+  x->tls.mut().started = true;
+  x->tls.mut().complete = true;
   tls::ServerHello sh;
   sh.version = version;
-  x->tls.server_hello = sh;
-  x->tls.server_hello_ref = at(6, 0.2);
-  x->tls.certificate = s2s::Seen::kYes;
-  x->tls.certificate_ref = at(7, 0.2);
-  x->tls.chain = {std::move(cert)};
-  x->tls.chain_total = 1;
+  x->tls.mut().server_hello = sh;
+  x->tls.mut().server_hello_ref = at(6, 0.2);
+  x->tls.mut().certificate = s2s::Seen::kYes;
+  x->tls.mut().certificate_ref = at(7, 0.2);
+  x->tls.mut().chain = {std::move(cert)};
+  x->tls.mut().chain_total = 1;
   rec.xmpp = std::move(x);
   return rec;
 }

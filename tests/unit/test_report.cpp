@@ -365,7 +365,7 @@ TEST(JudgeDomains, SniInALabelsMatchesAStreamToInULabels) {
         {false, header(kBucher.c_str(), "a.example", "s1") + kFeatures, 0.2},
     });
     // The TLS part as the decoder would leave it (SNI is an A-label, RFC 6066 §3).
-    auto& t = x->tls;
+    auto& t = x->tls.mut();
     t.started = true;
     t.complete = true;
     t.client_hello = tls::ClientHello{};

@@ -94,11 +94,11 @@ TEST(S2s, PlaintextDialbackFacts) {
   EXPECT_EQ(f.orig.stanzas.presence, 1u);
   EXPECT_EQ(f.resp.stanzas.message, 1u);
   EXPECT_EQ(f.resp.stanza_errors, 1u);
-  ASSERT_EQ(f.resp.stanza_error_samples.size(), 1u);
-  EXPECT_EQ(f.resp.stanza_error_samples[0].condition, "service-unavailable");
+  ASSERT_EQ(f.resp.extra->stanza_error_samples.size(), 1u);
+  EXPECT_EQ(f.resp.extra->stanza_error_samples[0].condition, "service-unavailable");
   EXPECT_TRUE(f.orig.closed);
   EXPECT_TRUE(f.resp.closed);
-  EXPECT_FALSE(f.tls.started);
+  EXPECT_FALSE(f.tls->started);
   EXPECT_EQ(f.xmpp_inside_tls, Seen::kNo);
   EXPECT_EQ(ladder(f),
             "1 -> stream header from=a.example to=b.example version=1.0\n"
@@ -149,16 +149,48 @@ TEST(S2s, StreamErrorAndNotXmpp) {
                                    "xmlns='urn:ietf:params:xml:ns:xmpp-streams'>no such "
                                    "host</text></stream:error></stream:stream>"}},
                an);
-  ASSERT_TRUE(f.resp.stream_error);
-  EXPECT_EQ(f.resp.stream_error->condition, "host-unknown");
-  EXPECT_EQ(f.resp.stream_error->text, "no such host");
+  ASSERT_TRUE(f.resp.extra->stream_error);
+  EXPECT_EQ(f.resp.extra->stream_error->condition, "host-unknown");
+  EXPECT_EQ(f.resp.extra->stream_error->text, "no such host");
 
   AnomalyCounters an2;
   auto g =
       run({{true, kHeaderA}, {false, "HTTP/1.1 400 Bad Request\r\nServer: nginx\r\n\r\n"}}, an2);
   EXPECT_EQ(g.kind, s2s::StreamKind::kNotXmpp);
-  EXPECT_EQ(g.resp.not_xmpp_kind, "http");
+  EXPECT_EQ(g.resp.extra->not_xmpp_kind, "http");
   EXPECT_EQ(an2.get(xmpp::kAnomalyNotXmpp), 1u);
+}
+
+// The rarely said parts (SideFacts::extra, ConnectionFacts::tls) live apart from the facts:
+// what was said there must survive a copy (progress snapshots copy the facts of a running
+// analyzer) and a move (the records), and a side that said none of it reads as empty.
+TEST(S2s, RarePartsSurviveCopiesAndReadEmptyWhenAbsent) {
+  AnomalyCounters an;
+  auto f = run({{true, kHeaderA},
+                {false, kHeaderB + "<stream:error><host-unknown "
+                                   "xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
+                                   "</stream:error></stream:stream>"}},
+               an);
+  ASSERT_TRUE(f.resp.extra.present());
+  EXPECT_FALSE(f.orig.extra.present());  // the originator said none of it
+  EXPECT_FALSE(f.tls.present());
+  EXPECT_FALSE(f.orig.extra->stream_error);  // an absent part reads as a default one
+  EXPECT_TRUE(f.orig.extra->failure.empty());
+  EXPECT_FALSE(f.tls->started);
+  EXPECT_FALSE(f.orig.extra.present());  // reading made nothing
+
+  ConnectionFacts copy = f;
+  f.resp.extra.mut().stream_error->condition = "changed";
+  f.tls.mut().started = true;
+  ASSERT_TRUE(copy.resp.extra->stream_error);
+  EXPECT_EQ(copy.resp.extra->stream_error->condition, "host-unknown");  // a copy, not a share
+  EXPECT_FALSE(copy.tls.present());
+  copy = f;
+  EXPECT_EQ(copy.resp.extra->stream_error->condition, "changed");
+  EXPECT_TRUE(copy.tls->started);
+  ConnectionFacts moved = std::move(copy);
+  EXPECT_EQ(moved.resp.extra->stream_error->condition, "changed");
+  EXPECT_TRUE(moved.tls->started);
 }
 
 // STARTTLS: the initiator's TLS starts right after its <starttls/>, the receiver's after its
@@ -178,13 +210,13 @@ TEST(S2s, StartTlsHandsOffAndHidesInside) {
                an);
   EXPECT_TRUE(f.orig.starttls);
   EXPECT_TRUE(f.resp.proceed);
-  EXPECT_TRUE(f.tls.started);
+  EXPECT_TRUE(f.tls->started);
   EXPECT_EQ(f.xmpp_inside_tls, Seen::kUnknown);
-  ASSERT_EQ(f.tls.alerts.size(), 1u);
-  EXPECT_FALSE(f.tls.alerts[0].from_client);
-  EXPECT_EQ(f.tls.alerts[0].level, 2);
-  EXPECT_EQ(f.tls.alerts[0].description, 48);
-  EXPECT_FALSE(f.resp.plaintext_after_tls);
+  ASSERT_EQ(f.tls->alerts.size(), 1u);
+  EXPECT_FALSE(f.tls->alerts[0].from_client);
+  EXPECT_EQ(f.tls->alerts[0].level, 2);
+  EXPECT_EQ(f.tls->alerts[0].description, 48);
+  EXPECT_FALSE(f.resp.extra->plaintext_after_tls);
 }
 
 TEST(S2s, PlaintextAfterProceedIsFlagged) {
@@ -194,7 +226,7 @@ TEST(S2s, PlaintextAfterProceedIsFlagged) {
                 {true, "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"},
                 {false, "<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>" + kHeaderB}},
                an);
-  EXPECT_TRUE(f.resp.plaintext_after_tls);
+  EXPECT_TRUE(f.resp.extra->plaintext_after_tls);
   EXPECT_EQ(an.get(xmpp::kAnomalyStartTlsPlaintextAfter), 1u);
 }
 
@@ -219,7 +251,7 @@ TEST(S2s, DecryptorSlotFeedsTheInnerStream) {
                 {true, kHeaderA + "<db:result from='a.example' to='b.example'>k</db:result>"},
                 {false, kHeaderB + "<db:result type='valid' from='b.example' to='a.example'/>"}},
                an, c);
-  EXPECT_TRUE(f.tls.decrypted);
+  EXPECT_TRUE(f.tls->decrypted);
   EXPECT_EQ(f.xmpp_inside_tls, Seen::kYes);
   ASSERT_EQ(f.dialback.size(), 2u);
   EXPECT_TRUE(f.dialback[0].answered);
@@ -284,7 +316,7 @@ std::string facts_transcript(const ConnectionFacts& f) {
   std::string s;
   for (const auto& st : f.ladder)
     s += (st.from_orig ? "> " : "< ") + st.text + " x" + std::to_string(st.repeat) + "\n";
-  const auto& t = f.tls;
+  const auto& t = *f.tls;
   s += "started=" + std::to_string(t.started) + " complete=" + std::to_string(t.complete);
   if (t.server_hello)
     s += " " + tls::version_name(t.server_hello->version) + " " +
@@ -292,8 +324,8 @@ std::string facts_transcript(const ConnectionFacts& f) {
   if (!t.chain.empty()) s += " leaf=" + t.chain.front().subject;
   s += " enc=" + std::to_string(t.client_encrypted_records) + "/" +
        std::to_string(t.server_encrypted_records);
-  s += " plain_after=" + std::to_string(f.orig.plaintext_after_tls) +
-       std::to_string(f.resp.plaintext_after_tls);
+  s += " plain_after=" + std::to_string(f.orig.extra->plaintext_after_tls) +
+       std::to_string(f.resp.extra->plaintext_after_tls);
   return s;
 }
 
@@ -336,18 +368,18 @@ TEST(S2s, StartTlsThenTls12SameForEverySplit) {
   a.on_data(true, ob, ref(1));
   a.on_data(false, rb, ref(2));
   auto f = a.finish(ref(3));
-  EXPECT_TRUE(f.tls.started);
-  EXPECT_TRUE(f.tls.complete);
-  ASSERT_TRUE(f.tls.server_hello);
-  EXPECT_EQ(tls::version_name(f.tls.server_hello->version), "TLS 1.2");
-  ASSERT_TRUE(f.tls.client_hello);
-  EXPECT_EQ(f.tls.client_hello->sni, "example.com");
-  ASSERT_FALSE(f.tls.chain.empty());
-  EXPECT_EQ(f.tls.chain.front().subject, "CN=xmpp.example.com,O=fedscope test");
-  EXPECT_EQ(f.tls.certificate, Seen::kYes);
+  EXPECT_TRUE(f.tls->started);
+  EXPECT_TRUE(f.tls->complete);
+  ASSERT_TRUE(f.tls->server_hello);
+  EXPECT_EQ(tls::version_name(f.tls->server_hello->version), "TLS 1.2");
+  ASSERT_TRUE(f.tls->client_hello);
+  EXPECT_EQ(f.tls->client_hello->sni, "example.com");
+  ASSERT_FALSE(f.tls->chain.empty());
+  EXPECT_EQ(f.tls->chain.front().subject, "CN=xmpp.example.com,O=fedscope test");
+  EXPECT_EQ(f.tls->certificate, Seen::kYes);
   EXPECT_EQ(f.xmpp_inside_tls, Seen::kUnknown);
-  EXPECT_FALSE(f.orig.plaintext_after_tls);
-  EXPECT_FALSE(f.resp.plaintext_after_tls);
+  EXPECT_FALSE(f.orig.extra->plaintext_after_tls);
+  EXPECT_FALSE(f.resp.extra->plaintext_after_tls);
   EXPECT_EQ(an.total(), 0u);
 }
 

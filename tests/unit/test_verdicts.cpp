@@ -272,12 +272,12 @@ Result tls_session(const std::string& close, bool cert_in_clear = false) {
   h.to = "b.example";
   h.ref = at(5, 0.1);
   x->orig.header = h;
-  x->tls.started = x->tls.complete = true;
-  x->tls.server_hello = tls::ServerHello{};
-  x->tls.server_hello->version = cert_in_clear ? 0x0303 : 0x0304;
-  x->tls.server_hello_ref = at(6, 0.2);
-  x->tls.client_encrypted_records = 6;
-  x->tls.server_encrypted_records = 10;
+  x->tls.mut().started = x->tls.mut().complete = true;
+  x->tls.mut().server_hello = tls::ServerHello{};
+  x->tls.mut().server_hello->version = cert_in_clear ? 0x0303 : 0x0304;
+  x->tls.mut().server_hello_ref = at(6, 0.2);
+  x->tls.mut().client_encrypted_records = 6;
+  x->tls.mut().server_encrypted_records = 10;
   if (cert_in_clear) {
     tls::CertificateInfo c;
     c.subject = c.issuer = "CN=b.example";
@@ -287,9 +287,9 @@ Result tls_session(const std::string& close, bool cert_in_clear = false) {
     c.not_before = static_cast<std::int64_t>(kT0) - 86400;
     c.not_after = static_cast<std::int64_t>(kT0) + 86400 * 300;
     c.sha256 = "sha-b";
-    x->tls.certificate = s2s::Seen::kYes;
-    x->tls.certificate_ref = at(7, 0.2);
-    x->tls.chain = {c};
+    x->tls.mut().certificate = s2s::Seen::kYes;
+    x->tls.mut().certificate_ref = at(7, 0.2);
+    x->tls.mut().chain = {c};
   }
   rec.xmpp = std::move(x);
   auto& P = rec.conn.legs[0];

@@ -216,6 +216,8 @@ struct Engine::Impl : flow::StreamSinkFactory {
     std::uint32_t id;
     s2s::Config config;
     bool created = false;
+    // Ends the analyzer has seen, per direction, and whether its facts were taken already.
+    bool ended_o = false, ended_r = false, finished = false;
     std::unique_ptr<s2s::ConnectionAnalyzer> analyzer;  ///< null until ensure(), or on the stage
     XmppSink o, r;
     Timestamp last_progress;  // the last progress report (or the first data)
@@ -274,16 +276,28 @@ struct Engine::Impl : flow::StreamSinkFactory {
   void release(const flow::Connection& c, const flow::PacketRef& at) override {
     dns_tcp.erase(c.id);
     if (auto it = xmpp_conns.find(c.id); it != xmpp_conns.end()) {
-      if (!it->second->created) {
+      if (!it->second->created)
         xmpp_done[c.id] = no_data_facts(it->second->config);
-      } else if (stage) {
-        stage->finish(c.id, at);
-        awaiting.insert(c.id);
-      } else {
-        xmpp_done[c.id] = std::make_shared<s2s::ConnectionFacts>(it->second->analyzer->finish(at));
-      }
+      else if (!it->second->finished)
+        finish_analyzer(*it->second, at);
       xmpp_conns.erase(it);
     }
+  }
+
+  // Takes the analyzer's facts and frees it (its two parsers). Called at release, or as soon
+  // as the analyzer has seen both directions end: nothing can reach it after that (an ended
+  // reassembler delivers nothing more), finish() then only reads what it holds (its @p at
+  // goes to the ends it already had), so the facts are the same; only the closed leg's linger
+  // (FlowTableConfig::closed_linger_seconds) no longer holds two parsers per connection.
+  void finish_analyzer(XmppConn& x, const flow::PacketRef& at) {
+    x.finished = true;
+    if (stage) {
+      stage->finish(x.id, at);
+      awaiting.insert(x.id);
+      return;
+    }
+    xmpp_done[x.id] = std::make_shared<s2s::ConnectionFacts>(x.analyzer->finish(at));
+    x.analyzer.reset();
   }
 
   // ---- DNS ---------------------------------------------------------------------------------
@@ -680,6 +694,7 @@ struct Engine::Impl : flow::StreamSinkFactory {
 
 void Engine::Impl::XmppSink::on_data(std::uint64_t, std::span<const std::uint8_t> d,
                                      const flow::PacketRef& at) {
+  if (conn->finished) return;  // both directions ended: nothing more can come
   conn->ensure();
   if (conn->impl->stage) {
     conn->impl->stage->data(conn->id, from_orig, d, at);
@@ -689,6 +704,7 @@ void Engine::Impl::XmppSink::on_data(std::uint64_t, std::span<const std::uint8_t
   conn->impl->maybe_progress(*conn, at.time);
 }
 void Engine::Impl::XmppSink::on_gap(std::uint64_t, std::uint64_t len, const flow::PacketRef& at) {
+  if (conn->finished) return;  // both directions ended: nothing more can come
   conn->ensure();
   if (conn->impl->stage) {
     conn->impl->stage->gap(conn->id, from_orig, len, at);
@@ -699,12 +715,13 @@ void Engine::Impl::XmppSink::on_gap(std::uint64_t, std::uint64_t len, const flow
 void Engine::Impl::XmppSink::on_end(const flow::PacketRef& at) {
   // Nothing delivered yet: finish() ends both directions alike, or the shared no-data facts
   // stand for the connection.
-  if (!conn->created) return;
-  if (conn->impl->stage) {
+  if (!conn->created || conn->finished) return;
+  if (conn->impl->stage)
     conn->impl->stage->end(conn->id, from_orig, at);
-    return;
-  }
-  conn->analyzer->on_end(from_orig, at);
+  else
+    conn->analyzer->on_end(from_orig, at);
+  (from_orig ? conn->ended_o : conn->ended_r) = true;
+  if (conn->ended_o && conn->ended_r) conn->impl->finish_analyzer(*conn, at);
 }
 
 Engine::Engine(EngineConfig config, Observer& observer)

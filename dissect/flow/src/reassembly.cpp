@@ -43,8 +43,9 @@ void Reassembler::compare(std::span<const std::uint8_t> a, std::span<const std::
 // Every recently delivered piece that [offset, offset + data.size()) covers whole must have
 // the same digest as the resend's bytes at its place.
 bool Reassembler::resend_differs(std::uint64_t offset, std::span<const std::uint8_t> data) const {
+  if (!recent_) return false;  // nothing delivered yet (or the direction ended)
   const std::uint64_t end = offset + data.size();
-  for (const Digest& r : recent_) {
+  for (const Digest& r : *recent_) {
     if (r.length == 0 || r.offset < offset || r.offset + r.length > end) continue;
     if (r.hash != digest(data.subspan(static_cast<std::size_t>(r.offset - offset), r.length)))
       return true;
@@ -233,7 +234,8 @@ void Reassembler::fill_acked_holes(StreamSink& sink) {
 
 void Reassembler::deliver(std::uint64_t offset, std::span<const std::uint8_t> data,
                           StreamSink& sink) {
-  recent_[recent_next_] = Digest{offset, digest(data), data.size()};
+  if (!recent_) recent_ = std::make_unique<std::array<Digest, kRecentDelivered>>();
+  (*recent_)[recent_next_] = Digest{offset, digest(data), data.size()};
   recent_next_ = (recent_next_ + 1) % kRecentDelivered;
   sink.on_data(offset, data);
   next_offset_ = offset + data.size();
@@ -276,6 +278,7 @@ void Reassembler::finish(StreamSink& sink) {
     next_offset_ = highest_offset_;
   }
   ended_ = true;
+  recent_.reset();  // nothing is compared or delivered after the end (the closed linger)
   sink.on_end();
 }
 

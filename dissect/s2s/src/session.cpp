@@ -193,13 +193,13 @@ class ConnectionAnalyzer::Impl {
       SideFacts& s = side(orig);
       const Dir& d = orig ? o_ : r_;
       if (d.parser.failed()) {
-        s.failure = std::string(d.parser.failure());
-        s.failure_detail = std::string(d.parser.failure_detail());
+        s.extra.mut().failure = std::string(d.parser.failure());
+        s.extra.mut().failure_detail = std::string(d.parser.failure_detail());
       }
     }
     if (tls_) {
       anomalies_.merge(tls_->anomalies());
-      auto& t = f_.tls;
+      auto& t = f_.tls.mut();
       t.complete = tls_->handshake_complete();
       t.client_encrypted_records = tls_->encrypted_records(tls::Side::kClient);
       t.server_encrypted_records = tls_->encrypted_records(tls::Side::kServer);
@@ -228,13 +228,13 @@ class ConnectionAnalyzer::Impl {
 
   void step(bool from_orig, const PacketRef& at, std::string text, bool stanza = false) {
     if (repeats(from_orig, text) || !room(stanza)) return;
-    f_.ladder.push_back(LadderStep{at, from_orig, std::move(text), 1});
+    f_.ladder.push_back(LadderStep{at, std::move(text), 1, from_orig});
   }
   /// The same as step() for a text that is copied only when it makes a new step (a stream of
   /// stanzas mostly repeats the last step: no string is built per stanza).
   void step_view(bool from_orig, const PacketRef& at, std::string_view text, bool stanza) {
     if (repeats(from_orig, text) || !room(stanza)) return;
-    f_.ladder.push_back(LadderStep{at, from_orig, std::string(text), 1});
+    f_.ladder.push_back(LadderStep{at, std::string(text), 1, from_orig});
   }
   bool repeats(bool from_orig, std::string_view text) {
     auto& l = f_.ladder;
@@ -257,7 +257,7 @@ class ConnectionAnalyzer::Impl {
       plain_.clear();
       cfg_.decryptor->on_tls(from_orig, bytes, plain_);
       if (!plain_.empty()) {
-        f_.tls.decrypted = true;
+        f_.tls.mut().decrypted = true;
         f_.xmpp_inside_tls = Seen::kYes;
         Dir& d = from_orig ? o_ : r_;
         if (!d.inner) {
@@ -308,7 +308,7 @@ class ConnectionAnalyzer::Impl {
     step(o, at, "<starttls/>");
   }
   void mark_tls_started() {
-    f_.tls.started = true;
+    f_.tls.mut().started = true;
     if (f_.xmpp_inside_tls == Seen::kNo) f_.xmpp_inside_tls = Seen::kUnknown;
   }
 
@@ -324,19 +324,19 @@ class ConnectionAnalyzer::Impl {
     step(o, at, "STARTTLS <failure/>");
   }
   void on_xmpp(bool o, const xmpp::SaslAuth& e, const PacketRef& at, bool inside) {
-    side(o).sasl_mechanism = e.mechanism;
-    side(o).sasl_ref = at;
+    side(o).extra.mut().sasl_mechanism = e.mechanism;
+    side(o).extra.mut().sasl_ref = at;
     step(o, at, in(inside, "SASL auth " + e.mechanism));
   }
   void on_xmpp(bool o, const xmpp::SaslSuccess&, const PacketRef& at, bool inside) {
-    side(o).sasl_success = true;
-    side(o).sasl_ref = at;
+    side(o).extra.mut().sasl_success = true;
+    side(o).extra.mut().sasl_ref = at;
     step(o, at, in(inside, "SASL success"));
   }
   void on_xmpp(bool o, const xmpp::SaslFailure& e, const PacketRef& at, bool inside) {
-    side(o).sasl_failure = true;
-    side(o).sasl_condition = e.condition;
-    side(o).sasl_ref = at;
+    side(o).extra.mut().sasl_failure = true;
+    side(o).extra.mut().sasl_condition = e.condition;
+    side(o).extra.mut().sasl_ref = at;
     step(o, at, in(inside, "SASL failure " + e.condition));
   }
   void on_xmpp(bool o, const xmpp::DialbackResult& e, const PacketRef& at, bool inside) {
@@ -348,7 +348,8 @@ class ConnectionAnalyzer::Impl {
     step(o, at, in(inside, dialback_text(e, true)));
   }
   void on_xmpp(bool o, const xmpp::StreamError& e, const PacketRef& at, bool inside) {
-    if (!side(o).stream_error) side(o).stream_error = StreamErrorFact{e.condition, e.text, at};
+    if (!side(o).extra.mut().stream_error)
+      side(o).extra.mut().stream_error = StreamErrorFact{e.condition, e.text, at};
     std::string t = "stream error " + e.condition;
     if (!e.text.empty()) t += ": " + e.text.substr(0, 200);
     step(o, at, in(inside, t));
@@ -372,9 +373,9 @@ class ConnectionAnalyzer::Impl {
     bool error = e.type == "error" || !e.error_condition.empty();
     if (error && e.kind != xmpp::StanzaKind::kOther) {
       ++s.stanza_errors;
-      if (s.stanza_error_samples.size() < kMaxStanzaErrors)
-        s.stanza_error_samples.push_back(StanzaErrorFact{kind_name(e.kind), e.error_condition,
-                                                         e.error_type, e.from, e.to, e.id, at});
+      if (s.extra.mut().stanza_error_samples.size() < kMaxStanzaErrors)
+        s.extra.mut().stanza_error_samples.push_back(StanzaErrorFact{
+            kind_name(e.kind), e.error_condition, e.error_type, e.from, e.to, e.id, at});
     }
     // Built in a reused buffer: most stanzas repeat the last step and only count.
     std::string& t = scratch_;
@@ -395,15 +396,15 @@ class ConnectionAnalyzer::Impl {
   void on_xmpp(bool o, const xmpp::DirectTls&, const PacketRef& at, bool) {
     side(o).direct_tls = true;
     mark_tls_started();
-    f_.tls.direct = true;
+    f_.tls.mut().direct = true;
     f_.kind = StreamKind::kDirectTls;
     step(o, at, "direct TLS (XEP-0368)");
   }
   void on_xmpp(bool o, const xmpp::NotXmpp& e, const PacketRef& at, bool) {
     SideFacts& s = side(o);
-    s.not_xmpp_kind = e.kind;
-    s.not_xmpp_bytes = e.first_bytes;
-    s.not_xmpp_ref = at;
+    s.extra.mut().not_xmpp_kind = e.kind;
+    s.extra.mut().not_xmpp_bytes = e.first_bytes;
+    s.extra.mut().not_xmpp_ref = at;
     if (f_.kind != StreamKind::kDirectTls) f_.kind = StreamKind::kNotXmpp;
     step(o, at, "not XMPP (" + e.kind + "): '" + e.first_bytes + "'");
   }
@@ -413,8 +414,8 @@ class ConnectionAnalyzer::Impl {
   }
   void on_xmpp(bool o, const xmpp::Anomaly& e, const PacketRef& at, bool inside) {
     if (e.name == xmpp::kAnomalyStartTlsPlaintextAfter) {
-      side(o).plaintext_after_tls = true;
-      side(o).plaintext_after_ref = at;
+      side(o).extra.mut().plaintext_after_tls = true;
+      side(o).extra.mut().plaintext_after_ref = at;
       step(o, at, "plaintext after the STARTTLS point (not TLS)");
       return;
     }
@@ -472,9 +473,9 @@ class ConnectionAnalyzer::Impl {
   }
 
   void on_tls(bool client, const tls::ClientHello& e, const PacketRef& at) {
-    if (!f_.tls.client_hello) {
-      f_.tls.client_hello = e;
-      f_.tls.client_hello_ref = at;
+    if (!f_.tls.mut().client_hello) {
+      f_.tls.mut().client_hello = e;
+      f_.tls.mut().client_hello_ref = at;
     }
     std::string t = "TLS ClientHello";
     if (!e.supported_versions.empty()) {
@@ -499,8 +500,8 @@ class ConnectionAnalyzer::Impl {
       step(client, at, "TLS HelloRetryRequest");
       return;
     }
-    f_.tls.server_hello = e;
-    f_.tls.server_hello_ref = at;
+    f_.tls.mut().server_hello = e;
+    f_.tls.mut().server_hello_ref = at;
     std::string t = "TLS ServerHello " + tls::version_name(e.version) + " " +
                     tls::cipher_suite_name(e.cipher_suite);
     if (!e.alpn.empty()) t += " alpn=" + e.alpn;
@@ -509,14 +510,14 @@ class ConnectionAnalyzer::Impl {
   }
   void on_tls(bool client, const tls::Certificates& e, const PacketRef& at) {
     if (client) {
-      if (f_.tls.client_chain.empty()) {
-        f_.tls.client_chain = e.chain;
-        f_.tls.client_certificate_ref = at;
+      if (f_.tls.mut().client_chain.empty()) {
+        f_.tls.mut().client_chain = e.chain;
+        f_.tls.mut().client_certificate_ref = at;
       }
-    } else if (f_.tls.chain.empty()) {
-      f_.tls.chain = e.chain;
-      f_.tls.chain_total = e.total;
-      f_.tls.certificate_ref = at;
+    } else if (f_.tls.mut().chain.empty()) {
+      f_.tls.mut().chain = e.chain;
+      f_.tls.mut().chain_total = e.total;
+      f_.tls.mut().certificate_ref = at;
     }
     std::string t = "TLS Certificate";
     if (!e.chain.empty()) {
@@ -533,7 +534,7 @@ class ConnectionAnalyzer::Impl {
     step(client, at, t);
   }
   void on_tls(bool client, const tls::CertificateRequest&, const PacketRef& at) {
-    f_.tls.certificate_request = true;
+    f_.tls.mut().certificate_request = true;
     step(client, at, "TLS CertificateRequest (client certificate asked)");
   }
   void on_tls(bool, const tls::ServerHelloDone&, const PacketRef&) {}
@@ -546,9 +547,9 @@ class ConnectionAnalyzer::Impl {
     step(client, at, "TLS encrypted from here");
   }
   void on_tls(bool client, const tls::Alert& e, const PacketRef& at) {
-    ++f_.tls.alert_count;
-    if (f_.tls.alerts.size() < kMaxAlerts)
-      f_.tls.alerts.push_back(AlertFact{client, e.level, e.description, e.encrypted, at});
+    ++f_.tls.mut().alert_count;
+    if (f_.tls.mut().alerts.size() < kMaxAlerts)
+      f_.tls.mut().alerts.push_back(AlertFact{client, e.level, e.description, e.encrypted, at});
     if (e.encrypted) {
       step(client, at, "TLS alert (encrypted)");
       return;
@@ -558,7 +559,7 @@ class ConnectionAnalyzer::Impl {
              tls::alert_description_name(e.description));
   }
   void on_tls(bool client, const tls::NotTls& e, const PacketRef& at) {
-    (client ? f_.tls.client_not_tls : f_.tls.server_not_tls) = e.first_bytes;
+    (client ? f_.tls.mut().client_not_tls : f_.tls.mut().server_not_tls) = e.first_bytes;
     step(client, at, "not TLS: '" + e.first_bytes + "'");
   }
   void on_tls(bool client, const tls::Anomaly& e, const PacketRef& at) {

@@ -75,7 +75,7 @@ struct ConnectionRecord {
   std::vector<DnsLink> dns;  ///< empty: DNS not observed
   /// What was said inside (XMPP, TLS) on a federation port; null when not analysed.
   /// Shared and immutable: connections that carried no byte share one value (a scan of 100k
-  /// refused connections keeps one, not 100k of 2.5 KB).
+  /// refused connections keeps one, not 100k of 1.2 KB).
   std::shared_ptr<const s2s::ConnectionFacts> xmpp;
 };
 

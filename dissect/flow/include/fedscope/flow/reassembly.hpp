@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -118,7 +119,10 @@ class Reassembler {
   std::size_t buffered_ = 0;
   /// offset -> bytes, out of order; pieces never overlap
   std::map<std::uint64_t, std::vector<std::uint8_t>> held_;
-  std::array<Digest, kRecentDelivered> recent_{};  ///< ring of the last delivered pieces
+  /// Ring of the last delivered pieces, made at the first delivery and freed at the end: a
+  /// connection that carries no byte (a SYN scan, a refused attempt), or one closed and in its
+  /// linger, holds a pointer, not 192 bytes per direction.
+  std::unique_ptr<std::array<Digest, kRecentDelivered>> recent_;
   std::size_t recent_next_ = 0;
 };
 
