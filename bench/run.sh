@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
 # Throughput benchmark: fedscope vs tcpdump vs tshark on synthetic federation captures.
 #
-# usage: bench/run.sh [--size 150M --size 1G] [--sessions 2000] [--seed 1]
+# usage: bench/run.sh [--size 150M --size 1G] [--sessions 2000] [--seed 1] [--repeat 3]
 #                     [--tshark-max-bytes 0] [--timeout 1800] [--keep] [--no-scaling]
 #   FEDSCOPE=path/to/fedscope  binary to measure (default: build/app/fedscope)
 #
 # For each --size (default: 150M and 1G, the [perf] goals) it generates the capture in a
 # temporary directory (removed at the end unless --keep), warms the page cache, runs each
-# tool once under /usr/bin/time -v and `timeout` (fedscope with --threads 2 and 1), and
-# prints wall time, throughput and peak RSS per tool plus the speed ratios. tshark reads the
+# tool --repeat times, interleaved (round r runs every tool once), under /usr/bin/time -v and
+# `timeout` (fedscope with --threads 2 and 1), and prints the median wall time, throughput
+# and the largest peak RSS per tool plus the speed ratios (a shared 2-core VM varies by
+# +-25 % from one run to the next: one run proves little). tshark reads the
 # whole file unless --tshark-max-bytes cuts it (then its time is scaled). Then the scaling
 # table (bench/scaling.sh) unless --no-scaling.  See bench/README.md.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
-sizes=() sessions=2000 seed=1 tshark_max=0 tmo=1800 keep=0 scaling=1
+sizes=() sessions=2000 seed=1 tshark_max=0 tmo=1800 keep=0 scaling=1 repeat=3
 fedscope=${FEDSCOPE:-$root/build/app/fedscope}
 
 usage() { sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
@@ -24,6 +26,7 @@ while (($#)); do
     --size) sizes+=("$2"); shift 2 ;;
     --sessions) sessions=$2; shift 2 ;;
     --seed) seed=$2; shift 2 ;;
+    --repeat) repeat=$2; shift 2 ;;
     --tshark-max-bytes) tshark_max=$2; shift 2 ;;
     --timeout) tmo=$2; shift 2 ;;
     --keep) keep=1; shift ;;
@@ -64,7 +67,7 @@ cat "$cap" >/dev/null # page cache warm for every tool
 # run NAME FILE CMD...: time CMD, append "NAME wall rc rss_mb file_bytes" to $tmp/results
 run() {
   local name=$1 file=$2; shift 2
-  echo "== $name: $*"
+  if ((round == 1)); then echo "== $name: $*"; fi
   local s e rc=0
   s=$(now)
   /usr/bin/time -v -o "$tmp/$name.time" timeout "$tmo" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" || rc=$?
@@ -81,14 +84,6 @@ run() {
 }
 
 : >"$tmp/results"
-if [[ -x $fedscope ]]; then
-  run fedscope "$cap" "$fedscope" report "$cap" --format json -o /dev/null --threads 2
-  run fedscope-1thread "$cap" "$fedscope" report "$cap" --format json -o /dev/null --threads 1
-else
-  echo "== fedscope: SKIPPED, no executable at $fedscope (build it, or set FEDSCOPE=/path/to/fedscope)"
-fi
-run tcpdump "$cap" tcpdump -r "$cap" -w /dev/null
-
 tshark_file=$cap
 if ((tshark_max_bytes > 0 && bytes > tshark_max_bytes)); then
   # Cut at the last whole record that fits in the limit (pcap records are walked, not
@@ -114,32 +109,58 @@ EOF
   tshark_file=$tmp/prefix.pcap
   echo "== tshark runs on the first $off bytes (--tshark-max-bytes $tshark_max); its time is scaled x$(awk -v a="$bytes" -v b="$off" 'BEGIN { printf "%.2f", a / b }') to the full file"
 fi
-run tshark "$tshark_file" tshark -r "$tshark_file" -d tcp.port==5269,xmpp -q -z io,phs
+
+for ((round = 1; round <= repeat; round++)); do
+  echo "-- round $round of $repeat"
+  if [[ -x $fedscope ]]; then
+    run fedscope "$cap" "$fedscope" report "$cap" --format json -o /dev/null --threads 2
+    run fedscope-1thread "$cap" "$fedscope" report "$cap" --format json -o /dev/null --threads 1
+  elif ((round == 1)); then
+    echo "== fedscope: SKIPPED, no executable at $fedscope (build it, or set FEDSCOPE=/path/to/fedscope)"
+  fi
+  run tcpdump "$cap" tcpdump -r "$cap" -w /dev/null
+  run tshark "$tshark_file" tshark -r "$tshark_file" -d tcp.port==5269,xmpp -q -z io,phs
+done
 
 echo
-awk -v total="$bytes" '
-  { name[NR] = $1; wall[NR] = $2; rc[NR] = $3; rss[NR] = $4; fbytes[NR] = $5 }
-  END {
-    printf "%-17s %12s %10s %12s  %s\n", "tool", "wall s", "MB/s", "peak RSS MB", "note"
-    for (i = 1; i <= NR; i++) {
-      mbps = fbytes[i] / 1e6 / wall[i]
-      w = wall[i] * total / fbytes[i]
-      note = ""
-      if (fbytes[i] < total) note = sprintf("measured %.2f s on a %.0f MB prefix, scaled linearly (RSS not scaled)", wall[i], fbytes[i] / 1e6)
-      if (rc[i] == 124) note = "TIMEOUT (" note ")"
-      else if (rc[i] != 0) note = sprintf("exit status %d %s", rc[i], note)
-      printf "%-17s %12.2f %10.1f %12.1f  %s\n", name[i], w, mbps, rss[i], note
-      speed[name[i]] = (rc[i] == 0) ? mbps : 0
-    }
-    printf "\nfile: %.1f MB (MB = 10^6 bytes)\n", total / 1e6
-    if (!("fedscope" in speed)) { print "fedscope not measured: no ratios"; exit }
-    if (speed["fedscope"] > 0 && speed["tshark"] > 0)
-      printf "fedscope/tshark  speed ratio: %.2f\n", speed["fedscope"] / speed["tshark"]
-    if (speed["fedscope"] > 0 && speed["tcpdump"] > 0)
-      printf "fedscope/tcpdump speed ratio: %.2f\n", speed["fedscope"] / speed["tcpdump"]
-    if (speed["fedscope"] > 0 && speed["fedscope-1thread"] > 0)
-      printf "fedscope 2 threads / 1 thread: %.2f\n", speed["fedscope"] / speed["fedscope-1thread"]
-  }' "$tmp/results"
+# The median wall per tool (mawk has no sort, hence python), the largest RSS, the worst exit
+# status; ratios of the medians.
+python3 - "$tmp/results" "$bytes" <<'EOF'
+import statistics, sys
+rows, total = {}, int(sys.argv[2])
+for line in open(sys.argv[1]):
+    name, wall, rc, rss, fbytes = line.split()
+    rows.setdefault(name, []).append((float(wall), int(rc), float(rss), int(fbytes)))
+print("%-17s %12s %10s %12s  %s" % ("tool", "wall s", "MB/s", "peak RSS MB", "note"))
+speed = {}
+for name, runs in rows.items():
+    walls = [r[0] for r in runs]
+    rc = max(r[1] for r in runs)
+    rss = max(r[2] for r in runs)
+    fbytes = runs[0][3]
+    wall = statistics.median(walls)
+    mbps = fbytes / 1e6 / wall
+    note = "median of %d (%.2f-%.2f s)" % (len(walls), min(walls), max(walls)) if len(walls) > 1 else ""
+    if fbytes < total:
+        note += "; on a %.0f MB prefix, scaled linearly (RSS not scaled)" % (fbytes / 1e6)
+    if rc == 124:
+        note = "TIMEOUT (" + note + ")"
+    elif rc != 0:
+        note = "exit status %d %s" % (rc, note)
+    print("%-17s %12.2f %10.1f %12.1f  %s" % (name, wall * total / fbytes, mbps, rss, note))
+    speed[name] = mbps if rc == 0 else 0
+print("\nfile: %.1f MB (MB = 10^6 bytes)" % (total / 1e6))
+f = speed.get("fedscope", 0)
+if not f:
+    print("fedscope not measured: no ratios")
+else:
+    if speed.get("tshark"):
+        print("fedscope/tshark  speed ratio: %.2f (medians)" % (f / speed["tshark"]))
+    if speed.get("tcpdump"):
+        print("fedscope/tcpdump speed ratio: %.2f (medians)" % (f / speed["tcpdump"]))
+    if speed.get("fedscope-1thread"):
+        print("fedscope 2 threads / 1 thread: %.2f" % (f / speed["fedscope-1thread"]))
+EOF
 rm -f "$cap" "$tmp/prefix.pcap"
 }
 
