@@ -306,28 +306,19 @@ constexpr std::array<bool, 256> make_name_char() {
 }
 constexpr std::array<bool, 256> kNameChar = make_name_char();
 
-/// Character data that needs no attention: printable ASCII except < & ] > and DEL, plus
-/// tab, LF and CR.
-constexpr std::array<bool, 256> make_plain_text() {
+/// Printable ASCII (0x20-0x7e, so never DEL) except @p except; with @p tab_lf_cr also those.
+constexpr std::array<bool, 256> make_plain(std::string_view except, bool tab_lf_cr) {
   std::array<bool, 256> t{};
   for (int c = 0x20; c < 0x7f; ++c)
-    t[static_cast<std::size_t>(c)] = true;
-  t['<'] = t['&'] = t[']'] = t['>'] = false;
-  t['\t'] = t['\n'] = t['\r'] = true;
+    t[static_cast<std::size_t>(c)] = except.find(static_cast<char>(c)) == std::string_view::npos;
+  t['\t'] = t['\n'] = t['\r'] = tab_lf_cr;
   return t;
 }
-constexpr std::array<bool, 256> kPlainText = make_plain_text();
-
-/// Attribute value bytes that need no attention: printable ASCII except < & " ' and DEL (tab,
-/// LF and CR would be normalised by expat: given up on).
-constexpr std::array<bool, 256> make_plain_value() {
-  std::array<bool, 256> t{};
-  for (int c = 0x20; c < 0x7f; ++c)
-    t[static_cast<std::size_t>(c)] = true;
-  t['<'] = t['&'] = t['"'] = t['\''] = false;
-  return t;
-}
-constexpr std::array<bool, 256> kPlainValue = make_plain_value();
+/// Character data that needs no attention.
+constexpr std::array<bool, 256> kPlainText = make_plain("<&]>", true);
+/// Attribute value bytes that need no attention (tab, LF and CR would be normalised by expat:
+/// given up on).
+constexpr std::array<bool, 256> kPlainValue = make_plain("<&\"'", false);
 
 /// The first byte in s[p, lim) that kPlainText (or, with @p value, kPlainValue) does not
 /// cover; 16 bytes a step where SSE2 is there. May stop early at a tab, LF or CR, which the
