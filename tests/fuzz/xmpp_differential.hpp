@@ -213,8 +213,7 @@ inline std::vector<std::string> transcript(const Plan& plan, bool fast,
     s += " consumed=" + std::to_string(consumed) + " state=" + std::string(to_string(p.state())) +
          " failure=" + std::string(p.failure()) + " detail=" + std::string(p.failure_detail()) +
          " offset=" + std::to_string(p.offset()) + " tls=" + std::to_string(p.tls_offset()) +
-         " depth=" +
-         (p.state() == State::kXml ? std::to_string(p.depth()) : std::string("-")) +
+         " depth=" + (p.state() == State::kXml ? std::to_string(p.depth()) : std::string("-")) +
          " anomalies=";
     for (const auto& [name, n] : p.anomalies().all())
       s += name + ":" + std::to_string(n) + ",";
