@@ -36,6 +36,7 @@ constexpr std::array<std::uint8_t, 32> kHelloRetryRandom = {
 
 constexpr std::uint16_t kExtServerName = 0;
 constexpr std::uint16_t kExtAlpn = 16;
+constexpr std::uint16_t kExtEncryptThenMac = 22;
 constexpr std::uint16_t kExtSupportedVersions = 43;
 constexpr std::uint16_t kExtKeyShare = 51;
 
@@ -151,9 +152,11 @@ std::string parse_client_hello(std::span<const std::uint8_t> body, ClientHello& 
                                const Limits& limits, Cuts& cuts) {
   Reader r(body);
   std::uint8_t sid_len = 0;
-  if (!r.u16(out.legacy_version) || !r.skip(32) || !r.u8(sid_len) || sid_len > 32 ||
+  std::span<const std::uint8_t> random;
+  if (!r.u16(out.legacy_version) || !r.bytes(32, random) || !r.u8(sid_len) || sid_len > 32 ||
       !r.skip(sid_len))
     return "ClientHello: too short or bad session id";
+  std::copy(random.begin(), random.end(), out.random.begin());
   std::uint16_t suites_len = 0;
   Reader suites;
   if (!r.u16(suites_len) || suites_len % 2 != 0 || suites_len == 0 || !r.sub(suites_len, suites))
@@ -211,6 +214,7 @@ std::string parse_server_hello(std::span<const std::uint8_t> body, ServerHello& 
       !r.skip(sid_len) || !r.u16(out.cipher_suite) || !r.u8(compression))
     return "ServerHello: too short or bad session id";
   out.hello_retry_request = std::equal(random.begin(), random.end(), kHelloRetryRandom.begin());
+  std::copy(random.begin(), random.end(), out.random.begin());
   out.version = out.legacy_version;
   if (r.empty()) return "";
   std::uint16_t ext_len = 0;
@@ -225,6 +229,8 @@ std::string parse_server_hello(std::span<const std::uint8_t> body, ServerHello& 
       return "ServerHello: extension overruns the message";
     if (type == kExtSupportedVersions) {
       if (!e.u16(out.version) || !e.empty()) return "ServerHello: bad supported_versions";
+    } else if (type == kExtEncryptThenMac) {
+      out.encrypt_then_mac = true;
     } else if (type == kExtAlpn) {
       std::vector<std::string> protos;
       std::string why = parse_alpn_list(e, protos, limits, cuts);
@@ -249,6 +255,30 @@ std::string split_certificates(std::span<const std::uint8_t> body, std::size_t k
     std::uint32_t len = 0;
     std::span<const std::uint8_t> der;
     if (!list.u24(len) || !list.bytes(len, der)) return "Certificate: entry overruns the list";
+    if (ders.size() < keep) ders.push_back(der);
+    ++total;
+  }
+  return "";
+}
+
+/// TLS 1.3 Certificate body: the request context, then entries of DER and extensions.
+std::string split_certificates_13(std::span<const std::uint8_t> body, std::size_t keep,
+                                  std::vector<std::span<const std::uint8_t>>& ders,
+                                  std::size_t& total) {
+  Reader r(body);
+  std::uint8_t ctx_len = 0;
+  std::uint32_t list_len = 0;
+  Reader list;
+  if (!r.u8(ctx_len) || !r.skip(ctx_len) || !r.u24(list_len) || !r.sub(list_len, list) ||
+      !r.empty())
+    return "Certificate: list length does not match the message";
+  while (!list.empty()) {
+    std::uint32_t len = 0;
+    std::uint16_t ext_len = 0;
+    std::span<const std::uint8_t> der;
+    if (!list.u24(len) || len == 0 || !list.bytes(len, der) || !list.u16(ext_len) ||
+        !list.skip(ext_len))
+      return "Certificate: entry overruns the list";
     if (ders.size() < keep) ders.push_back(der);
     ++total;
   }
@@ -1037,6 +1067,19 @@ bool Session::handshake_complete() const {
 }
 const AnomalyCounters& Session::anomalies() const {
   return impl_->anomalies();
+}
+
+std::string parse_certificate_message_13(std::span<const std::uint8_t> body, const Limits& limits,
+                                         Certificates& out, bool* truncated) {
+  std::vector<std::span<const std::uint8_t>> ders;
+  std::size_t total = 0;
+  std::string bad = split_certificates_13(body, limits.max_certificates, ders, total);
+  if (!bad.empty()) return bad;
+  bool cut = false;
+  out.chain = parse_chain(ders, limits.max_list_entries, cut);
+  out.total = total;
+  if (truncated) *truncated = cut || total > limits.max_certificates;
+  return "";
 }
 
 }  // namespace fedscope::tls

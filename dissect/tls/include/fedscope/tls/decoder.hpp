@@ -222,6 +222,7 @@ struct ClientHello {
   std::vector<std::uint16_t> cipher_suites;       ///< in order (GREASE and SCSVs included)
   bool has_key_share = false;                     ///< key_share extension present
   bool retry = false;                             ///< the second ClientHello after an HRR
+  std::array<std::uint8_t, 32> random{};          ///< ClientHello.random (key-log lookup)
 };
 
 /// ServerHello, or HelloRetryRequest (a ServerHello with the special random, RFC 8446 §4.1.3).
@@ -231,6 +232,8 @@ struct ServerHello {
   std::uint16_t cipher_suite = 0;
   std::string alpn;  ///< protocol selected by ALPN, "" if none
   bool hello_retry_request = false;
+  bool encrypt_then_mac = false;         ///< the server accepted encrypt_then_mac (RFC 7366)
+  std::array<std::uint8_t, 32> random{};  ///< ServerHello.random (TLS ≤ 1.2 key expansion)
 };
 
 /// Certificate message of TLS ≤ 1.2 (in TLS 1.3 it is encrypted and never read).
@@ -301,6 +304,14 @@ struct Event {
 /// Stable: unit tests compare transcripts made of it.
 std::string describe(const Event& e);
 std::string_view to_string(Side s);
+
+/// A TLS 1.3 Certificate message body (RFC 8446 §4.4.2: request context, then entries of DER
+/// and extensions), as the decryptor reads it inside TLS (borrowed for the call). Fills @p out
+/// like the TLS ≤ 1.2 Certificate event (at most @p limits.max_certificates parsed, each
+/// chain entry's signed_by_next set); @p truncated is set when a list was cut. Returns "" or
+/// why the message is malformed (then @p out is unchanged).
+std::string parse_certificate_message_13(std::span<const std::uint8_t> body, const Limits& limits,
+                                         Certificates& out, bool* truncated = nullptr);
 
 // ---------------------------------------------------------------------------------------------
 // Names
