@@ -277,6 +277,7 @@ class ConnectionAnalyzer::Impl {
     if (!dec_) return;
     plain_.clear();
     dec_->feed(tls_side(from_orig), bytes, plain_);
+    decryption_step(at);  // "decrypted" before what was decrypted
     for (const auto& piece : plain_.pieces)
       plaintext(from_orig, piece, plain_.view(piece), at);
     decryption_step(at);
