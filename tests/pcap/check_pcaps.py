@@ -112,6 +112,13 @@ def keylog_test(fedscope, schema, exp, d, fs, files, name, golden):
         return
     check(rep["options"]["tls_keylog"] is not None and rep["options"]["tls_keylog"]["sessions"] > 0,
           f"{name}: options.tls_keylog {rep['options']['tls_keylog']}")
+    # The secrets never reach a report (either form, any case) or standard error.
+    _, text, text_err = run(fedscope, files, options, fmt="text")
+    for line in keylog.read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            for blob in (out, text, err, text_err):
+                check(parts[2].lower() not in blob.lower(), f"{name}: a {parts[0]} secret is printed")
     want_state = kl.get("decryption", "decrypting")
     tls_flows = [f for f in rep["flows"]
                  if f["xmpp"] and f["xmpp"]["tls"] and f["xmpp"]["tls"]["version"]]
@@ -457,6 +464,10 @@ def threads_tests(fedscope):
                         "--sessions", "300", "--target-bytes", "12M", "--seed", "7", "--quiet"],
                        check=True, capture_output=True)
         runs.append(([str(big)], []))
+        # Decryption runs on the analysis thread: the same report with the key logs.
+        for kl in sorted((ROOT / "pcaps" / "xmpp").glob("*/sslkeylog.txt")):
+            runs.append(([str((kl.parent / "s2s.pcap").relative_to(ROOT))],
+                         ["--tls-keylog", str(kl.relative_to(ROOT))]))
         for files, options in runs:
             for fmt in ("json", "text"):
                 one = run(fedscope, files, [*options, "--threads", "1"], fmt)
