@@ -281,6 +281,8 @@ class ConnectionAnalyzer::Impl {
     for (const auto& piece : plain_.pieces)
       plaintext(from_orig, piece, plain_.view(piece), at);
     decryption_step(at);
+    // The plaintext buffer grows to a segment's size: not kept per live connection.
+    if (plain_.bytes.capacity() > 16 * 1024) plain_ = tls::DecryptOutput{};
   }
 
   /// What the key log opened: application data into the inner XMPP parser, alerts and the
