@@ -123,6 +123,29 @@ bool explains(FindingCode cause, FindingCode effect) {
   }
 }
 
+// A certificate finding explains a stream error whose condition is about trust: what a server
+// says after TLS when it does not trust the peer's certificate (Prosody: <not-authorized/>
+// "Your server's certificate is not trusted"; others <policy-violation/> or
+// <undefined-condition/>). Seen when the stream inside TLS was decrypted (--tls-keylog).
+bool certificate_finding(FindingCode code) {
+  switch (code) {
+    case C::kTlsCertSelfSigned:
+    case C::kTlsCertExpired:
+    case C::kTlsCertNotYetValid:
+    case C::kTlsCertNameMismatch:
+    case C::kTlsCertExpiring:
+    case C::kTlsSniMismatch:
+      return true;
+    default:
+      return false;
+  }
+}
+bool trust_stream_error(const Finding& f) {
+  return f.code == C::kXmppStreamError &&
+         (f.detail == "not-authorized" || f.detail == "policy-violation" ||
+          f.detail == "undefined-condition");
+}
+
 // Findings that make a working direction degraded (a warning that matters).
 bool degrades(FindingCode code) {
   switch (code) {
@@ -504,7 +527,11 @@ void judge_verdicts(JudgeContext& ctx, const std::vector<VerdictInput>& in,
       std::array<bool, static_cast<std::size_t>(C::kCount)> blocking_code{};
       for (auto b : blocking)
         blocking_code[static_cast<std::size_t>(in[b].finding->code)] = true;
+      bool blocking_trust_error = false;
+      for (auto b : blocking)
+        blocking_trust_error = blocking_trust_error || trust_stream_error(*in[b].finding);
       const auto explains_a_blocking = [&](FindingCode cause) {
+        if (blocking_trust_error && certificate_finding(cause)) return true;
         for (std::size_t c = 0; c < blocking_code.size(); ++c)
           if (blocking_code[c] && explains(cause, static_cast<FindingCode>(c))) return true;
         return false;
@@ -531,6 +558,7 @@ void judge_verdicts(JudgeContext& ctx, const std::vector<VerdictInput>& in,
         const auto code = in[k].finding->code;
         const bool blocks = is_blocking.count(k) > 0;
         if (blocks || explains(rf.code, code) ||
+            (certificate_finding(rf.code) && trust_stream_error(*in[k].finding)) ||
             (code == C::kTcpPortNonstandard && rf.code == C::kDnsSrvPortNonstandard)) {
           auto& n = notes[*in[k].key];
           n.cause = *in[root].key;
