@@ -27,14 +27,17 @@ File format (text, one item per line, in this order):
                                included, from the first ClientHello to the last close_notify)
     plain C HEX / plain S HEX  one application-data message that side sent (in order)
     pattern C N / pattern S N  one application-data message of N bytes: byte i is i % 251
+    handshake C HEX / S HEX    an expected decrypted handshake message, header included, in
+                               order (only in rfc8448-1rtt.txt, which is not made here: it is
+                               RFC 8448 section 3's published records and secrets, by hand)
 
 Each connection: the handshake, a few application-data messages each way (one of them over
 16 KB, so it spans records), then close_notify from the client and the server's answering
 close_notify (each side's last chunk is its close_notify record alone).
 
-Vectors made (every name in VECTORS below; OpenSSL 3.0 as packaged by Debian 12; TLS 1.3 suites are chosen through an
-OPENSSL_CONF "Ciphersuites" line because Python's ssl has no API for them, so each vector
-runs in its own child process):
+Vectors made: every name in VECTORS below (OpenSSL 3.0 as packaged by Debian 12). TLS 1.3
+suites are chosen through an OPENSSL_CONF "Ciphersuites" line because Python's ssl has no API
+for them, so each vector runs in its own child process.
 """
 
 import os
