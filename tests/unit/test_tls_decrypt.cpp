@@ -287,11 +287,12 @@ struct Options {
   /// Edits the ServerHello the decryptor gets (the session keeps the real one).
   std::function<void(ServerHello&)> edit_server_hello;
   bool end = true;
+  DecryptLimits limits{};
 };
 
 Result run(const KeyLog& keys, const Steps& steps, const Options& options = {}) {
   Session session;
-  Decryptor dec(keys);
+  Decryptor dec(keys, options.limits);
   Result r;
   for (const Step& st : steps) {
     if (st.gap > 0) {
@@ -685,6 +686,92 @@ TEST_P(Vectors, UnsupportedSuite) {
   EXPECT_EQ(r.overall, DecryptState::kUnsupported);
 }
 
+TEST_P(Vectors, WrongClientHandshakeSecretInTls13) {
+  const Vector v = load_vector(GetParam());
+  if (!v.tls13()) GTEST_SKIP() << "TLS 1.3 only";
+  // The client's records under its handshake key do not open. The decryptor cannot tell them
+  // from rejected 0-RTT records (RFC 8446 §4.2.10: the server skips those): each is counted
+  // as tls.decrypt.early_data (up to DecryptLimits::max_early_records), none as bad_record,
+  // and the client's side never decrypts. The server's side is unaffected.
+  const Result r = run(keys_of(flip_secret(v.keylog, "CLIENT_HANDSHAKE_TRAFFIC_SECRET")), whole(v));
+  EXPECT_EQ(r.anomalies.get("tls.decrypt.early_data"), encrypted_records(v, Side::kClient))
+      << r.transcript();
+  EXPECT_EQ(r.anomalies.total(), encrypted_records(v, Side::kClient)) << r.transcript();
+  EXPECT_EQ(r.state[0], DecryptState::kNone);
+  EXPECT_TRUE(r.out[0].pieces.empty());
+  EXPECT_EQ(r.records[0], 0u);
+  EXPECT_EQ(r.state[1], DecryptState::kDecrypting);
+  EXPECT_TRUE(r.joined(Side::kServer, ContentType::kApplicationData) == v.plain[1]);
+}
+
+TEST_P(Vectors, HandshakeMessageOverTheLimit) {
+  const Vector v = load_vector(GetParam());
+  if (!v.tls13()) GTEST_SKIP() << "TLS 1.3: the encrypted handshake";
+  const KeyLog keys = keys_of(v.keylog);
+  const Result full = run(keys, whole(v));
+  // A limit just under the Certificate's body: it and every larger message are skipped.
+  std::size_t limit = 0;
+  for (const PlainPiece& p : full.pieces(Side::kServer, ContentType::kHandshake))
+    if (full.out[1].view(p)[0] == kCertificateType) limit = p.length - 4 - 1;
+  ASSERT_GT(limit, 0u);
+  Options options;
+  options.limits.max_handshake_bytes = limit;
+  for (int cut = 0; cut < 2; ++cut) {
+    SCOPED_TRACE(cut == 0 ? "whole" : "byte at a time");
+    const Result r = run(keys, cut == 0 ? whole(v) : bytewise(v), options);
+    std::uint64_t skipped = 0;
+    for (Side side : kSides) {
+      std::vector<std::string> want, got;
+      for (const PlainPiece& p : full.pieces(side, ContentType::kHandshake)) {
+        if (p.length - 4 > limit)
+          ++skipped;
+        else
+          want.push_back(to_hex(full.out[ix(side)].view(p)));
+      }
+      for (const PlainPiece& p : r.pieces(side, ContentType::kHandshake))
+        got.push_back(to_hex(r.out[ix(side)].view(p)));
+      EXPECT_EQ(got, want) << to_string(side);
+      EXPECT_TRUE(r.joined(side, ContentType::kApplicationData) == v.plain[ix(side)]);
+      EXPECT_EQ(r.state[ix(side)], DecryptState::kDecrypting);
+    }
+    EXPECT_GE(skipped, 1u);
+    EXPECT_EQ(r.anomalies.get("tls.decrypt.handshake_too_large"), skipped) << r.transcript();
+    EXPECT_EQ(r.anomalies.total(), skipped);
+  }
+}
+
+TEST_P(Vectors, RecordOverTheLimit) {
+  const Vector v = load_vector(GetParam());
+  const KeyLog keys = keys_of(v.keylog);
+  const Result full = run(keys, whole(v));
+  Options options;
+  options.limits.max_record_length = 600;
+  const Result r = run(keys, whole(v), options);
+  std::uint64_t stopped = 0;
+  for (Side side : kSides) {
+    SCOPED_TRACE(to_string(side));
+    // The side stops at its first record longer than the limit: what came before it only.
+    std::uint64_t first_long = UINT64_MAX;
+    for (const RecordInfo& rec : records_of(v.stream(side)))
+      if (rec.length > 600 && first_long == UINT64_MAX) first_long = rec.begin;
+    std::vector<std::string> want, got;
+    for (const PlainPiece& p : full.out[ix(side)].pieces)
+      if (p.record_offset < first_long) want.push_back(to_hex(full.out[ix(side)].view(p)));
+    for (const PlainPiece& p : r.out[ix(side)].pieces)
+      got.push_back(to_hex(r.out[ix(side)].view(p)));
+    EXPECT_EQ(got, want);
+    if (first_long != UINT64_MAX) {
+      ++stopped;
+      EXPECT_EQ(r.state[ix(side)], DecryptState::kBadRecord);
+    } else {
+      EXPECT_EQ(r.state[ix(side)], DecryptState::kDecrypting);
+    }
+  }
+  EXPECT_GE(stopped, 1u);  // every vector has a record over 600 bytes
+  EXPECT_EQ(r.anomalies.get("tls.decrypt.bad_framing"), stopped) << r.transcript();
+  EXPECT_EQ(r.anomalies.total(), stopped) << r.transcript();
+}
+
 INSTANTIATE_TEST_SUITE_P(TlsDecrypt, Vectors, ::testing::ValuesIn(vector_names()),
                          [](const ::testing::TestParamInfo<std::string>& p) {
                            std::string n = p.param;
@@ -786,9 +873,10 @@ Bytes nonce(const TrafficKeys& k, std::uint64_t seq) {
 
 /// A TLSCiphertext record carrying @p content of @p type, sealed with sequence number @p seq.
 Bytes seal(const Suite13& s, const TrafficKeys& k, std::uint64_t seq,
-           std::span<const std::uint8_t> content, std::uint8_t type) {
+           std::span<const std::uint8_t> content, std::uint8_t type, std::size_t padding = 0) {
   Bytes inner(content.begin(), content.end());
   inner.push_back(type);
+  inner.resize(inner.size() + padding, 0);  // TLSInnerPlaintext zeros (RFC 8446 §5.4)
   const std::size_t len = inner.size() + 16;
   Bytes rec{23, 3, 3, static_cast<std::uint8_t>(len >> 8), static_cast<std::uint8_t>(len)};
   const Bytes n = nonce(k, seq);
@@ -867,31 +955,43 @@ TEST(TlsDecryptRfc8448, TestSideCryptoMatchesTheRfc) {
 
 class KeyUpdates : public ::testing::TestWithParam<std::string> {};
 
-TEST_P(KeyUpdates, ClientUpdatesTwice) {
-  const Vector v = load_vector(GetParam());
+/// The side updates its keys twice before it closes (records sealed here), the second time
+/// with update_requested and a padded record; the other side is untouched.
+void key_updates(const std::string& name, Side side) {
+  SCOPED_TRACE(name + " " + std::string(to_string(side)));
+  const Vector v = load_vector(name);
   ASSERT_TRUE(v.tls13());
   const Suite13 s = suite13(v.suite);
   const std::size_t hash_len = static_cast<std::size_t>(EVP_MD_get_size(s.md));
   const KeyLog keys = keys_of(v.keylog);
+  const Side other = side == Side::kClient ? Side::kServer : Side::kClient;
 
   // Everything but the two close_notify chunks, as it crossed.
   const std::size_t last_c = v.last_chunk(Side::kClient), last_s = v.last_chunk(Side::kServer);
   Steps steps;
-  Bytes client_sent;
+  Bytes sent;
   for (std::size_t i = 0; i < v.chunks.size(); ++i) {
     if (i == last_c || i == last_s) continue;
     steps.push_back({v.chunks[i].side, v.chunks[i].bytes});
-    if (v.chunks[i].side == Side::kClient) append(client_sent, v.chunks[i].bytes);
+    if (v.chunks[i].side == side) append(sent, v.chunks[i].bytes);
   }
-  // The client's next application-traffic sequence number: its encrypted records but the
-  // Finished.
-  std::uint64_t seq = 0;
-  for (const RecordInfo& r : records_of(client_sent))
-    seq += r.type == 23;
-  ASSERT_GE(seq, 1u);
-  --seq;
+  // The side's next application-traffic sequence number: its encrypted records but those
+  // under the handshake keys (they open with them, test-side).
+  const TrafficKeys hs = traffic_keys(
+      s, secret_of(v.keylog, side == Side::kClient ? "CLIENT_HANDSHAKE_TRAFFIC_SECRET"
+                                                   : "SERVER_HANDSHAKE_TRAFFIC_SECRET"));
+  std::uint64_t seq = 0, under_hs = 0;
+  for (const RecordInfo& r : records_of(sent)) {
+    if (r.type != 23) continue;
+    const auto rec = std::span<const std::uint8_t>(sent).subspan(r.begin, 5 + r.length);
+    if (seq == under_hs && !open(s, hs, under_hs, rec).empty()) ++under_hs;
+    ++seq;
+  }
+  ASSERT_GE(under_hs, 1u);
+  seq -= under_hs;
 
-  const Bytes secret0 = secret_of(v.keylog, "CLIENT_TRAFFIC_SECRET_0");
+  const Bytes secret0 = secret_of(
+      v.keylog, side == Side::kClient ? "CLIENT_TRAFFIC_SECRET_0" : "SERVER_TRAFFIC_SECRET_0");
   ASSERT_EQ(secret0.size(), hash_len);
   const Bytes secret1 = expand_label(s.md, secret0, "traffic upd", hash_len);
   const Bytes secret2 = expand_label(s.md, secret1, "traffic upd", hash_len);
@@ -902,15 +1002,16 @@ TEST_P(KeyUpdates, ClientUpdatesTwice) {
   const Bytes close_notify{1, 0};
   Bytes first = seal(s, k0, seq, key_update, 22);
   append(first, seal(s, k1, 0, bytes_of("after the first key update"), 23));
-  const Bytes second = seal(s, k1, 1, bytes_of("still generation 1"), 23);
-  Bytes third = seal(s, k1, 2, key_update_req, 22);
+  const Bytes second = seal(s, k1, 1, bytes_of("still generation 1"), 23, 100);
+  Bytes third = seal(s, k1, 2, key_update_req, 22, 7);
   append(third, seal(s, k2, 0, bytes_of("generation 2"), 23));
   append(third, seal(s, k2, 1, close_notify, 21));
-  steps.push_back({Side::kClient, first});
-  steps.push_back({Side::kClient, second});
-  steps.push_back({Side::kClient, third});
-  steps.push_back({Side::kServer, v.chunks[last_s].bytes});
+  steps.push_back({side, first});
+  steps.push_back({side, second});
+  steps.push_back({side, third});
+  steps.push_back({other, v.chunks[other == Side::kClient ? last_c : last_s].bytes});
 
+  const Result full = run(keys, whole(v));
   for (int cut = 0; cut < 2; ++cut) {
     Steps fed = steps;
     if (cut == 1) {
@@ -923,32 +1024,43 @@ TEST_P(KeyUpdates, ClientUpdatesTwice) {
     const Result r = run(keys, fed);
     SCOPED_TRACE(cut == 0 ? "whole" : "byte at a time");
     EXPECT_EQ(r.anomalies.total(), 0u) << r.transcript();
-    EXPECT_EQ(r.state[0], DecryptState::kDecrypting);
-    EXPECT_EQ(r.records[0], 1 + seq + 6);
-    Bytes want = v.plain[0];
+    EXPECT_EQ(r.state[ix(side)], DecryptState::kDecrypting);
+    EXPECT_EQ(r.records[ix(side)], under_hs + seq + 6);
+    Bytes want = v.plain[ix(side)];
     append(want, bytes_of("after the first key updatestill generation 1generation 2"));
-    const Bytes got = r.joined(Side::kClient, ContentType::kApplicationData);
+    const Bytes got = r.joined(side, ContentType::kApplicationData);
     EXPECT_EQ(std::string(got.begin(), got.end()), std::string(want.begin(), want.end()));
-    const auto hs = r.pieces(Side::kClient, ContentType::kHandshake);
-    ASSERT_EQ(hs.size(), 3u);
-    EXPECT_EQ(r.out[0].view(hs[0])[0], 20);
-    EXPECT_EQ(to_hex(r.out[0].view(hs[1])), "1800000100");
-    EXPECT_EQ(to_hex(r.out[0].view(hs[2])), "1800000101");
-    EXPECT_EQ(to_hex(r.joined(Side::kClient, ContentType::kAlert)), "0100");
-    // The server's side is untouched.
-    EXPECT_TRUE(r.joined(Side::kServer, ContentType::kApplicationData) == v.plain[1]);
-    EXPECT_EQ(to_hex(r.joined(Side::kServer, ContentType::kAlert)), "0100");
+    // The handshake messages of the whole run, then the two KeyUpdates.
+    const auto hs_full = full.pieces(side, ContentType::kHandshake);
+    const auto hs_got = r.pieces(side, ContentType::kHandshake);
+    ASSERT_EQ(hs_got.size(), hs_full.size() + 2);
+    EXPECT_EQ(to_hex(r.out[ix(side)].view(hs_got[hs_got.size() - 2])), "1800000100");
+    EXPECT_EQ(to_hex(r.out[ix(side)].view(hs_got.back())), "1800000101");
+    EXPECT_EQ(to_hex(r.joined(side, ContentType::kAlert)), "0100");
+    // The other side is untouched.
+    EXPECT_TRUE(r.joined(other, ContentType::kApplicationData) == v.plain[ix(other)]);
+    EXPECT_EQ(to_hex(r.joined(other, ContentType::kAlert)), "0100");
+    EXPECT_EQ(r.records[ix(other)], full.records[ix(other)]);
   }
 
-  // A KeyUpdate sealed with the old key and followed by a record still under the old key
-  // (the decryptor must have moved on): bad_record.
+  // A KeyUpdate followed by a record still under the old key (the decryptor must have moved
+  // on): bad_record, that side only.
   Steps stale(steps.begin(), steps.end() - 4);
   Bytes wrong = seal(s, k0, seq, key_update, 22);
   append(wrong, seal(s, k0, seq + 1, bytes_of("old key"), 23));
-  stale.push_back({Side::kClient, wrong});
+  stale.push_back({side, wrong});
   const Result r = run(keys, stale);
   EXPECT_EQ(r.anomalies.get("tls.decrypt.bad_record"), 1u) << r.transcript();
-  EXPECT_EQ(r.state[0], DecryptState::kBadRecord);
+  EXPECT_EQ(r.anomalies.total(), 1u) << r.transcript();
+  EXPECT_EQ(r.state[ix(side)], DecryptState::kBadRecord);
+  EXPECT_EQ(r.state[ix(other)], DecryptState::kDecrypting);
+}
+
+TEST_P(KeyUpdates, ClientUpdatesTwice) {
+  key_updates(GetParam(), Side::kClient);
+}
+TEST_P(KeyUpdates, ServerUpdatesTwice) {
+  key_updates(GetParam(), Side::kServer);
 }
 
 INSTANTIATE_TEST_SUITE_P(TlsDecrypt, KeyUpdates,
