@@ -485,7 +485,16 @@ void expect_plaintext(const Vector& v, const Result& r, const std::string& how) 
 // ---------------------------------------------------------------------------------------------
 // Every vector
 
+/// A test name from a vector name ("tls13-hrr" → "tls13_hrr").
+std::string param_name(const ::testing::TestParamInfo<std::string>& p) {
+  std::string n = p.param;
+  std::replace(n.begin(), n.end(), '-', '_');
+  return n;
+}
+
 class Vectors : public ::testing::TestWithParam<std::string> {};
+/// The TLS 1.3 vectors only (the encrypted handshake).
+class Tls13Vectors : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Vectors, KeyLogOfTheVector) {
   const Vector v = load_vector(GetParam());
@@ -526,9 +535,9 @@ TEST_P(Vectors, ByteAtATime) {
   EXPECT_EQ(r.transcript(), run(keys, whole(v)).transcript());
 }
 
-TEST_P(Vectors, ServerCertificateInTls13) {
+TEST_P(Tls13Vectors, ServerCertificateInTls13) {
   const Vector v = load_vector(GetParam());
-  if (!v.tls13()) GTEST_SKIP() << "TLS ≤ 1.2: the certificate is in clear";
+  ASSERT_TRUE(v.tls13());
   const Result r = run(keys_of(v.keylog), whole(v));
   const auto hs = r.pieces(Side::kServer, ContentType::kHandshake);
   const auto cert = std::find_if(hs.begin(), hs.end(), [&](const PlainPiece& p) {
@@ -686,9 +695,9 @@ TEST_P(Vectors, UnsupportedSuite) {
   EXPECT_EQ(r.overall, DecryptState::kUnsupported);
 }
 
-TEST_P(Vectors, WrongClientHandshakeSecretInTls13) {
+TEST_P(Tls13Vectors, WrongClientHandshakeSecretInTls13) {
   const Vector v = load_vector(GetParam());
-  if (!v.tls13()) GTEST_SKIP() << "TLS 1.3 only";
+  ASSERT_TRUE(v.tls13());
   // The client's records under its handshake key do not open. The decryptor cannot tell them
   // from rejected 0-RTT records (RFC 8446 §4.2.10: the server skips those): each is counted
   // as tls.decrypt.early_data (up to DecryptLimits::max_early_records), none as bad_record,
@@ -704,9 +713,9 @@ TEST_P(Vectors, WrongClientHandshakeSecretInTls13) {
   EXPECT_TRUE(r.joined(Side::kServer, ContentType::kApplicationData) == v.plain[1]);
 }
 
-TEST_P(Vectors, HandshakeMessageOverTheLimit) {
+TEST_P(Tls13Vectors, HandshakeMessageOverTheLimit) {
   const Vector v = load_vector(GetParam());
-  if (!v.tls13()) GTEST_SKIP() << "TLS 1.3: the encrypted handshake";
+  ASSERT_TRUE(v.tls13());
   const KeyLog keys = keys_of(v.keylog);
   const Result full = run(keys, whole(v));
   // A limit just under the Certificate's body: it and every larger message are skipped.
@@ -772,12 +781,12 @@ TEST_P(Vectors, RecordOverTheLimit) {
   EXPECT_EQ(r.anomalies.total(), stopped) << r.transcript();
 }
 
-INSTANTIATE_TEST_SUITE_P(TlsDecrypt, Vectors, ::testing::ValuesIn(vector_names()),
-                         [](const ::testing::TestParamInfo<std::string>& p) {
-                           std::string n = p.param;
-                           std::replace(n.begin(), n.end(), '-', '_');
-                           return n;
-                         });
+INSTANTIATE_TEST_SUITE_P(TlsDecrypt, Vectors, ::testing::ValuesIn(vector_names()), param_name);
+
+INSTANTIATE_TEST_SUITE_P(TlsDecrypt, Tls13Vectors,
+                         ::testing::Values("tls13-aes128gcm", "tls13-aes256gcm", "tls13-chacha20",
+                                           "tls13-hrr", "rfc8448-1rtt"),
+                         param_name);
 
 // Cut at every offset: the short RFC 8448 transcript, and the handshake and first records of
 // one TLS 1.2 and one TLS 1.3 vector (their first 3000 bytes; the rest is fed as it crossed).
@@ -1065,11 +1074,7 @@ TEST_P(KeyUpdates, ServerUpdatesTwice) {
 
 INSTANTIATE_TEST_SUITE_P(TlsDecrypt, KeyUpdates,
                          ::testing::Values("tls13-aes128gcm", "tls13-aes256gcm", "tls13-chacha20"),
-                         [](const ::testing::TestParamInfo<std::string>& p) {
-                           std::string n = p.param;
-                           std::replace(n.begin(), n.end(), '-', '_');
-                           return n;
-                         });
+                         param_name);
 
 // ---------------------------------------------------------------------------------------------
 // KeyLog parsing
