@@ -662,7 +662,7 @@ What a capture without the TLS keys can still tell, and the thresholds used:
 
 | rule | threshold |
 |---|---|
-| `ok`, basis `observed` | dialback `valid` or SASL `<success/>` seen in clear |
+| `ok`, basis `observed` | dialback `valid` or SASL `<success/>` seen in clear, or inside TLS decrypted with `--tls-keylog` |
 | `ok`, basis `inferred` | a stream whose TLS handshake completed and that carried at least 2 encrypted records each way, with no teardown and no blocking finding; or stream headers both ways in clear; or, payload not captured (snaplen), data both ways and a FIN from each side without a reset |
 | `tls-closed-after-handshake` | a reset, or one side's FIN left unanswered, within 2 s of the ServerHello; an orderly close (a FIN each way, no reset) is not a teardown |
 | the likely cause of a teardown | named (as the root cause, the teardown folded under it) only when the certificate was seen in clear (TLS 1.2 or older) and has a finding |

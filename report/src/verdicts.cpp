@@ -440,11 +440,16 @@ void judge_verdicts(JudgeContext& ctx, const std::vector<VerdictInput>& in,
     // clear, or data both ways and a clean close), with no early close.
     bool observed = false, inferred = false, dns_only = true, capture_ended = false,
          connected = false;
+    bool inside_tls = false;  // the result was read inside TLS (--tls-keylog)
     std::set<std::uint32_t> error_conns;
     for (auto ai : d.attempts) {
       const Attempt& a = r.attempts[ai];
-      if (a.auth_result == AuthResult::kValid || a.auth_result == AuthResult::kSuccess)
+      if (a.auth_result == AuthResult::kValid || a.auth_result == AuthResult::kSuccess) {
         observed = true;
+        for (auto ci : a.connections)
+          if (const auto* x = r.connections[ci].xmpp.get(); x && x->tls->decrypted)
+            inside_tls = true;
+      }
     }
     auto blocking_kind = [&](std::size_t k) {
       const auto code = in[k].finding->code;
@@ -552,9 +557,11 @@ void judge_verdicts(JudgeContext& ctx, const std::vector<VerdictInput>& in,
           }
       } else {
         v.status = VerdictStatus::kOk;
-        v.why = observed ? "the authentication result was seen in clear"
-                         : "the session's shape: it was set up and carried data both ways, "
-                           "with no error and no early close";
+        v.why = observed && inside_tls
+                    ? "the authentication result was seen inside TLS (decrypted with the key log)"
+                : observed ? "the authentication result was seen in clear"
+                           : "the session's shape: it was set up and carried data both ways, "
+                             "with no error and no early close";
       }
     } else {
       v.status = VerdictStatus::kNotDeterminable;
