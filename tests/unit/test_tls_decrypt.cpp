@@ -495,6 +495,8 @@ std::string param_name(const ::testing::TestParamInfo<std::string>& p) {
 class Vectors : public ::testing::TestWithParam<std::string> {};
 /// The TLS 1.3 vectors only (the encrypted handshake).
 class Tls13Vectors : public ::testing::TestWithParam<std::string> {};
+/// The TLS ≤ 1.2 vectors only.
+class Tls12Vectors : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Vectors, KeyLogOfTheVector) {
   const Vector v = load_vector(GetParam());
@@ -781,8 +783,35 @@ TEST_P(Vectors, RecordOverTheLimit) {
   EXPECT_EQ(r.anomalies.total(), stopped) << r.transcript();
 }
 
+TEST_P(Tls12Vectors, JoinedAfterTheHellos) {
+  const Vector v = load_vector(GetParam());
+  ASSERT_FALSE(v.tls13());
+  // The capture starts after the ClientHello and the server's first flight: the client's
+  // next chunk starts with its ClientKeyExchange, the server's with its NewSessionTicket
+  // (handshake records). Without the client random no secret can be found: no-secret, once.
+  ASSERT_EQ(v.chunks[0].side, Side::kClient);
+  ASSERT_EQ(v.chunks[1].side, Side::kServer);
+  Steps steps = whole(v);
+  steps.erase(steps.begin(), steps.begin() + 2);
+  ASSERT_EQ(steps[0].bytes[0], 22);
+  const Result r = run(keys_of(v.keylog), steps);
+  EXPECT_EQ(r.anomalies.get("tls.decrypt.no_secret"), 1u) << r.transcript();
+  EXPECT_EQ(r.anomalies.total(), 1u) << r.transcript();
+  for (Side side : kSides) {
+    EXPECT_EQ(r.state[ix(side)], DecryptState::kNoSecret) << to_string(side);
+    EXPECT_TRUE(r.out[ix(side)].pieces.empty());
+    EXPECT_EQ(r.records[ix(side)], 0u);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(TlsDecrypt, Vectors, ::testing::ValuesIn(vector_names()), param_name);
 
+INSTANTIATE_TEST_SUITE_P(TlsDecrypt, Tls12Vectors,
+                         ::testing::Values("tls12-aes128gcm", "tls12-aes256gcm", "tls12-chacha20",
+                                           "tls12-cbc-sha-etm", "tls12-cbc-sha-mte",
+                                           "tls12-cbc-sha256-etm", "tls12-cbc-sha384-mte",
+                                           "tls10-cbc-sha-etm", "tls11-cbc-sha-mte"),
+                         param_name);
 INSTANTIATE_TEST_SUITE_P(TlsDecrypt, Tls13Vectors,
                          ::testing::Values("tls13-aes128gcm", "tls13-aes256gcm", "tls13-chacha20",
                                            "tls13-hrr", "rfc8448-1rtt"),
