@@ -700,15 +700,15 @@ TEST_P(Vectors, UnsupportedSuite) {
 TEST_P(Tls13Vectors, WrongClientHandshakeSecretInTls13) {
   const Vector v = load_vector(GetParam());
   ASSERT_TRUE(v.tls13());
-  // The client's records under its handshake key do not open. The decryptor cannot tell them
-  // from rejected 0-RTT records (RFC 8446 §4.2.10: the server skips those): each is counted
-  // as tls.decrypt.early_data (up to DecryptLimits::max_early_records), none as bad_record,
-  // and the client's side never decrypts. The server's side is unaffected.
+  // The client's first record under its handshake key does not open. Its ClientHello offered
+  // no early data, so that is no rejected 0-RTT record (RFC 8446 §4.2.10) but a wrong
+  // secret: tls.decrypt.bad_record once, the client's side stops. The server's side is
+  // unaffected.
   const Result r = run(keys_of(flip_secret(v.keylog, "CLIENT_HANDSHAKE_TRAFFIC_SECRET")), whole(v));
-  EXPECT_EQ(r.anomalies.get("tls.decrypt.early_data"), encrypted_records(v, Side::kClient))
-      << r.transcript();
-  EXPECT_EQ(r.anomalies.total(), encrypted_records(v, Side::kClient)) << r.transcript();
-  EXPECT_EQ(r.state[0], DecryptState::kNone);
+  EXPECT_EQ(r.anomalies.get("tls.decrypt.bad_record"), 1u) << r.transcript();
+  EXPECT_EQ(r.anomalies.get("tls.decrypt.early_data"), 0u) << r.transcript();
+  EXPECT_EQ(r.anomalies.total(), 1u) << r.transcript();
+  EXPECT_EQ(r.state[0], DecryptState::kBadRecord);
   EXPECT_TRUE(r.out[0].pieces.empty());
   EXPECT_EQ(r.records[0], 0u);
   EXPECT_EQ(r.state[1], DecryptState::kDecrypting);
@@ -1194,9 +1194,11 @@ TEST(TlsDecryptKeyLog, UnknownLabel) {
                  "EARLY_EXPORTER_SECRET " + kRandom1 + " " + std::string(64, '1') + "\n" +
                  "CLIENT_EARLY_TRAFFIC_SECRET " + kRandom1 + " " + std::string(64, '2') + "\n" +
                  "NO_SUCH_SECRET " + kRandom1 + " " + std::string(64, '3') + "\n" +
+                 // RSA key exchange: the first 8 bytes of the encrypted premaster, then it.
+                 "RSA " + std::string(16, 'a') + " " + std::string(96, '4') + "\n" +
                  "CLIENT_RANDOM " + kRandom1 + " " + kMaster + "\n");
-  EXPECT_EQ(keys.anomalies().get("keylog.unknown_label"), 2u);
-  EXPECT_EQ(keys.anomalies().total(), 2u);
+  EXPECT_EQ(keys.anomalies().get("keylog.unknown_label"), 3u);
+  EXPECT_EQ(keys.anomalies().total(), 3u);
   EXPECT_EQ(keys.lines_used(), 1u);
   EXPECT_EQ(keys.size(), 1u);
 }
