@@ -5,7 +5,7 @@ benchmark (bench/keylog.sh). Python standard library only.
 usage: gen_tls_federation.py OUT.pcap KEYLOG.txt --sessions N [--target-bytes B] [--seed S]
                              [--tls 1.2|1.3] [--cipher OPENSSL-NAME]
 
-Each session is one server-to-server connection a.example -> domN.example on 5269 (Ethernet,
+Each session is one server-to-server connection a.example -> domN.fed.example on 5269 (Ethernet,
 classic pcap, capture beside the initiator): TCP handshake, stream headers and STARTTLS in
 clear, then a real TLS session made by Python's ssl module over memory BIOs (OpenSSL 3: the
 records, keys and alerts are OpenSSL's own; the secrets go to KEYLOG through
@@ -24,6 +24,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
                                 "tools"))
@@ -43,8 +44,8 @@ def parse_size(text: str) -> int:
 def make_cert(tmp: str) -> tuple[str, str]:
     key, crt = os.path.join(tmp, "key.pem"), os.path.join(tmp, "crt.pem")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=b.example", "-days", "2",
-                    "-addext", "subjectAltName=DNS:b.example", "-keyout", key, "-out", crt],
+                    "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=*.fed.example", "-days", "90",
+                    "-addext", "subjectAltName=DNS:*.fed.example", "-keyout", key, "-out", crt],
                    check=True, capture_output=True)
     return key, crt
 
@@ -141,11 +142,12 @@ def main() -> int:
         cctx.keylog_filename = a.keylog
         link = pg.EthernetLink(src="02:00:5e:00:01:0a", dst="02:00:5e:00:02:0a")
         written = 0
-        start = pg.T0_NS
+        # The certificate is made now: the capture starts a minute later, so it is valid.
+        start = (time.time_ns() // 1_000_000_000 + 60) * 1_000_000_000
         with open(a.out, "wb") as f:
             w = pg.PcapWriter(f, link.linktype)
             for n in range(a.sessions):
-                dom = f"dom{n}.example"
+                dom = f"dom{n}.fed.example"
                 flow = pg.TcpFlow(client=f"192.0.2.{10 + n % 200}", sport=20000 + n % 40000,
                                   server=f"203.0.113.{10 + n % 200}", start=start,
                                   isn_c=rng.getrandbits(32), isn_s=rng.getrandbits(32),
