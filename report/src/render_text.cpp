@@ -197,7 +197,8 @@ std::string decryption_text(const s2s::TlsFacts& t) {
       return "NOT decrypted: the cipher suite is not one fedscope decrypts";
     case tls::DecryptState::kBadRecord:
       return "decryption STOPPED: a record failed authentication (a wrong key-log secret, or "
-             "damaged bytes); " + records + " opened before it";
+             "damaged bytes); " +
+             records + " opened before it";
     case tls::DecryptState::kGap:
       return "decryption STOPPED: bytes missing from the capture; " + records + " opened before";
   }

@@ -3,11 +3,14 @@
 // a live user drives them (progress snapshots every second, a flush per record, the events
 // folded) and both renderers.
 //
-// Input: byte 0 picks the link type; then frames as [len_hi len_lo time_step bytes...].
+// Input: byte 0 picks the link type; then frames as [len_hi len_lo time_step bytes...]. The
+// key logs of pcaps/xmpp are loaded (--tls-keylog), so the seeds cut from those captures are
+// decrypted and their mutations reach the plaintext path of the session model.
 #include <array>
 #include <cstddef>
 #include <cstdint>
 
+#include <filesystem>
 #include <sstream>
 #include <string>
 
@@ -15,8 +18,24 @@
 #include "fedscope/report/analysis.hpp"
 #include "fedscope/report/events.hpp"
 #include "fedscope/report/judge.hpp"
+#include "fedscope/tls/decrypt.hpp"
 
 namespace {
+
+const fedscope::tls::KeyLog& keys() {
+  static const fedscope::tls::KeyLog k = [] {
+    fedscope::tls::KeyLog log;
+    std::error_code ec;
+    for (const auto& d :
+         std::filesystem::directory_iterator(FEDSCOPE_SOURCE_DIR "/pcaps/xmpp", ec)) {
+      std::string error;
+      if (std::filesystem::exists(d.path() / "sslkeylog.txt"))
+        log.load_file((d.path() / "sslkeylog.txt").string(), error);
+    }
+    return log;
+  }();
+  return k;
+}
 
 struct Sink : fedscope::engine::Observer {
   explicit Sink(fedscope::report::Judge& j) : judge(j) {}
@@ -48,6 +67,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   cfg.progress_seconds = 1.0;
   cfg.flows.max_live_legs = 64;  // exercise eviction
   cfg.flows.max_buffered_per_direction = 4096;
+  cfg.keylog = &keys();
   fedscope::engine::Engine engine(cfg, sink);
   int linktype = kLinktypes[data[0] % kLinktypes.size()];
   std::size_t pos = 1;

@@ -666,7 +666,8 @@ class ConnectionAnalyzer::Impl {
   void on_tls(bool client, const tls::Alert& e, const PacketRef& at) {
     ++f_.tls.mut().alert_count;
     if (f_.tls.mut().alerts.size() < kMaxAlerts)
-      f_.tls.mut().alerts.push_back(AlertFact{client, e.level, e.description, e.encrypted, false, at});
+      f_.tls.mut().alerts.push_back(
+          AlertFact{client, e.level, e.description, e.encrypted, false, at});
     if (e.encrypted) {
       step(client, at, "TLS alert (encrypted)");
       return;
@@ -688,7 +689,7 @@ class ConnectionAnalyzer::Impl {
   ConnectionFacts f_;
   Dir o_, r_;
   std::unique_ptr<tls::Session> tls_;
-  std::string scratch_;  ///< the text of a stanza's ladder step
+  std::string scratch_;                  ///< the text of a stanza's ladder step
   std::unique_ptr<tls::Decryptor> dec_;  ///< with a key log, from the first TLS byte
   tls::DecryptOutput plain_;
   tls::DecryptState said_ = tls::DecryptState::kNone;

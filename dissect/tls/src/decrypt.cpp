@@ -62,7 +62,8 @@ Label label_of(std::string_view l) {
 }
 
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
     s.remove_suffix(1);
   return s;
@@ -113,7 +114,8 @@ void KeyLog::load_text(std::string_view text) {
       continue;
     }
     const bool master = label == Label::kMaster;
-    if ((master && secret.size() != 48) || (!master && secret.size() != 32 && secret.size() != 48)) {
+    if ((master && secret.size() != 48) ||
+        (!master && secret.size() != 32 && secret.size() != 48)) {
       anomalies_.add(kAnomalyKeylogBadLine);
       continue;
     }
@@ -277,7 +279,9 @@ const Suite* find_suite(std::uint16_t id) {
   return nullptr;
 }
 
-bool is_cbc(Cipher c) { return c == Cipher::kAes128Cbc || c == Cipher::kAes256Cbc; }
+bool is_cbc(Cipher c) {
+  return c == Cipher::kAes128Cbc || c == Cipher::kAes256Cbc;
+}
 
 const EVP_CIPHER* evp_cipher(Cipher c) {
   switch (c) {
@@ -409,7 +413,8 @@ class Decryptor::Impl {
  public:
   Impl(const KeyLog& keys, DecryptLimits limits) : keys_(keys), limits_(limits) {}
   ~Impl() {
-    for (Dir& d : dirs_) wipe(d);
+    for (Dir& d : dirs_)
+      wipe(d);
     EVP_MAC_free(hmac_);
   }
   Impl(const Impl&) = delete;
@@ -435,9 +440,9 @@ class Decryptor::Impl {
       return;
     }
     secrets_ = have_random_ ? keys_.find(client_random_) : nullptr;
-    if (!secrets_ || (tls13 ? secrets_->client_handshake.empty() ||
-                                  secrets_->server_handshake.empty()
-                            : secrets_->master.size() != 48)) {
+    if (!secrets_ ||
+        (tls13 ? secrets_->client_handshake.empty() || secrets_->server_handshake.empty()
+               : secrets_->master.size() != 48)) {
       fail_connection(DecryptState::kNoSecret, kAnomalyDecryptNoSecret);
       return;
     }
@@ -445,7 +450,8 @@ class Decryptor::Impl {
       for (int i = 0; i < 2; ++i) {
         Dir& d = dirs_[i];
         d.secret = i == 0 ? secrets_->client_handshake : secrets_->server_handshake;
-        if (!keys13(d)) return fail_connection(DecryptState::kUnsupported, kAnomalyDecryptUnsupportedSuite);
+        if (!keys13(d))
+          return fail_connection(DecryptState::kUnsupported, kAnomalyDecryptUnsupportedSuite);
         d.encrypting = true;  // every application_data record from here on
       }
       return;
@@ -464,7 +470,8 @@ class Decryptor::Impl {
         // Bytes before the first record (plaintext injected after STARTTLS): skip to a
         // handshake or alert record start, as the tls::Session resynchronises.
         std::size_t k = 0;
-        while (k < bytes.size() && !record_start(bytes, k)) ++k;
+        while (k < bytes.size() && !record_start(bytes, k))
+          ++k;
         d.offset += k;
         bytes = bytes.subspan(k);
         if (bytes.empty()) return;
@@ -515,7 +522,8 @@ class Decryptor::Impl {
 
   void end(Side side) {
     Dir& d = dir(side);
-    if (!d.stopped && !d.rec.empty() && d.framed && d.encrypting) anomalies_.add(kAnomalyDecryptTruncated);
+    if (!d.stopped && !d.rec.empty() && d.framed && d.encrypting)
+      anomalies_.add(kAnomalyDecryptTruncated);
     d.rec.clear();
     d.stopped = true;
   }
@@ -523,9 +531,9 @@ class Decryptor::Impl {
   DecryptState state(Side side) const { return dir(side).state; }
   DecryptState state() const {
     const DecryptState a = dirs_[0].state, b = dirs_[1].state;
-    for (DecryptState worst : {DecryptState::kNoSecret, DecryptState::kUnsupported,
-                               DecryptState::kBadRecord, DecryptState::kGap,
-                               DecryptState::kDecrypting})
+    for (DecryptState worst :
+         {DecryptState::kNoSecret, DecryptState::kUnsupported, DecryptState::kBadRecord,
+          DecryptState::kGap, DecryptState::kDecrypting})
       if (a == worst || b == worst) return worst;
     return DecryptState::kNone;
   }
@@ -607,8 +615,7 @@ class Decryptor::Impl {
     const std::size_t iv = c == Cipher::kChaCha ? 12 : is_cbc(c) ? kBlock : 4;
     std::vector<std::uint8_t> block(2 * (mac + key + iv));
     const char* digest = version_ < kTls12 ? "MD5-SHA1" : suite_->sha384 ? "SHA384" : "SHA256";
-    if (!tls_prf(digest, secrets_->master, "key expansion", server_random_, client_random_,
-                 block))
+    if (!tls_prf(digest, secrets_->master, "key expansion", server_random_, client_random_, block))
       return false;
     std::size_t at = 0;
     auto take = [&](std::size_t n) {
@@ -689,8 +696,7 @@ class Decryptor::Impl {
     if (inner == 22) {
       handshake(side, d, base, n, out);
     } else if (inner == 21 || inner == 23) {
-      out.pieces.push_back(
-          PlainPiece{static_cast<ContentType>(inner), base, n, d.rec_offset});
+      out.pieces.push_back(PlainPiece{static_cast<ContentType>(inner), base, n, d.rec_offset});
     } else {
       out.bytes.resize(base);
     }
@@ -749,7 +755,8 @@ class Decryptor::Impl {
     if (!suite_->tls13) return;
     // The keys change after the record that ends the message (RFC 8446 §5.1, §7.2).
     if (finished && !d.application) {
-      const auto& next = side == Side::kClient ? secrets_->client_traffic : secrets_->server_traffic;
+      const auto& next =
+          side == Side::kClient ? secrets_->client_traffic : secrets_->server_traffic;
       if (next.empty()) {
         stop(d, DecryptState::kNoSecret, kAnomalyDecryptNoSecret);
         return;
@@ -778,7 +785,8 @@ class Decryptor::Impl {
     std::copy(d.iv.begin(), d.iv.end(), nonce.begin());
     std::array<std::uint8_t, 8> seq{};
     put_u64(seq.data(), d.seq);
-    for (std::size_t i = 0; i < 8; ++i) nonce[4 + i] ^= seq[i];
+    for (std::size_t i = 0; i < 8; ++i)
+      nonce[4 + i] ^= seq[i];
     const std::size_t ct = len - kTag;
     const std::size_t base = out.bytes.size();
     if (!aead(d, nonce, std::span<const std::uint8_t>(d.rec.data(), 5),
@@ -786,7 +794,8 @@ class Decryptor::Impl {
               std::span<const std::uint8_t>(d.rec.data() + 5 + ct, kTag), out))
       return false;
     // TLSInnerPlaintext: content, type, zero padding.
-    while (out.bytes.size() > base && out.bytes.back() == 0) out.bytes.pop_back();
+    while (out.bytes.size() > base && out.bytes.back() == 0)
+      out.bytes.pop_back();
     if (out.bytes.size() == base) return false;  // no content type: unexpected_message
     inner = out.bytes.back();
     out.bytes.pop_back();
@@ -840,7 +849,8 @@ class Decryptor::Impl {
       aad[12] = static_cast<std::uint8_t>(pt);
       std::array<std::uint8_t, 12> nonce{};
       std::copy(d.iv.begin(), d.iv.end(), nonce.begin());
-      for (std::size_t i = 0; i < 8; ++i) nonce[4 + i] ^= aad[i];
+      for (std::size_t i = 0; i < 8; ++i)
+        nonce[4 + i] ^= aad[i];
       return aead(d, nonce, aad, body.subspan(0, pt), body.subspan(pt), out);
     }
     return open_cbc(d, out, body, aad);
@@ -933,16 +943,32 @@ class Decryptor::Impl {
 Decryptor::Decryptor(const KeyLog& keys, DecryptLimits limits)
     : impl_(std::make_unique<Impl>(keys, limits)) {}
 Decryptor::~Decryptor() = default;
-void Decryptor::on_client_hello(const ClientHello& hello) { impl_->on_client_hello(hello); }
-void Decryptor::on_server_hello(const ServerHello& hello) { impl_->on_server_hello(hello); }
+void Decryptor::on_client_hello(const ClientHello& hello) {
+  impl_->on_client_hello(hello);
+}
+void Decryptor::on_server_hello(const ServerHello& hello) {
+  impl_->on_server_hello(hello);
+}
 void Decryptor::feed(Side side, std::span<const std::uint8_t> bytes, DecryptOutput& out) {
   impl_->feed(side, bytes, out);
 }
-void Decryptor::gap(Side side, std::uint64_t length) { impl_->gap(side, length); }
-void Decryptor::end(Side side) { impl_->end(side); }
-DecryptState Decryptor::state(Side side) const { return impl_->state(side); }
-DecryptState Decryptor::state() const { return impl_->state(); }
-std::uint64_t Decryptor::records_decrypted(Side side) const { return impl_->records(side); }
-const AnomalyCounters& Decryptor::anomalies() const { return impl_->anomalies(); }
+void Decryptor::gap(Side side, std::uint64_t length) {
+  impl_->gap(side, length);
+}
+void Decryptor::end(Side side) {
+  impl_->end(side);
+}
+DecryptState Decryptor::state(Side side) const {
+  return impl_->state(side);
+}
+DecryptState Decryptor::state() const {
+  return impl_->state();
+}
+std::uint64_t Decryptor::records_decrypted(Side side) const {
+  return impl_->records(side);
+}
+const AnomalyCounters& Decryptor::anomalies() const {
+  return impl_->anomalies();
+}
 
 }  // namespace fedscope::tls

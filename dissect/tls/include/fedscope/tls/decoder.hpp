@@ -233,7 +233,7 @@ struct ServerHello {
   std::uint16_t cipher_suite = 0;
   std::string alpn;  ///< protocol selected by ALPN, "" if none
   bool hello_retry_request = false;
-  bool encrypt_then_mac = false;         ///< the server accepted encrypt_then_mac (RFC 7366)
+  bool encrypt_then_mac = false;          ///< the server accepted encrypt_then_mac (RFC 7366)
   std::array<std::uint8_t, 32> random{};  ///< ServerHello.random (TLS ≤ 1.2 key expansion)
 };
 

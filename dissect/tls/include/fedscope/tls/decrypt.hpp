@@ -72,7 +72,8 @@ inline constexpr std::string_view kAnomalyDecryptEarlyData = "tls.decrypt.early_
 /// that side.
 inline constexpr std::string_view kAnomalyDecryptBadFraming = "tls.decrypt.bad_framing";
 /// A TLS 1.3 handshake message inside TLS longer than Limits::max_handshake_bytes: skipped.
-inline constexpr std::string_view kAnomalyDecryptHandshakeTooLarge = "tls.decrypt.handshake_too_large";
+inline constexpr std::string_view kAnomalyDecryptHandshakeTooLarge =
+    "tls.decrypt.handshake_too_large";
 
 // ---------------------------------------------------------------------------------------------
 // Key log
@@ -83,18 +84,18 @@ class KeyLog {
   using Random = std::array<std::uint8_t, 32>;
 
   struct Limits {
-    std::size_t max_entries = 1'000'000;           ///< client randoms → keylog.too_many_entries
-    std::size_t max_line_bytes = 1024;             ///< → keylog.bad_line
-    std::uint64_t max_file_bytes = 1ULL << 30;     ///< load_file() refuses a larger file
+    std::size_t max_entries = 1'000'000;        ///< client randoms → keylog.too_many_entries
+    std::size_t max_line_bytes = 1024;          ///< → keylog.bad_line
+    std::uint64_t max_file_bytes = 1ULL << 30;  ///< load_file() refuses a larger file
   };
 
   /// The secrets one client random has (empty vectors: not in the log).
   struct Secrets {
-    std::vector<std::uint8_t> master;             ///< CLIENT_RANDOM (TLS ≤ 1.2), 48 bytes
-    std::vector<std::uint8_t> client_handshake;   ///< CLIENT_HANDSHAKE_TRAFFIC_SECRET
-    std::vector<std::uint8_t> server_handshake;   ///< SERVER_HANDSHAKE_TRAFFIC_SECRET
-    std::vector<std::uint8_t> client_traffic;     ///< CLIENT_TRAFFIC_SECRET_0
-    std::vector<std::uint8_t> server_traffic;     ///< SERVER_TRAFFIC_SECRET_0
+    std::vector<std::uint8_t> master;            ///< CLIENT_RANDOM (TLS ≤ 1.2), 48 bytes
+    std::vector<std::uint8_t> client_handshake;  ///< CLIENT_HANDSHAKE_TRAFFIC_SECRET
+    std::vector<std::uint8_t> server_handshake;  ///< SERVER_HANDSHAKE_TRAFFIC_SECRET
+    std::vector<std::uint8_t> client_traffic;    ///< CLIENT_TRAFFIC_SECRET_0
+    std::vector<std::uint8_t> server_traffic;    ///< SERVER_TRAFFIC_SECRET_0
   };
 
   KeyLog() = default;
