@@ -18,6 +18,7 @@
 #include "fedscope/report/analysis.hpp"
 #include "fedscope/report/events.hpp"
 #include "fedscope/report/findings.hpp"
+#include "fedscope/tls/decrypt.hpp"
 #include "output.hpp"
 
 namespace po = boost::program_options;
@@ -94,7 +95,8 @@ po::options_description report_options(std::string& format, std::string& output,
                                        std::vector<std::string>& domains,
                                        std::vector<std::string>& files, double& dns_timeout,
                                        std::string& time, std::string& events, bool& summary,
-                                       bool& compact, unsigned& threads) {
+                                       bool& compact, unsigned& threads,
+                                       std::vector<std::string>& keylogs) {
   po::options_description opts("usage: fedscope report [options] FILE...\n\noptions");
   // clang-format off
   opts.add_options()
@@ -115,6 +117,10 @@ po::options_description report_options(std::string& format, std::string& output,
      "CIDR of your inside network (repeatable), e.g. 192.0.2.0/24")
     ("domain", po::value(&domains)->composing(),
      "an XMPP domain that is yours (repeatable); remedies then say \"your\" or \"the peer's\"")
+    ("tls-keylog", po::value(&keylogs)->composing(),
+     "an NSS key-log file (SSLKEYLOGFILE, Wireshark's tls.keylog_file; repeatable): TLS 1.2 "
+     "and 1.3 sessions whose client random it names are decrypted, and what was said inside "
+     "TLS is judged as observed. The secrets are never printed")
     ("dns-timeout", po::value(&dns_timeout)->default_value(5.0),
      "seconds after which an unanswered DNS query counts as unanswered")
     ("summary", po::bool_switch(&summary),
@@ -133,11 +139,11 @@ po::options_description report_options(std::string& format, std::string& output,
 
 void print_report_help(std::ostream& os) {
   std::string a, b, c, h;
-  std::vector<std::string> d, e, f;
+  std::vector<std::string> d, e, f, l;
   double g = 0;
   bool s = false, k = false;
   unsigned t = 1;
-  os << report_options(a, b, d, e, f, g, c, h, s, k, t)
+  os << report_options(a, b, d, e, f, g, c, h, s, k, t, l)
      << "\nFILE: one or more captures (one per vantage point or interface), merged by time:\n"
         "pcap or pcapng, gzip-compressed or not; `-` (or /dev/stdin, a FIFO, <(zcat x.gz)) reads\n"
         "standard input in one pass, e.g. `ssh fw tcpdump -w - ... | fedscope report -`.\n"
@@ -175,13 +181,14 @@ std::string local_zone_name() {
 
 int cmd_report(const std::vector<std::string>& args) {
   std::string format = "text", output, time = "utc";
-  std::vector<std::string> inside, domains, files;
+  std::vector<std::string> inside, domains, files, keylogs;
   std::string events_path;
   double dns_timeout = 5.0;
   bool summary = false, compact = false;
   unsigned threads = 1;
-  po::options_description opts = report_options(format, output, inside, domains, files, dns_timeout,
-                                                time, events_path, summary, compact, threads);
+  po::options_description opts =
+      report_options(format, output, inside, domains, files, dns_timeout, time, events_path,
+                     summary, compact, threads, keylogs);
   po::options_description hidden;
   hidden.add_options()("file", po::value(&files)->composing());
   po::options_description all;
@@ -226,6 +233,27 @@ int cmd_report(const std::vector<std::string>& args) {
   }
   o.engine.dns_timeout_seconds = dns_timeout;
   o.engine.threads = threads;
+  // The key logs are read before the captures: a wrong path should not cost a long run.
+  tls::KeyLog keylog;
+  for (const auto& k : keylogs) {
+    std::string why;
+    if (!keylog.load_file(k, why)) {
+      std::cerr << "fedscope report: --tls-keylog: " << why << "\n";
+      return kExitUsage;
+    }
+    if (tls::keylog_file_exposed(k))
+      std::cerr << "fedscope report: warning: --tls-keylog " << k
+                << " can be read by other users; it decrypts every session it names (chmod 600 "
+                << k << ")\n";
+  }
+  if (!keylogs.empty()) {
+    if (keylog.size() == 0)
+      std::cerr << "fedscope report: warning: --tls-keylog: no usable secret in "
+                << (keylogs.size() == 1 ? keylogs.front() : "the key logs")
+                << " (expected lines like CLIENT_RANDOM <64 hex> <96 hex>)\n";
+    o.engine.keylog = &keylog;
+    o.keylog_files = keylogs.size();
+  }
   for (const auto& c : inside) {
     auto cidr = Cidr::parse(c);
     if (!cidr)
@@ -281,6 +309,7 @@ int cmd_report(const std::vector<std::string>& args) {
     std::cerr << "fedscope report: " << error << "\n";
     return kExitUsage;
   }
+  result.anomalies.merge(keylog.anomalies());
   for (const auto& f : result.files) {
     const std::string& name = f.name;
     if (f.interfaces.empty() && f.packets > 0 && packet::linktype_supported(f.linktype).empty())

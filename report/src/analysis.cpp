@@ -202,6 +202,8 @@ bool analyze(const Options& options, Result& result, std::string& error) {
   eng.finish();
   if (options.progress) options.progress(1.0);
   result.files = reader.files();
+  result.keylog_files = options.keylog_files;
+  result.keylog_secrets = options.engine.keylog ? options.engine.keylog->size() : 0;
   result.stats = eng.stats();
   result.anomalies = reader.anomalies();
   result.anomalies.merge(eng.anomalies());

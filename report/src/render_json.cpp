@@ -201,6 +201,7 @@ void write_tls(JsonWriter& w, const Result& r, const s2s::ConnectionFacts& x) {
     w.key("description");
     a.encrypted ? w.null() : w.value(tls::alert_description_name(a.description));
     w.member("encrypted", a.encrypted);
+    w.member("decrypted", a.decrypted);
     w.key("packet");
     write_ref(w, r, a.ref);
     w.end_object();
@@ -212,6 +213,20 @@ void write_tls(JsonWriter& w, const Result& r, const s2s::ConnectionFacts& x) {
   w.member("server", t.server_encrypted_records);
   w.end_object();
   w.member("xmpp_inside", t.decrypted ? "decrypted" : "not-observable");
+  // Only with --tls-keylog: how far decryption got, and the records it opened.
+  w.key("decryption");
+  if (t.keylog) {
+    w.begin_object();
+    w.member("state", tls::to_string(t.decryption));
+    w.key("records");
+    w.begin_object();
+    w.member("client", t.client_decrypted_records);
+    w.member("server", t.server_decrypted_records);
+    w.end_object();
+    w.end_object();
+  } else {
+    w.null();
+  }
   w.end_object();
 }
 

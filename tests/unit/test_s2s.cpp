@@ -230,34 +230,6 @@ TEST(S2s, PlaintextAfterProceedIsFlagged) {
   EXPECT_EQ(an.get(xmpp::kAnomalyStartTlsPlaintextAfter), 1u);
 }
 
-// The decryption slot: a stand-in decryptor that hands the "TLS" bytes back as plaintext.
-class PassThrough : public TlsDecryptor {
- public:
-  void on_tls(bool, std::span<const std::uint8_t> bytes,
-              std::vector<std::uint8_t>& plaintext) override {
-    plaintext.insert(plaintext.end(), bytes.begin(), bytes.end());
-  }
-};
-
-TEST(S2s, DecryptorSlotFeedsTheInnerStream) {
-  AnomalyCounters an;
-  PassThrough pt;
-  Config c;
-  c.decryptor = &pt;
-  auto f = run({{true, kHeaderA},
-                {false, kHeaderB + kFeaturesTls},
-                {true, "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"},
-                {false, "<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"},
-                {true, kHeaderA + "<db:result from='a.example' to='b.example'>k</db:result>"},
-                {false, kHeaderB + "<db:result type='valid' from='b.example' to='a.example'/>"}},
-               an, c);
-  EXPECT_TRUE(f.tls->decrypted);
-  EXPECT_EQ(f.xmpp_inside_tls, Seen::kYes);
-  ASSERT_EQ(f.dialback.size(), 2u);
-  EXPECT_TRUE(f.dialback[0].answered);
-  EXPECT_NE(ladder(f).find("[in TLS] db:result valid"), std::string::npos);
-}
-
 // Any split of either direction gives the same facts (ladder packet numbers aside).
 TEST(S2s, SameFactsForEverySplit) {
   const auto chunks = plaintext_dialback();

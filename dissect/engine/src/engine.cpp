@@ -256,6 +256,7 @@ struct Engine::Impl : flow::StreamSinkFactory {
         s2s::Config sc;
         sc.xmpp_limits = config.xmpp_limits;
         sc.tls_limits = config.tls_limits;
+        sc.keylog = config.keylog;
         // The connection's first packet was no SYN: the capture joined mid-stream.
         sc.midstream = !opened_by_syn;
         x = std::make_unique<XmppConn>(this, c.id, sc);

@@ -156,6 +156,10 @@ class ConnectionAnalyzer::Impl {
         tls_->gap(tls_side(from_orig), length);
         tls_events(at);
       }
+      if (dec_) {
+        dec_->gap(tls_side(from_orig), length);
+        decryption_step(at);
+      }
       return;
     }
     d.parser.gap(length);
@@ -176,6 +180,10 @@ class ConnectionAnalyzer::Impl {
     if (tls_) {
       tls_->end(tls_side(from_orig));
       tls_events(at);
+    }
+    if (dec_) {
+      dec_->end(tls_side(from_orig));
+      decryption_step(at);
     }
   }
 
@@ -203,8 +211,19 @@ class ConnectionAnalyzer::Impl {
       t.complete = tls_->handshake_complete();
       t.client_encrypted_records = tls_->encrypted_records(tls::Side::kClient);
       t.server_encrypted_records = tls_->encrypted_records(tls::Side::kServer);
+      if (dec_) {
+        anomalies_.merge(dec_->anomalies());
+        t.keylog = true;
+        t.decryption = dec_->state();
+        t.client_decrypted_records = dec_->records_decrypted(tls::Side::kClient);
+        t.server_decrypted_records = dec_->records_decrypted(tls::Side::kServer);
+      }
       if (t.server_hello && !t.server_hello->hello_retry_request) {
-        if (t.server_hello->version >= 0x0304)
+        if (t.server_hello->version >= 0x0304 && !t.chain.empty())
+          t.certificate = Seen::kYes;  // read inside TLS with the key log
+        else if (t.server_hello->version >= 0x0304 && server_finished_)
+          t.certificate = Seen::kNo;  // decrypted, and the server sent none (resumption)
+        else if (t.server_hello->version >= 0x0304)
           t.certificate = Seen::kUnknown;  // encrypted in TLS 1.3
         else if (!t.chain.empty())
           t.certificate = Seen::kYes;
@@ -251,13 +270,27 @@ class ConnectionAnalyzer::Impl {
   void tls_bytes(bool from_orig, std::span<const std::uint8_t> bytes, const PacketRef& at) {
     mark_tls_started();
     if (!tls_) tls_ = std::make_unique<tls::Session>(tls::Config{cfg_.tls_limits});
+    if (cfg_.keylog && !dec_) dec_ = std::make_unique<tls::Decryptor>(*cfg_.keylog);
     tls_->feed(tls_side(from_orig), bytes);
+    // The hellos reach the decryptor (through the events) before the records after them.
     tls_events(at);
-    if (cfg_.decryptor) {
-      plain_.clear();
-      cfg_.decryptor->on_tls(from_orig, bytes, plain_);
-      if (!plain_.empty()) {
-        f_.tls.mut().decrypted = true;
+    if (!dec_) return;
+    plain_.clear();
+    dec_->feed(tls_side(from_orig), bytes, plain_);
+    for (const auto& piece : plain_.pieces)
+      plaintext(from_orig, piece, plain_.view(piece), at);
+    decryption_step(at);
+  }
+
+  /// What the key log opened: application data into the inner XMPP parser, alerts and the
+  /// TLS 1.3 handshake into the TLS facts.
+  void plaintext(bool from_orig, const tls::PlainPiece& piece, std::span<const std::uint8_t> b,
+                 const PacketRef& at) {
+    auto& t = f_.tls.mut();
+    t.decrypted = true;
+    switch (piece.type) {
+      case tls::ContentType::kApplicationData: {
+        if (b.empty()) return;
         f_.xmpp_inside_tls = Seen::kYes;
         Dir& d = from_orig ? o_ : r_;
         if (!d.inner) {
@@ -265,9 +298,85 @@ class ConnectionAnalyzer::Impl {
                          cfg_.xmpp_limits};
           d.inner = std::make_unique<xmpp::StreamParser>(c);
         }
-        d.inner->feed(plain_);
+        d.inner->feed(b);
         xmpp_events(from_orig, *d.inner, at, true);
+        return;
       }
+      case tls::ContentType::kAlert: {
+        if (b.size() < 2) return;
+        // A TLS ≤ 1.2 alert was counted (encrypted) by the tls::Session: fill that one in.
+        AlertFact* known = nullptr;
+        for (auto& a : t.alerts)
+          if (a.encrypted && a.from_client == from_orig && !a.decrypted) {
+            known = &a;
+            break;
+          }
+        if (known) {
+          known->level = b[0];
+          known->description = b[1];
+          known->encrypted = false;
+          known->decrypted = true;
+        } else {
+          ++t.alert_count;
+          if (t.alerts.size() < kMaxAlerts)
+            t.alerts.push_back(AlertFact{from_orig, b[0], b[1], false, true, at});
+        }
+        step(from_orig, at,
+             std::string("[in TLS] TLS alert ") + (b[0] == 2 ? "fatal " : "warning ") +
+                 tls::alert_description_name(b[1]));
+        return;
+      }
+      case tls::ContentType::kHandshake:
+        break;
+      default:
+        return;
+    }
+    if (b.size() < 4) return;
+    const std::uint8_t type = b[0];
+    const auto body = b.subspan(4);
+    const bool tls13 = t.server_hello && t.server_hello->version >= tls::kTls13;
+    if (type == tls::kCertificateType && tls13) {
+      tls::Certificates certs;
+      bool cut = false;
+      if (tls::parse_certificate_message_13(body, cfg_.tls_limits, certs, &cut).empty()) {
+        if (cut) anomalies_.add(tls::kAnomalyChainTruncated);
+        certificates(from_orig, certs, at, true);
+      } else {
+        anomalies_.add(tls::kAnomalyBadHandshake);
+      }
+    } else if (type == tls::kCertificateRequestType && tls13) {
+      t.certificate_request = true;
+      step(from_orig, at, "[in TLS] TLS CertificateRequest (client certificate asked)");
+    } else if (type == 20 && !from_orig) {
+      server_finished_ = true;
+    } else if (type == 24) {
+      step(from_orig, at, "[in TLS] TLS KeyUpdate");
+    }
+  }
+
+  /// A ladder step when decryption starts, or stops and why (once each).
+  void decryption_step(const PacketRef& at) {
+    const tls::DecryptState s = dec_->state();
+    if (s == said_) return;
+    said_ = s;
+    switch (s) {
+      case tls::DecryptState::kNone:
+        return;
+      case tls::DecryptState::kDecrypting:
+        step(false, at, "TLS decrypted with the key log");
+        return;
+      case tls::DecryptState::kNoSecret:
+        step(false, at, "TLS not decrypted: the key log has no secret for this ClientHello");
+        return;
+      case tls::DecryptState::kUnsupported:
+        step(false, at, "TLS not decrypted: the cipher suite is not supported");
+        return;
+      case tls::DecryptState::kBadRecord:
+        step(false, at, "TLS decryption stopped: a record failed authentication (wrong key?)");
+        return;
+      case tls::DecryptState::kGap:
+        step(false, at, "TLS decryption stopped: bytes missing from the capture");
+        return;
     }
   }
 
@@ -473,6 +582,7 @@ class ConnectionAnalyzer::Impl {
   }
 
   void on_tls(bool client, const tls::ClientHello& e, const PacketRef& at) {
+    if (dec_) dec_->on_client_hello(e);
     if (!f_.tls.mut().client_hello) {
       f_.tls.mut().client_hello = e;
       f_.tls.mut().client_hello_ref = at;
@@ -496,6 +606,7 @@ class ConnectionAnalyzer::Impl {
     step(client, at, t);
   }
   void on_tls(bool client, const tls::ServerHello& e, const PacketRef& at) {
+    if (dec_) dec_->on_server_hello(e);
     if (e.hello_retry_request) {
       step(client, at, "TLS HelloRetryRequest");
       return;
@@ -505,10 +616,13 @@ class ConnectionAnalyzer::Impl {
     std::string t = "TLS ServerHello " + tls::version_name(e.version) + " " +
                     tls::cipher_suite_name(e.cipher_suite);
     if (!e.alpn.empty()) t += " alpn=" + e.alpn;
-    if (e.version >= 0x0304) t += " (certificate and what follows are encrypted)";
+    if (e.version >= 0x0304 && !dec_) t += " (certificate and what follows are encrypted)";
     step(client, at, t);
   }
   void on_tls(bool client, const tls::Certificates& e, const PacketRef& at) {
+    certificates(client, e, at, false);
+  }
+  void certificates(bool client, const tls::Certificates& e, const PacketRef& at, bool inside) {
     if (client) {
       if (f_.tls.mut().client_chain.empty()) {
         f_.tls.mut().client_chain = e.chain;
@@ -531,7 +645,7 @@ class ConnectionAnalyzer::Impl {
       if (c.self_signed) t += " (self-signed)";
     }
     t += " chain=" + std::to_string(e.total);
-    step(client, at, t);
+    step(client, at, in(inside, t));
   }
   void on_tls(bool client, const tls::CertificateRequest&, const PacketRef& at) {
     f_.tls.mut().certificate_request = true;
@@ -549,7 +663,7 @@ class ConnectionAnalyzer::Impl {
   void on_tls(bool client, const tls::Alert& e, const PacketRef& at) {
     ++f_.tls.mut().alert_count;
     if (f_.tls.mut().alerts.size() < kMaxAlerts)
-      f_.tls.mut().alerts.push_back(AlertFact{client, e.level, e.description, e.encrypted, at});
+      f_.tls.mut().alerts.push_back(AlertFact{client, e.level, e.description, e.encrypted, false, at});
     if (e.encrypted) {
       step(client, at, "TLS alert (encrypted)");
       return;
@@ -572,7 +686,10 @@ class ConnectionAnalyzer::Impl {
   Dir o_, r_;
   std::unique_ptr<tls::Session> tls_;
   std::string scratch_;  ///< the text of a stanza's ladder step
-  std::vector<std::uint8_t> plain_;
+  std::unique_ptr<tls::Decryptor> dec_;  ///< with a key log, from the first TLS byte
+  tls::DecryptOutput plain_;
+  tls::DecryptState said_ = tls::DecryptState::kNone;
+  bool server_finished_ = false;  ///< the server's TLS 1.3 Finished was decrypted
 };
 
 ConnectionAnalyzer::ConnectionAnalyzer(AnomalyCounters& anomalies, Config config)

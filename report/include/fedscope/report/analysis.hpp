@@ -35,6 +35,8 @@ struct Options {
   /// With events: flush once the records that arrived since the last flush are 1/N of all
   /// kept (see analysis.cpp); 0 flushes after every record (tests: the most incremental run).
   std::uint32_t events_batch_share = 8;
+  /// --tls-keylog files given (the secrets themselves reach the engine: engine.keylog).
+  std::size_t keylog_files = 0;
 };
 
 /// What a connection is to an attempt. to_string(): "stream", "dialback-verify",
@@ -166,6 +168,8 @@ struct Result {
   /// FEDSCOPE_TIMING and benchmarks; not part of any report).
   double read_seconds = 0, judge_seconds = 0;
   bool forwarding_vantage = false;  ///< evidence the capture was taken on a forwarding box
+  /// --tls-keylog: the files given and the client randoms they hold (0 files: no key log).
+  std::size_t keylog_files = 0, keylog_secrets = 0;
   std::size_t vantage_count = 0;
 
   /// Root causes and independent findings by severity (folded consequences not counted).

@@ -105,6 +105,9 @@ struct EngineConfig {
   double progress_seconds = 0;
   xmpp::Limits xmpp_limits{};
   tls::Limits tls_limits{};
+  /// TLS secrets (--tls-keylog): TLS on federation connections is decrypted with them. Not
+  /// owned; must outlive the engine; read-only, so both analysis threads share it.
+  const tls::KeyLog* keylog = nullptr;
   /// 2: the per-connection XMPP/TLS analyzers run on a second thread (detail::AnalyzerStage),
   /// fed in order through a bounded queue; records reach the Observer in the same order and
   /// with the same facts as with 1. Only without progress reports (progress_seconds 0).

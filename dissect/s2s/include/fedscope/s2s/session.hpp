@@ -7,7 +7,9 @@
 /// Pipeline per direction:
 ///
 ///   bytes -> xmpp::StreamParser -> (STARTTLS hand-off at an exact offset, or direct TLS)
-///         -> [TlsDecryptor slot: plaintext -> a fresh xmpp::StreamParser] -> tls::Session
+///         -> tls::Session (records, cleartext handshake)
+///         -> with a key log: tls::Decryptor -> plaintext -> a fresh xmpp::StreamParser, and the
+///            TLS 1.3 handshake inside (certificates, alerts) back into the facts
 ///
 /// Every fact is three-valued where the capture can fail to show it: a fact that was seen, a
 /// fact seen to be absent, or "not observable" (inside TLS, after a gap, capture ended). The
@@ -28,6 +30,7 @@
 #include "fedscope/base/anomaly.hpp"
 #include "fedscope/base/frame.hpp"
 #include "fedscope/tls/decoder.hpp"
+#include "fedscope/tls/decrypt.hpp"
 #include "fedscope/xmpp/parser.hpp"
 
 namespace fedscope::s2s {
@@ -163,7 +166,8 @@ struct DialbackFact {
 struct AlertFact {
   bool from_client = false;
   std::uint8_t level = 0, description = 0;
-  bool encrypted = false;
+  bool encrypted = false;  ///< level and description unknown (encrypted, no key)
+  bool decrypted = false;  ///< read inside TLS with the key log
   PacketRef ref;
 };
 
@@ -188,7 +192,13 @@ struct TlsFacts {
   bool complete = false;  ///< see tls::Session::handshake_complete()
   std::uint64_t client_encrypted_records = 0, server_encrypted_records = 0;
   std::string client_not_tls, server_not_tls;  ///< first bytes, when a side did not speak TLS
-  bool decrypted = false;  ///< a TlsDecryptor gave plaintext: the XMPP inside is observable
+  /// Records were opened with the key log (--tls-keylog): what is inside TLS is observed.
+  bool decrypted = false;
+  /// With a key log: how far decryption got (tls::DecryptState; kNone without a key log or
+  /// before anything encrypted).
+  tls::DecryptState decryption = tls::DecryptState::kNone;
+  bool keylog = false;  ///< a key log was given (decryption was attempted)
+  std::uint64_t client_decrypted_records = 0, server_decrypted_records = 0;
 };
 
 /// One line of the per-connection ladder: time, direction, event. The flag after the count:
@@ -229,21 +239,12 @@ struct ConnectionFacts {
 /// names one. The text as seen, not normalized: compare with fedscope::domains_equal().
 std::pair<std::string, std::string> stream_domains(const ConnectionFacts& x);
 
-/// The slot for TLS decryption (a later issue feeds it from a TLS key log). It receives each
-/// side's TLS bytes in order and appends the application-data plaintext it could decrypt;
-/// the session parses that plaintext as the XMPP stream restarted inside TLS.
-class TlsDecryptor {
- public:
-  virtual ~TlsDecryptor() = default;
-  virtual void on_tls(bool from_client, std::span<const std::uint8_t> bytes,
-                      std::vector<std::uint8_t>& plaintext) = 0;
-};
-
 struct Config {
   xmpp::Limits xmpp_limits{};
   tls::Limits tls_limits{};
   bool midstream = false;  ///< the capture joined without the SYN
-  TlsDecryptor* decryptor = nullptr;
+  /// TLS secrets (--tls-keylog), shared read-only by every connection; null: no decryption.
+  const tls::KeyLog* keylog = nullptr;
 };
 
 /// One TCP connection's federation session. Not copyable; one per connection.

@@ -52,25 +52,25 @@ inline constexpr std::string_view kAnomalyKeylogTooMany = "keylog.too_many_entri
 
 /// The key log holds no secret for this connection's client random (or not the ones its
 /// version needs). Once per connection.
-inline constexpr std::string_view kAnomalyNoSecret = "tls.decrypt.no_secret";
+inline constexpr std::string_view kAnomalyDecryptNoSecret = "tls.decrypt.no_secret";
 /// The negotiated suite (or version) is not one the decryptor supports. Once per connection.
-inline constexpr std::string_view kAnomalyUnsupportedSuite = "tls.decrypt.unsupported_suite";
+inline constexpr std::string_view kAnomalyDecryptUnsupportedSuite = "tls.decrypt.unsupported_suite";
 /// A record failed authentication (AEAD tag, MAC, padding): a wrong key or damaged bytes.
 /// That side stops decrypting (its sequence number is no longer known).
-inline constexpr std::string_view kAnomalyBadRecord = "tls.decrypt.bad_record";
+inline constexpr std::string_view kAnomalyDecryptBadRecord = "tls.decrypt.bad_record";
 /// Bytes lost in the capture: that side's record framing and sequence number are lost; it
 /// stops decrypting.
-inline constexpr std::string_view kAnomalyGap = "tls.decrypt.gap";
+inline constexpr std::string_view kAnomalyDecryptGap = "tls.decrypt.gap";
 /// The side ended inside a record.
-inline constexpr std::string_view kAnomalyTruncated = "tls.decrypt.truncated";
+inline constexpr std::string_view kAnomalyDecryptTruncated = "tls.decrypt.truncated";
 /// Encrypted records the decryptor skipped without trying: TLS 1.3 early data (0-RTT) or
 /// client records the server skipped as rejected early data.
-inline constexpr std::string_view kAnomalyEarlyData = "tls.decrypt.early_data";
+inline constexpr std::string_view kAnomalyDecryptEarlyData = "tls.decrypt.early_data";
 /// A record header the decryptor cannot frame (the tls::Session names the defect): stops
 /// that side.
-inline constexpr std::string_view kAnomalyBadFraming = "tls.decrypt.bad_framing";
+inline constexpr std::string_view kAnomalyDecryptBadFraming = "tls.decrypt.bad_framing";
 /// A TLS 1.3 handshake message inside TLS longer than Limits::max_handshake_bytes: skipped.
-inline constexpr std::string_view kAnomalyHandshakeTooLarge = "tls.decrypt.handshake_too_large";
+inline constexpr std::string_view kAnomalyDecryptHandshakeTooLarge = "tls.decrypt.handshake_too_large";
 
 // ---------------------------------------------------------------------------------------------
 // Key log
@@ -163,7 +163,7 @@ struct DecryptOutput {
 };
 
 struct DecryptLimits {
-  std::size_t max_record_length = 16384 + 2048;  ///< larger: kAnomalyBadFraming
+  std::size_t max_record_length = 16384 + 2048;  ///< larger: kAnomalyDecryptBadFraming
   std::size_t max_handshake_bytes = 256 * 1024;  ///< → tls.decrypt.handshake_too_large
   std::size_t max_early_records = 64;            ///< skipped 0-RTT records before giving up
 };
@@ -187,7 +187,7 @@ class Decryptor {
   void feed(Side side, std::span<const std::uint8_t> bytes, DecryptOutput& out);
   /// @p length bytes lost: that side stops (kGap) if it was decrypting or could have.
   void gap(Side side, std::uint64_t length);
-  /// End of that side: an unfinished record is kAnomalyTruncated.
+  /// End of that side: an unfinished record is kAnomalyDecryptTruncated.
   void end(Side side);
 
   DecryptState state(Side side) const;
