@@ -158,7 +158,7 @@ def new_facts():
 def by_side(fol, kind, s, client, server):
     """(client's bytes, server's bytes, ok) of one follow block."""
     node0, a, b = fol.get((kind, s), (None, b"", b""))
-    if node0 is None or node0 == client:
+    if node0 is None or node0 == client or not (a or b):   # nothing followed: no node to name
         return a, b, True
     if node0 == server:
         return b, a, True
@@ -172,14 +172,17 @@ def side_facts(tcp_bytes, tls_bytes, receiver):
     return f
 
 
+def rel(path):
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def fedscope_report(fedscope, pcap, keylog, options):
-    p = subprocess.run([fedscope, "report", str(pcap.relative_to(ROOT)), *options, "--tls-keylog",
-                        str(keylog.relative_to(ROOT)), "--format", "json"], cwd=ROOT,
-                       capture_output=True, text=True, timeout=120)
+    p = subprocess.run([fedscope, "report", rel(pcap), *options, "--tls-keylog", rel(keylog),
+                        "--format", "json"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     try:
         return json.loads(p.stdout)
     except json.JSONDecodeError:
-        check(False, f"{pcap.relative_to(ROOT)}: no JSON from fedscope (rc={p.returncode}) "
+        check(False, f"{rel(pcap)}: no JSON from fedscope (rc={p.returncode}) "
                      f"{p.stderr.strip()[-300:]}")
         return None
 
