@@ -48,7 +48,7 @@ SCENARIOS=(
   tls-cert-srvid-ok tls-cert-xmppaddr-ok tls-cert-wildcard-ok
   tls-alert-unknown-ca tls-old-version tls-handshake-incomplete tls-sni-mismatch
   tls13-healthy direct-tls starttls-injection
-  tls13-cert-untrusted-secure-auth tls13-hrr tls12-chacha tls12-cbc
+  tls13-cert-untrusted-secure-auth tls13-hrr tls12-chacha tls12-cbc tls12-cbc-mte
 )
 
 # The codes of the XMPP/TLS judges (expected.json xmpp_must / xmpp_must_not).
@@ -581,6 +581,17 @@ sc_tls12_cbc() {
   PICK='Server Hello|Certificate'
   SUMMARY=$(tls_common_summary "TLS 1.2, TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA (0xc013) with the encrypt_then_mac extension (RFC 7366) in both hellos, RSA certificate in clear")
   NOTES="A CBC suite in TLS 1.2: explicit per-record IV, HMAC-SHA1, and encrypt-then-MAC (RFC 7366, extension 22 in both hellos: the MAC covers the ciphertext, padding is inside the encryption). Connection 2 is TLS 1.3. With --tls-keylog sslkeylog.txt dialback valid both ways and the stanzas are observed. Must produce no XMPP/TLS error finding."
+}
+
+sc_tls12_cbc_mte() {
+  tls_defaults
+  B_CERT=b-rsa KEYLOG=sslkeylog.txt
+  DESC="healthy STARTTLS, TLS 1.2 with ECDHE-RSA-AES256-SHA384 (AES-256-CBC, HMAC-SHA384) and MAC-then-encrypt: b.example's TLS server refuses encrypt_then_mac; dialback and stanzas inside TLS"
+  CHECKS+=("$B_CERT_SEEN" "$B_TLS12" "ip.src == $B_IP && tls.handshake.type == 2 && tls.handshake.ciphersuite == 0xc028;==;1"
+    "ip.src == $B_IP && tls.handshake.type == 2 && tls.handshake.extension.type == 22;==;0")
+  PICK='Server Hello|Certificate'
+  SUMMARY=$(tls_common_summary "TLS 1.2, TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384 (0xc028); a.example offers encrypt_then_mac, b.example's ServerHello does not echo it (SSL_OP_NO_ENCRYPT_THEN_MAC): MAC-then-encrypt; RSA certificate in clear")
+  NOTES="The classic TLS 1.2 CBC record (RFC 5246 6.2.3.2): HMAC-SHA384 over the plaintext, then padding, then AES-256-CBC with an explicit IV; the MAC and the padding are inside the encryption, unlike tls12-cbc (encrypt_then_mac). Connection 2 is TLS 1.3. With --tls-keylog sslkeylog.txt dialback valid both ways and the stanzas are observed. Must produce no XMPP/TLS error finding."
 }
 
 # ---------------------------------------------------------------- driver

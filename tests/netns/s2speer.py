@@ -54,6 +54,7 @@ DEFAULTS = dict(
     b_tls_max=None,           # "1.2": the receiver's TLS server limited to TLS 1.2
     b_groups=None,            # e.g. "secp384r1": the receiver's only key-exchange group (HRR)
     b_ciphers=None,           # OpenSSL cipher string of the receiver's TLS <= 1.2 server
+    b_no_etm=False,           # the receiver's TLS server refuses encrypt_then_mac (RFC 7366)
     b_client_cert=False,      # the receiver's TLS server requests a client certificate
     b_secure_auth=False,      # Prosody s2s_secure_auth: an untrusted client certificate gets
                               # <stream:error><not-authorized/> at the stream restart
@@ -120,6 +121,7 @@ SCENARIOS = {
     "tls13-hrr": dict(TLS, b_tls_max=None, b_groups="secp384r1"),
     "tls12-chacha": dict(TLS, b_ciphers="ECDHE-RSA-CHACHA20-POLY1305"),
     "tls12-cbc": dict(TLS, b_ciphers="ECDHE-RSA-AES128-SHA"),
+    "tls12-cbc-mte": dict(TLS, b_ciphers="ECDHE-RSA-AES256-SHA384", b_no_etm=True),
 }
 
 T0 = time.monotonic()
@@ -489,6 +491,8 @@ class Peer:
                 ctx.set_ecdh_curve(self.sc["b_groups"])
             if self.sc["b_ciphers"]:
                 ctx.set_ciphers(self.sc["b_ciphers"])
+            if self.sc["b_no_etm"]:
+                ctx.options |= 0x00080000   # OpenSSL 3.0 SSL_OP_NO_ENCRYPT_THEN_MAC
             if self.sc["b_client_cert"]:
                 # Like Prosody (LuaSec): ask for a certificate and let the handshake complete
                 # whatever it is; trust is decided afterwards (peer_trusted). OpenSSL would
