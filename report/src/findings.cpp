@@ -662,10 +662,10 @@ What a capture without the TLS keys can still tell, and the thresholds used:
 
 | rule | threshold |
 |---|---|
-| `ok`, basis `observed` | dialback `valid` or SASL `<success/>` seen in clear |
+| `ok`, basis `observed` | dialback `valid` or SASL `<success/>` seen in clear, or inside TLS decrypted with `--tls-keylog` |
 | `ok`, basis `inferred` | a stream whose TLS handshake completed and that carried at least 2 encrypted records each way, with no teardown and no blocking finding; or stream headers both ways in clear; or, payload not captured (snaplen), data both ways and a FIN from each side without a reset |
 | `tls-closed-after-handshake` | a reset, or one side's FIN left unanswered, within 2 s of the ServerHello; an orderly close (a FIN each way, no reset) is not a teardown |
-| the likely cause of a teardown | named (as the root cause, the teardown folded under it) only when the certificate was seen in clear (TLS 1.2 or older) and has a finding |
+| the likely cause of a teardown | named (as the root cause, the teardown folded under it) only when the certificate was seen (in clear in TLS 1.2 or older, or inside TLS 1.3 with `--tls-keylog`) and has a finding; a stream error `<not-authorized/>`, `<policy-violation/>` or `<undefined-condition/>` after it (read inside TLS with the key log) is folded under it too |
 | a failed connection back to us while our encrypted stream is open (the peer's possible dialback check) | the peer closing our stream within 60 s of it: our direction `failed` with the same root cause; our stream open 60 s longer: unchanged; the capture ending before: `not-determinable`, naming that connection |
 | a clean close before authentication | not a failure by itself (a probe does it) |
 

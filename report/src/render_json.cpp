@@ -456,6 +456,16 @@ void write_options(JsonWriter& w, const Result& r) {
   for (const auto& a : r.inside_learned)
     w.value(a.to_string());
   w.end_array();
+  // The secrets are never written: only how many files and sessions there were.
+  w.key("tls_keylog");
+  if (r.keylog_files > 0) {
+    w.begin_object();
+    w.member("files", r.keylog_files);
+    w.member("sessions", r.keylog_secrets);
+    w.end_object();
+  } else {
+    w.null();
+  }
   w.end_object();
 }
 

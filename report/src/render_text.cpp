@@ -182,6 +182,28 @@ std::string counts_text(const s2s::StanzaCounts& c) {
 }
 
 // A few indented lines: what the XMPP and TLS layers of one connection showed.
+// What --tls-keylog did for this connection, in the words an admin acts on.
+std::string decryption_text(const s2s::TlsFacts& t) {
+  const std::string records = std::to_string(t.client_decrypted_records) + " → / ← " +
+                              std::to_string(t.server_decrypted_records) + " records";
+  switch (t.decryption) {
+    case tls::DecryptState::kNone:
+      return "key log: nothing encrypted to decrypt";
+    case tls::DecryptState::kDecrypting:
+      return "decrypted with the key log (" + records + ")";
+    case tls::DecryptState::kNoSecret:
+      return "NOT decrypted: the key log has no secret for this session's ClientHello random";
+    case tls::DecryptState::kUnsupported:
+      return "NOT decrypted: the cipher suite is not one fedscope decrypts";
+    case tls::DecryptState::kBadRecord:
+      return "decryption STOPPED: a record failed authentication (a wrong key-log secret, or "
+             "damaged bytes); " + records + " opened before it";
+    case tls::DecryptState::kGap:
+      return "decryption STOPPED: bytes missing from the capture; " + records + " opened before";
+  }
+  return "";
+}
+
 std::string xmpp_story(const s2s::ConnectionFacts& x, bool established, bool payload_on_wire) {
   const std::string pad = "\n                    ";
   std::string s;
@@ -225,11 +247,12 @@ std::string xmpp_story(const s2s::ConnectionFacts& x, bool established, bool pay
       s += ", issuer " + (c.self_signed ? std::string("itself (self-signed)") : c.issuer);
       s += ", valid " + format_iso8601(Timestamp::from_parts(c.not_before, 0)).substr(0, 10) +
            " to " + format_iso8601(Timestamp::from_parts(c.not_after, 0)).substr(0, 10);
-    } else if (t.server_hello && t.server_hello->version >= 0x0304) {
+    } else if (t.server_hello && t.server_hello->version >= 0x0304 && !t.decrypted) {
       s += pad + "certificate and XMPP inside: not observable (TLS 1.3 encrypts them)";
     }
     if (!t.decrypted && t.server_hello && t.server_hello->version < 0x0304)
       s += pad + "XMPP inside TLS: not observable (encrypted)";
+    if (t.keylog) s += pad + decryption_text(t);
   }
   if (!t.started || t.decrypted) {
     if (x.orig.header || x.resp.header || x.midstream)
@@ -374,6 +397,10 @@ std::string render_text(const Result& r, const TextOptions& options) {
                (i.truncated ? ", " + std::to_string(i.truncated) + " cut" : std::string()) + "\n";
   }
 
+  if (r.keylog_files > 0)
+    out += "  TLS key log: " + std::to_string(r.keylog_files) +
+           (r.keylog_files == 1 ? " file, " : " files, ") + std::to_string(r.keylog_secrets) +
+           " sessions' secrets (never printed)\n";
   if (!r.our_domains.empty() || !r.our_domains_inferred.empty()) {
     out += "  your domains:";
     // Kept as A-labels for comparison; an IDN is shown as its reader writes it too.

@@ -123,6 +123,29 @@ bool explains(FindingCode cause, FindingCode effect) {
   }
 }
 
+// A certificate finding explains a stream error whose condition is about trust: what a server
+// says after TLS when it does not trust the peer's certificate (Prosody: <not-authorized/>
+// "Your server's certificate is not trusted"; others <policy-violation/> or
+// <undefined-condition/>). Seen when the stream inside TLS was decrypted (--tls-keylog).
+bool certificate_finding(FindingCode code) {
+  switch (code) {
+    case C::kTlsCertSelfSigned:
+    case C::kTlsCertExpired:
+    case C::kTlsCertNotYetValid:
+    case C::kTlsCertNameMismatch:
+    case C::kTlsCertExpiring:
+    case C::kTlsSniMismatch:
+      return true;
+    default:
+      return false;
+  }
+}
+bool trust_stream_error(const Finding& f) {
+  return f.code == C::kXmppStreamError &&
+         (f.detail == "not-authorized" || f.detail == "policy-violation" ||
+          f.detail == "undefined-condition");
+}
+
 // Findings that make a working direction degraded (a warning that matters).
 bool degrades(FindingCode code) {
   switch (code) {
@@ -440,11 +463,16 @@ void judge_verdicts(JudgeContext& ctx, const std::vector<VerdictInput>& in,
     // clear, or data both ways and a clean close), with no early close.
     bool observed = false, inferred = false, dns_only = true, capture_ended = false,
          connected = false;
+    bool inside_tls = false;  // the result was read inside TLS (--tls-keylog)
     std::set<std::uint32_t> error_conns;
     for (auto ai : d.attempts) {
       const Attempt& a = r.attempts[ai];
-      if (a.auth_result == AuthResult::kValid || a.auth_result == AuthResult::kSuccess)
+      if (a.auth_result == AuthResult::kValid || a.auth_result == AuthResult::kSuccess) {
         observed = true;
+        for (auto ci : a.connections)
+          if (const auto* x = r.connections[ci].xmpp.get(); x && x->tls->decrypted)
+            inside_tls = true;
+      }
     }
     auto blocking_kind = [&](std::size_t k) {
       const auto code = in[k].finding->code;
@@ -499,7 +527,11 @@ void judge_verdicts(JudgeContext& ctx, const std::vector<VerdictInput>& in,
       std::array<bool, static_cast<std::size_t>(C::kCount)> blocking_code{};
       for (auto b : blocking)
         blocking_code[static_cast<std::size_t>(in[b].finding->code)] = true;
+      bool blocking_trust_error = false;
+      for (auto b : blocking)
+        blocking_trust_error = blocking_trust_error || trust_stream_error(*in[b].finding);
       const auto explains_a_blocking = [&](FindingCode cause) {
+        if (blocking_trust_error && certificate_finding(cause)) return true;
         for (std::size_t c = 0; c < blocking_code.size(); ++c)
           if (blocking_code[c] && explains(cause, static_cast<FindingCode>(c))) return true;
         return false;
@@ -526,6 +558,7 @@ void judge_verdicts(JudgeContext& ctx, const std::vector<VerdictInput>& in,
         const auto code = in[k].finding->code;
         const bool blocks = is_blocking.count(k) > 0;
         if (blocks || explains(rf.code, code) ||
+            (certificate_finding(rf.code) && trust_stream_error(*in[k].finding)) ||
             (code == C::kTcpPortNonstandard && rf.code == C::kDnsSrvPortNonstandard)) {
           auto& n = notes[*in[k].key];
           n.cause = *in[root].key;
@@ -552,9 +585,11 @@ void judge_verdicts(JudgeContext& ctx, const std::vector<VerdictInput>& in,
           }
       } else {
         v.status = VerdictStatus::kOk;
-        v.why = observed ? "the authentication result was seen in clear"
-                         : "the session's shape: it was set up and carried data both ways, "
-                           "with no error and no early close";
+        v.why = observed && inside_tls
+                    ? "the authentication result was seen inside TLS (decrypted with the key log)"
+                : observed ? "the authentication result was seen in clear"
+                           : "the session's shape: it was set up and carried data both ways, "
+                             "with no error and no early close";
       }
     } else {
       v.status = VerdictStatus::kNotDeterminable;

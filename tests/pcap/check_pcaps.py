@@ -102,6 +102,59 @@ def expectation_tests(fedscope, schema, pcaps=None, golden=True):
                 verdict_test(fedscope, exp, fs, files, name, rep, rc, d.name, options)
             if golden:
                 golden_test(d / (("+".join(Path(f).stem for f in fs)) + ".golden.json"), out, name)
+            if fs in sets and (d / "sslkeylog.txt").exists():
+                keylog_test(fedscope, schema, exp, d, fs, files, name, golden)
+
+
+def keylog_test(fedscope, schema, exp, d, fs, files, name, golden):
+    """A scenario that ships its TLS secrets (sslkeylog.txt) is also reported with
+    --tls-keylog: every TLS session that reached a ServerHello is decrypted (or ends in the
+    state expected.json's "keylog"."decryption" names), the findings and verdicts are
+    expected.json's "keylog" ones (must, must_not, verdicts), and the report has its own
+    golden file (<files>.keylog.golden.json)."""
+    kl = exp.get("keylog", {})
+    keylog = d / "sslkeylog.txt"
+    keylog_arg = str(keylog.relative_to(ROOT)) if keylog.is_relative_to(ROOT) else str(keylog)
+    options = exp.get("options", []) + ["--tls-keylog", keylog_arg]
+    name = f"{name} --tls-keylog"
+    rc, out, err = run(fedscope, files, options)
+    rep = valid_report(name, rc, out, err, schema)
+    if rep is None:
+        return
+    check(rep["options"]["tls_keylog"] is not None and rep["options"]["tls_keylog"]["sessions"] > 0,
+          f"{name}: options.tls_keylog {rep['options']['tls_keylog']}")
+    # The secrets never reach a report (either form, any case) or standard error.
+    _, text, text_err = run(fedscope, files, options, fmt="text")
+    for line in keylog.read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            for blob in (out, text, err, text_err):
+                check(parts[2].lower() not in blob.lower(), f"{name}: a {parts[0]} secret is printed")
+    want_state = kl.get("decryption", "decrypting")
+    tls_flows = [f for f in rep["flows"]
+                 if f["xmpp"] and f["xmpp"]["tls"] and f["xmpp"]["tls"]["version"]]
+    check(bool(tls_flows), f"{name}: no TLS session to decrypt")
+    for f in tls_flows:
+        dec = f["xmpp"]["tls"]["decryption"]
+        check(dec is not None and dec["state"] == want_state,
+              f"{name}: flow {f['id']}: decryption {dec}, want {want_state}")
+        if want_state == "decrypting":
+            check(f["xmpp"]["tls"]["xmpp_inside"] == "decrypted",
+                  f"{name}: flow {f['id']}: xmpp_inside {f['xmpp']['tls']['xmpp_inside']}")
+    for a in ("tls.decrypt.no_secret", "tls.decrypt.bad_record", "tls.decrypt.gap",
+              "tls.decrypt.unsupported_suite", "keylog.bad_line"):
+        if want_state == "decrypting":
+            check(a not in rep["anomalies"], f"{name}: anomaly {a}")
+    got = codes(rep)
+    for c in kl.get("must", []):
+        check(c in got, f"{name}: expected finding {c}, got {sorted(got)}")
+    for c in kl.get("must_not", exp.get("must_not", []) + exp.get("xmpp_must_not", [])):
+        check(c not in got, f"{name}: unexpected finding {c}")
+    if "verdicts" in kl:
+        verdict_test(fedscope, {"verdicts": kl["verdicts"], "options": options}, fs, files, name,
+                     rep, rc, d.name)
+    if golden:
+        golden_test(d / (("+".join(Path(f).stem for f in fs)) + ".keylog.golden.json"), out, name)
 
 
 # Where the verdicts do not yet meet the expectation derived from the scenario's design: each
@@ -432,6 +485,10 @@ def threads_tests(fedscope):
                         "--sessions", "300", "--target-bytes", "12M", "--seed", "7", "--quiet"],
                        check=True, capture_output=True)
         runs.append(([str(big)], []))
+        # Decryption runs on the analysis thread: the same report with the key logs.
+        for kl in sorted((ROOT / "pcaps" / "xmpp").glob("*/sslkeylog.txt")):
+            runs.append(([str((kl.parent / "s2s.pcap").relative_to(ROOT))],
+                         ["--tls-keylog", str(kl.relative_to(ROOT))]))
         for files, options in runs:
             for fmt in ("json", "text"):
                 one = run(fedscope, files, [*options, "--threads", "1"], fmt)

@@ -342,6 +342,78 @@ TEST(Verdicts, ACertificateInClearIsNamedAsTheLikelyCause) {
   EXPECT_EQ(closed->cause, root.key);
 }
 
+// TLS 1.3 read with a key log: a.example saw b.example's self-signed certificate inside TLS
+// and closed its stream with <not-authorized/> (Prosody's "Your server's certificate is not
+// trusted"). The certificate is the root cause and the stream error folds under it; a
+// stream error about something else (host-unknown) is not explained by the certificate.
+Result decrypted_refusal(const char* condition) {
+  Result r;
+  r.our_domains = {"a.example"};
+  auto l = leg(1, "203.0.113.10", "198.51.100.20", 5269, 0);
+  establish(l);
+  l.o.sent_fin = l.r.sent_fin = true;
+  l.o.first_fin = at(40, 0.3);
+  l.r.first_fin = at(41, 0.31);
+  auto rec = record(1, {l}, flow::ConnState::kSF);
+  auto x = std::make_unique<s2s::ConnectionFacts>();
+  x->kind = s2s::StreamKind::kXmpp;
+  s2s::StreamHeaderFact h;
+  h.from = "a.example";
+  h.to = "b.example";
+  h.ref = at(5, 0.1);
+  x->orig.header = h;
+  auto& t = x->tls.mut();
+  t.started = t.complete = t.decrypted = t.keylog = true;
+  t.decryption = tls::DecryptState::kDecrypting;
+  t.server_hello = tls::ServerHello{};
+  t.server_hello->version = 0x0304;
+  t.server_hello_ref = at(6, 0.2);
+  t.client_encrypted_records = 4;
+  t.server_encrypted_records = 5;
+  tls::CertificateInfo c;
+  c.subject = c.issuer = "CN=b.example";
+  c.common_name = "b.example";
+  c.dns_names = {"b.example"};
+  c.self_signed = true;
+  c.not_before = static_cast<std::int64_t>(kT0) - 86400;
+  c.not_after = static_cast<std::int64_t>(kT0) + 86400 * 300;
+  c.sha256 = "sha-b";
+  t.certificate = s2s::Seen::kYes;
+  t.certificate_ref = at(7, 0.2);
+  t.chain = {c};
+  x->xmpp_inside_tls = s2s::Seen::kYes;
+  x->orig.extra.mut().stream_error =
+      s2s::StreamErrorFact{condition, "Your server's certificate is not trusted", at(30, 0.25)};
+  x->orig.closed = true;
+  rec.xmpp = std::move(x);
+  r.connections.push_back(std::move(rec));
+  judge(r);
+  return r;
+}
+
+TEST(Verdicts, ACertificateReadInsideTlsIsTheCauseOfTheRefusal) {
+  Result r = decrypted_refusal("not-authorized");
+  const Verdict* v = verdict(r, "a.example", "b.example");
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(v->status, VerdictStatus::kFailed);
+  ASSERT_TRUE(v->finding);
+  const Finding& root = r.findings[*v->finding];
+  EXPECT_EQ(root.code, FindingCode::kTlsCertSelfSigned);
+  const Finding* refused = find(r, FindingCode::kXmppStreamError);
+  ASSERT_NE(refused, nullptr);
+  EXPECT_EQ(refused->cause, root.key);
+  EXPECT_NE(refused->summary.find("not-authorized"), std::string::npos) << refused->summary;
+}
+
+TEST(Verdicts, ACertificateDoesNotExplainAnUnrelatedStreamError) {
+  Result r = decrypted_refusal("host-unknown");
+  const Verdict* v = verdict(r, "a.example", "b.example");
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(v->status, VerdictStatus::kFailed);
+  ASSERT_TRUE(v->finding);
+  EXPECT_EQ(r.findings[*v->finding].code, FindingCode::kXmppStreamError);
+}
+
 TEST(Verdicts, AnOrderlyCloseAndAnOpenSessionAreNotTornDown) {
   for (const char* close : {"orderly", ""}) {
     Result r = tls_session(close);

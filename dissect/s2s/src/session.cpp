@@ -277,9 +277,12 @@ class ConnectionAnalyzer::Impl {
     if (!dec_) return;
     plain_.clear();
     dec_->feed(tls_side(from_orig), bytes, plain_);
+    decryption_step(at);  // "decrypted" before what was decrypted
     for (const auto& piece : plain_.pieces)
       plaintext(from_orig, piece, plain_.view(piece), at);
     decryption_step(at);
+    // The plaintext buffer grows to a segment's size: not kept per live connection.
+    if (plain_.bytes.capacity() > 16 * 1024) plain_ = tls::DecryptOutput{};
   }
 
   /// What the key log opened: application data into the inner XMPP parser, alerts and the

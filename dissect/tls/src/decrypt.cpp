@@ -322,6 +322,7 @@ std::size_t mac_length(Mac m) {
 }
 
 constexpr std::size_t kTag = 16;
+constexpr std::size_t kKeepBuffer = 2048;  // larger record buffers are freed between records
 constexpr std::size_t kBlock = 16;
 
 /// TLS ≤ 1.2 PRF (RFC 5246 §5; MD5+SHA-1 before TLS 1.2) through OpenSSL's TLS1-PRF KDF.
@@ -489,7 +490,11 @@ class Decryptor::Impl {
       d.offset += take;
       if (d.rec.size() < 5 + len) return;
       record(side, d, out);
-      d.rec.clear();
+      // A live connection keeps no record-sized buffer between records.
+      if (d.rec.capacity() > kKeepBuffer)
+        std::vector<std::uint8_t>().swap(d.rec);
+      else
+        d.rec.clear();
     }
   }
 
@@ -638,7 +643,17 @@ class Decryptor::Impl {
       // Cleartext handshake and alerts (the tls::Session reads them), or encrypted records
       // before any keys are known: 0-RTT early data.
       if (type == 23 && !setup_done_) {
-        anomalies_.add(kAnomalyDecryptEarlyData);
+        if (!have_random_) {
+          // Joined after the hellos: without the client random no secret can be found.
+          fail_connection(DecryptState::kNoSecret, kAnomalyDecryptNoSecret);
+        } else if (side == Side::kClient && d.early_skipped < limits_.max_early_records) {
+          ++d.early_skipped;
+          anomalies_.add(kAnomalyDecryptEarlyData);
+        } else {
+          // More "early data" than any server accepts, or encrypted bytes from the server
+          // before its hello: not a TLS exchange this decryptor can follow.
+          stop(d, DecryptState::kBadRecord, kAnomalyDecryptBadFraming);
+        }
       }
       return;
     }
@@ -713,7 +728,10 @@ class Decryptor::Impl {
       if (d.hs[0] == 20) finished = true;
       if (d.hs[0] == 24) key_update = true;
       msgs.insert(msgs.end(), d.hs.begin(), d.hs.end());
-      d.hs.clear();
+      if (d.hs.capacity() > kKeepBuffer)
+        std::vector<std::uint8_t>().swap(d.hs);
+      else
+        d.hs.clear();
     }
     out.bytes.resize(base);
     out.bytes.insert(out.bytes.end(), msgs.begin(), msgs.end());
