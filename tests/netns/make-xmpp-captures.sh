@@ -207,7 +207,6 @@ scenario_defaults() {
   DESC="" NOTES="" SUMMARY=""
   B_DOMAIN=b.example B_PORT=5269 B_CERT="" TLS_SC=0 CA_FILES=(ca)
   A_CERT=a.example B_ACCEPT_CA=""  # the initiator's certificate; CAs the receiver's TLS accepts
-  KEYLOG=""         # expected.json "keylog": check_pcaps.py passes it as --tls-keylog
   MUST=() MUST_NOT=("${CORE_NOT[@]}") XMPP_MUST=() XMPP_MAY=()
   # tshark display-filter checks on the capture: "FILTER;OP;N" (decrypted with the key log)
   CHECKS=("tcp.flags.reset == 1;==;0")
@@ -526,17 +525,17 @@ sc_starttls_injection() {
 }
 
 # ---------------------------------------------------------------- with key logs
-# Scenarios whose point is inside TLS: expected.json names the key log ("keylog"), which
-# tests/pcap/check_pcaps.py passes as --tls-keylog; tests/pcap/crosscheck_keylog.py compares
-# fedscope's decrypted XMPP facts with tshark's decryption of the same capture.
+# Scenarios whose point is inside TLS. XMPP_MUST is what a report without the key log must say;
+# expected.json's "keylog" (written by hand, kept by keep_verdicts) what it must say with
+# --tls-keylog sslkeylog.txt (tests/pcap/check_pcaps.py runs both);
+# tests/pcap/crosscheck_keylog.py compares fedscope's decrypted XMPP facts with tshark's.
 HRR_RANDOM="cf:21:ad:74:e5:9a:61:11:be:1d:8c:02:1e:65:b8:91:c2:a2:11:16:7a:bb:8c:5e:07:9e:09:e2:c8:a8:33:9c"
 
 sc_tls13_cert_untrusted_secure_auth() {
   tls_defaults
-  A_CERT=a-foreign B_ACCEPT_CA=foreign-ca CA_FILES=(ca foreign-ca) KEYLOG=sslkeylog.txt
+  A_CERT=a-foreign B_ACCEPT_CA=foreign-ca CA_FILES=(ca foreign-ca)
   DESC="TLS 1.3 twin of lab/cert-untrusted-secure-auth: b.example requires TLS and authenticated certificates (Prosody s2s_secure_auth) and asks for a client certificate; a.example presents one from a CA b.example does not trust (Some Other Org Root CA); TLS completes, then b.example answers the restarted stream with <stream:error><not-authorized/> ('Your server's certificate is not trusted') inside TLS and closes"
-  XMPP_MUST=(xmpp-stream-error)
-  XMPP_MAY=(xmpp-auth-incomplete)
+  XMPP_MUST=()      # without the key log nothing says why (expected.json "keylog": with it)
   CHECKS+=("tcp.flags.syn == 1 && tcp.flags.ack == 0;==;1"
     "ip.src == $B_IP && tls.handshake.type == 2 && tls.handshake.extensions.supported_version == 0x0304;==;1"
     "ip.src == $B_IP && tls.handshake.type == 13;==;1" "ip.src == $A_IP && tls.handshake.type == 11;==;1"
@@ -546,12 +545,12 @@ sc_tls13_cert_untrusted_secure_auth() {
   PICK='required|proceed|Client Hello|Server Hello'
   KPICK='STREAM'
   SUMMARY="one connection (a.example -> b.example:5269): headers; b.example's features <starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls> + dialback (no SASL before TLS); <starttls/>, <proceed/>; TLS 1.3 handshake: b.example's encrypted flight carries a CertificateRequest, a.example answers with its Certificate (a.example, issuer Some Other Org Root CA) and CertificateVerify, the handshake completes. Inside TLS: a.example restarts the stream; b.example checks the client certificate (chain: invalid, the issuer is not its CA), answers with its stream header, <stream:error><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>Your server's certificate is not trusted</text></stream:error> and </stream:stream> (no features: Prosody 0.12's mod_s2s checks the certificate before it sends any); a.example answers </stream:stream>; close_notify and FIN both ways. No verify connection, no dialback, no stanzas."
-  NOTES="Without the key log everything after the ServerHello is encrypted, and the close is orderly (close_notify and a FIN each way, no reset): a TLS 1.3 session with a few records each way that ends quickly, nothing that says why (not even tls-closed-after-handshake, which needs a reset or an unanswered FIN). Without the key log a report cannot name the cause, but should not call a.example -> b.example ok either: the session carried only the restarted stream and its answer and closed within 0.1 s of the handshake, with no stanza-sized traffic (at the time of writing fedscope says ok, basis inferred, from the keyless shape rules). With --tls-keylog sslkeylog.txt a correct report sees the CertificateRequest and a.example's client certificate (issuer Some Other Org Root CA, tls.client_certificates), the receiver's restarted stream header and its stream error not-authorized with the text \"Your server's certificate is not trusted\": a.example -> b.example failed at the XMPP stage, root cause xmpp-stream-error (not-authorized), caused by a.example's certificate not being trusted by b.example (remedy: a certificate from a CA b.example trusts, or b.example allowing dialback for a.example). xmpp-auth-incomplete is literally true (no dialback, no SASL). Prosody 0.12.3's wording (mod_s2s check_auth_policy: 'Your server's certificate ' .. 'is not trusted'); the receiver's log shows the same decision ('Forbidding insecure connection')."
+  NOTES="Without the key log everything after the ServerHello is encrypted, and the close is orderly (close_notify and a FIN each way, no reset): a TLS 1.3 session with a few records each way that ends quickly, nothing that says why (not even tls-closed-after-handshake, which needs a reset or an unanswered FIN). Without the key log a report cannot name the cause, but should not call a.example -> b.example ok either: the session carried only the restarted stream and its answer and closed within 0.1 s of the handshake, with no stanza-sized traffic (at the time of writing fedscope says ok, basis inferred, from the keyless shape rules; expected.json therefore lists no keyless verdict, only the keyed ones under \"keylog\"). With --tls-keylog sslkeylog.txt a correct report sees the CertificateRequest and a.example's client certificate (issuer Some Other Org Root CA, tls.client_certificates), the receiver's restarted stream header and its stream error not-authorized with the text \"Your server's certificate is not trusted\": a.example -> b.example failed at the XMPP stage, root cause xmpp-stream-error (not-authorized), caused by a.example's certificate not being trusted by b.example (remedy: a certificate from a CA b.example trusts, or b.example allowing dialback for a.example). xmpp-auth-incomplete is literally true (no dialback, no SASL). Prosody 0.12.3's wording (mod_s2s check_auth_policy: 'Your server's certificate ' .. 'is not trusted'); the receiver's log shows the same decision ('Forbidding insecure connection')."
 }
 
 sc_tls13_hrr() {
   tls_defaults
-  KEYLOG=sslkeylog.txt
+ 
   DESC="healthy STARTTLS with TLS 1.3 and a HelloRetryRequest: b.example's TLS server accepts only the group secp384r1, a.example's first ClientHello has an X25519 key share only, b.example asks again (HRR), the second ClientHello carries a secp384r1 share; dialback and stanzas inside TLS"
   CHECKS+=("tls.handshake.type == 1;==;3" "ip.src == $B_IP && tls.handshake.random == $HRR_RANDOM;==;1"
     "ip.src == $B_IP && tls.handshake.random == $HRR_RANDOM && tls.handshake.extensions_key_share_selected_group == 24;==;1"
@@ -564,7 +563,7 @@ sc_tls13_hrr() {
 
 sc_tls12_chacha() {
   tls_defaults
-  B_CERT=b-rsa KEYLOG=sslkeylog.txt
+  B_CERT="b-rsa"
   DESC="healthy STARTTLS, TLS 1.2 with ECDHE-RSA-CHACHA20-POLY1305 (b.example's RSA certificate, from the test CA, verified by a.example); dialback and stanzas inside TLS"
   CHECKS+=("$B_CERT_SEEN" "$B_TLS12" "ip.src == $B_IP && tls.handshake.type == 2 && tls.handshake.ciphersuite == 0xcca8;==;1")
   PICK='Server Hello|Certificate'
@@ -574,7 +573,7 @@ sc_tls12_chacha() {
 
 sc_tls12_cbc() {
   tls_defaults
-  B_CERT=b-rsa KEYLOG=sslkeylog.txt
+  B_CERT="b-rsa"
   DESC="healthy STARTTLS, TLS 1.2 with ECDHE-RSA-AES128-SHA (AES-128-CBC, HMAC-SHA1; encrypt_then_mac negotiated, as OpenSSL does by default); dialback and stanzas inside TLS"
   CHECKS+=("$B_CERT_SEEN" "$B_TLS12" "ip.src == $B_IP && tls.handshake.type == 2 && tls.handshake.ciphersuite == 0xc013;==;1"
     "ip.src == $B_IP && tls.handshake.type == 2 && tls.handshake.extension.type == 22;==;1")
@@ -585,7 +584,7 @@ sc_tls12_cbc() {
 
 sc_tls12_cbc_mte() {
   tls_defaults
-  B_CERT=b-rsa KEYLOG=sslkeylog.txt
+  B_CERT="b-rsa"
   DESC="healthy STARTTLS, TLS 1.2 with ECDHE-RSA-AES256-SHA384 (AES-256-CBC, HMAC-SHA384) and MAC-then-encrypt: b.example's TLS server refuses encrypt_then_mac; dialback and stanzas inside TLS"
   CHECKS+=("$B_CERT_SEEN" "$B_TLS12" "ip.src == $B_IP && tls.handshake.type == 2 && tls.handshake.ciphersuite == 0xc028;==;1"
     "ip.src == $B_IP && tls.handshake.type == 2 && tls.handshake.extension.type == 22;==;0")
@@ -607,11 +606,10 @@ write_expected() {
   jq -n --arg description "$DESC" --argjson options "$OPTIONS_JSON" \
     --argjson must "$(json_arr "${MUST[@]}")" --argjson must_not "$(json_arr "${MUST_NOT[@]}")" \
     --argjson xmust "$(json_arr "${XMPP_MUST[@]}")" --argjson xnot "$(json_arr "${xnot[@]}")" \
-    --argjson may "$(json_arr "${XMPP_MAY[@]}")" --arg notes "$NOTES" --arg keylog "$KEYLOG" \
-    '{description: $description, options: $options, file_sets: [["s2s.pcap"]]}
-     + (if $keylog == "" then {} else {keylog: $keylog} end)
-     + {must: $must, must_not: $must_not, xmpp_must: $xmust, xmpp_must_not: $xnot, exact: true,
-        may: $may, notes: $notes}' >"$1"
+    --argjson may "$(json_arr "${XMPP_MAY[@]}")" --arg notes "$NOTES" \
+    '{description: $description, options: $options, file_sets: [["s2s.pcap"]], must: $must,
+      must_not: $must_not, xmpp_must: $xmust, xmpp_must_not: $xnot, exact: true, may: $may,
+      notes: $notes}' >"$1"
   keep_verdicts "$1" "$REPO/pcaps/xmpp/$CUR/expected.json"
 }
 
@@ -839,6 +837,10 @@ for name in names:
         continue
     desc = tag.sub(r"`\1`", exp["description"].replace("*", "\\*")).replace("|", "\\|")
     must = ", ".join("`%s`" % c for c in exp["xmpp_must"]) or "nothing (healthy)"
+    keyed = [c for c in exp.get("keylog", {}).get("must", []) if c not in exp["xmpp_must"]]
+    if keyed:   # what only the key log shows
+        must = ("nothing" if not exp["xmpp_must"] else must) + "; with the key log " + \
+            ", ".join("`%s`" % c for c in keyed)
     lines.append("| [%s](%s/) | %s | %s |" % (name, name, desc, must))
 lines.append("")
 lines.append("<!-- END xmpp-scenarios -->")

@@ -59,10 +59,7 @@ def main():
             for fs in sets:
                 files = [str((d / f).relative_to(ROOT)) for f in fs]
                 name = f"{d.relative_to(ROOT)}:{'+'.join(fs)}"
-                # "keylog": the scenario's key log, as check_pcaps.py passes it
-                keylog = (["--tls-keylog", str((d / exp["keylog"]).relative_to(ROOT))]
-                          if exp.get("keylog") else [])
-                p = subprocess.run([fedscope, "report", *files, *exp.get("options", []), *keylog,
+                p = subprocess.run([fedscope, "report", *files, *exp.get("options", []),
                                     "--format", "json", "--events", str(log)],
                                    cwd=ROOT, capture_output=True, text=True, timeout=120)
                 try:
