@@ -17,7 +17,7 @@
 #
 # One tcpdump per scenario on fsx-a's eth0 writes <scenario>/s2s.pcap.
 # Environment: FSX_OUT (output folder, default pcaps/xmpp; then the README is left alone),
-# FSX_BUDGET (watchdog seconds, default 240), FSX_KEEP=1 (keep the work directory),
+# FSX_BUDGET (watchdog seconds, default 480), FSX_KEEP=1 (keep the work directory),
 # FSX_DEBUG=1 (log the phases).
 # Only documentation addresses, only inside the fsx-* namespaces this script makes. Every
 # process runs under `timeout`, its PID recorded and stopped at exit (EXIT/INT/TERM trap).
@@ -28,7 +28,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 OUT=${FSX_OUT:-$REPO/pcaps/xmpp}
 README=$REPO/pcaps/xmpp/README.md
-BUDGET=${FSX_BUDGET:-240}
+BUDGET=${FSX_BUDGET:-480}
 LOCKFILE=/run/fsx-netns.lock
 PY=/usr/bin/python3   # Debian's Python 3.11 / OpenSSL 3.0 (PATH may have another python first)
 
