@@ -74,11 +74,14 @@ void judge_certificate(JudgeContext& ctx, const ConnectionRecord& rec,
     auto m = tls::certificate_covers(leaf, want);
     if (!m.covered) {
       const std::string names = tls::san_names(leaf, ", ");
-      auto& f = add_cert(FindingCode::kTlsCertNameMismatch,
-                         what + " does not name " + want + ": it names " +
-                             (names.empty() ? "nothing in its SAN" : names) +
-                             (m.how.empty() ? "" : "; " + m.how) + ".",
-                         want);
+      // Per certificate *and* wanted name: one certificate shown for several domains is a
+      // mismatch for each of them, and each direction's verdict must name its own domain.
+      auto& f = at(ctx.add_merged("cert:" + leaf.sha256 + "@" + domain_key(want),
+                                  FindingCode::kTlsCertNameMismatch,
+                                  what + " does not name " + want + ": it names " +
+                                      (names.empty() ? "nothing in its SAN" : names) +
+                                      (m.how.empty() ? "" : "; " + m.how) + ".",
+                                  want));
       f.detail = want;
       evidence(f, cref);
     }

@@ -37,6 +37,7 @@ constexpr std::array<std::uint8_t, 32> kHelloRetryRandom = {
 constexpr std::uint16_t kExtServerName = 0;
 constexpr std::uint16_t kExtAlpn = 16;
 constexpr std::uint16_t kExtEncryptThenMac = 22;
+constexpr std::uint16_t kExtEarlyData = 42;
 constexpr std::uint16_t kExtSupportedVersions = 43;
 constexpr std::uint16_t kExtKeyShare = 51;
 
@@ -198,6 +199,8 @@ std::string parse_client_hello(std::span<const std::uint8_t> body, ClientHello& 
       }
     } else if (type == kExtKeyShare) {
       out.has_key_share = true;
+    } else if (type == kExtEarlyData) {
+      out.early_data = true;
     }
     if (!why.empty()) return why;
   }

@@ -96,14 +96,20 @@ void KeyLog::load_text(std::string_view text) {
     }
     const Label label = label_of(line.substr(0, s1));
     std::vector<std::uint8_t> random, secret;
-    if (!from_hex(line.substr(s1 + 1, s2 - s1 - 1), random) || random.size() != 32 ||
+    if (!from_hex(line.substr(s1 + 1, s2 - s1 - 1), random) ||
         !from_hex(trim(line.substr(s2 + 1)), secret)) {
       anomalies_.add(kAnomalyKeylogBadLine);
       continue;
     }
+    // A label this decryptor does not use (RSA premaster lines have an 8-byte first field,
+    // early-traffic secrets a random): well-formed, skipped. Exporter secrets silently.
     if (label == Label::kIgnored) continue;
     if (label == Label::kUnknown) {
       anomalies_.add(kAnomalyKeylogUnknownLabel);
+      continue;
+    }
+    if (random.size() != 32) {
+      anomalies_.add(kAnomalyKeylogBadLine);
       continue;
     }
     const bool master = label == Label::kMaster;
@@ -413,6 +419,7 @@ class Decryptor::Impl {
     if (have_random_) return;  // the second hello after an HRR has the same random
     client_random_ = h.random;
     have_random_ = true;
+    early_offered_ = h.early_data;
   }
 
   void on_server_hello(const ServerHello& h) {
@@ -646,7 +653,8 @@ class Decryptor::Impl {
         if (!have_random_) {
           // Joined after the hellos: without the client random no secret can be found.
           fail_connection(DecryptState::kNoSecret, kAnomalyDecryptNoSecret);
-        } else if (side == Side::kClient && d.early_skipped < limits_.max_early_records) {
+        } else if (side == Side::kClient && early_offered_ &&
+                   d.early_skipped < limits_.max_early_records) {
           ++d.early_skipped;
           anomalies_.add(kAnomalyDecryptEarlyData);
         } else {
@@ -662,9 +670,10 @@ class Decryptor::Impl {
     const bool ok = tls13 ? open13(d, out, inner) : open12(d, out);
     if (!ok) {
       out.bytes.resize(base);
-      // A client's first records under the handshake key that do not open are early data
-      // the server skipped (RFC 8446 §4.2.10), up to a bound.
-      if (tls13 && side == Side::kClient && !d.application && d.records == 0 &&
+      // A client that offered 0-RTT: its first records under the handshake key that do not
+      // open are early data the server skipped (RFC 8446 §4.2.10), up to a bound. Without
+      // the offer a record that does not open is a wrong secret or damage.
+      if (tls13 && side == Side::kClient && early_offered_ && !d.application && d.records == 0 &&
           d.early_skipped < limits_.max_early_records) {
         ++d.early_skipped;
         anomalies_.add(kAnomalyDecryptEarlyData);
@@ -914,7 +923,7 @@ class Decryptor::Impl {
   AnomalyCounters anomalies_;
   std::array<Dir, 2> dirs_{};
   KeyLog::Random client_random_{}, server_random_{};
-  bool have_random_ = false, setup_done_ = false, etm_ = false;
+  bool have_random_ = false, setup_done_ = false, etm_ = false, early_offered_ = false;
   std::uint16_t version_ = 0;
   const Suite* suite_ = nullptr;
   const KeyLog::Secrets* secrets_ = nullptr;

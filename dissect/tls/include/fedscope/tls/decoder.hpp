@@ -223,6 +223,7 @@ struct ClientHello {
   bool has_key_share = false;                     ///< key_share extension present
   bool retry = false;                             ///< the second ClientHello after an HRR
   std::array<std::uint8_t, 32> random{};          ///< ClientHello.random (key-log lookup)
+  bool early_data = false;                        ///< early_data extension (TLS 1.3 0-RTT)
 };
 
 /// ServerHello, or HelloRetryRequest (a ServerHello with the special random, RFC 8446 §4.1.3).

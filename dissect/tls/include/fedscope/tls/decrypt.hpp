@@ -42,8 +42,9 @@ namespace fedscope::tls {
 
 /// A key-log line that is not "LABEL <64 hex> <hex secret>" (bad hex, wrong lengths, too long).
 inline constexpr std::string_view kAnomalyKeylogBadLine = "keylog.bad_line";
-/// A well-formed key-log line with a label this decryptor does not use (early-data secrets,
-/// RSA premaster lines...): skipped.
+/// A well-formed key-log line (LABEL <hex> <hex>) with a label this decryptor does not use
+/// (CLIENT_EARLY_TRAFFIC_SECRET, RSA premaster lines...): skipped. EXPORTER_SECRET and
+/// EARLY_EXPORTER_SECRET are known, unused and skipped without a count.
 inline constexpr std::string_view kAnomalyKeylogUnknownLabel = "keylog.unknown_label";
 /// The same client random and label with two different secrets: the first is kept.
 inline constexpr std::string_view kAnomalyKeylogConflict = "keylog.conflict";
@@ -63,8 +64,9 @@ inline constexpr std::string_view kAnomalyDecryptBadRecord = "tls.decrypt.bad_re
 inline constexpr std::string_view kAnomalyDecryptGap = "tls.decrypt.gap";
 /// The side ended inside a record.
 inline constexpr std::string_view kAnomalyDecryptTruncated = "tls.decrypt.truncated";
-/// Encrypted records the decryptor skipped without trying: TLS 1.3 early data (0-RTT) or
-/// client records the server skipped as rejected early data.
+/// Encrypted records the decryptor skipped: TLS 1.3 early data (0-RTT) before the
+/// ServerHello, or, when the ClientHello offered early data, client records after it that do
+/// not open with the handshake key (early data the server rejected and skipped).
 inline constexpr std::string_view kAnomalyDecryptEarlyData = "tls.decrypt.early_data";
 /// A record header the decryptor cannot frame (the tls::Session names the defect): stops
 /// that side.
