@@ -205,7 +205,8 @@ def compare(name, flow, orig, resp, tls_bytes):
                   f"{what}: header from/to {h['from']}/{h['to']}, tshark "
                   f"{first.get('from')}/{first.get('to')}")
             check(h["restarts"] == len(f["headers"]) - 1,
-                  f"{what}: restarts {h['restarts']}, tshark's bytes have {len(f['headers'])} headers")
+                  f"{what}: restarts {h['restarts']}, tshark's bytes have "
+                  f"{len(f['headers'])} headers")
             ids = [a.get("id") for a in f["headers"]]
             check(h["id"] in ids, f"{what}: header id {h['id']!r} is none of tshark's {ids}")
         got = {k: x["stanzas"][side][k] for k in ("message", "presence", "iq")}
@@ -263,7 +264,8 @@ def main():
     check(bool(dirs), "no capture with a key log")
     for d in dirs:
         pcap, keylog = d / "s2s.pcap", d / "sslkeylog.txt"
-        exp = json.loads((d / "expected.json").read_text()) if (d / "expected.json").exists() else {}
+        exp_path = d / "expected.json"
+        exp = json.loads(exp_path.read_text()) if exp_path.exists() else {}
         if a.show:
             show(d, pcap, keylog)
             continue
