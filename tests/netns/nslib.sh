@@ -257,11 +257,12 @@ ns_require() {
 }
 
 # keep_verdicts NEW COMMITTED: a scenario's verdict expectations are written by hand from how
-# it was built (issue #11); a regeneration keeps those of the committed expected.json.
+# it was built (issue #11); a regeneration keeps those of the committed expected.json, and its
+# "keylog" expectations (the report with --tls-keylog sslkeylog.txt, tests/pcap/check_pcaps.py).
 keep_verdicts() {
   local new=$1 committed=$2
   [[ -f $committed ]] || return 0
   jq -s '.[0] + (.[1] | with_entries(select(.key == "verdicts" or .key == "verdicts_why"
-                                                or .key == "verdicts_for")))' \
+                                                or .key == "verdicts_for" or .key == "keylog")))' \
     "$new" "$committed" >"$new.v" && mv "$new.v" "$new"
 }

@@ -52,11 +52,18 @@ DEFAULTS = dict(
     b_dialback="verify",      # verify (db:verify back to the initiator) | ignore | unsolicited
     b_stanza="echo",          # echo (answer message and iq) | error (service-unavailable)
     b_tls_max=None,           # "1.2": the receiver's TLS server limited to TLS 1.2
+    b_groups=None,            # e.g. "secp384r1": the receiver's only key-exchange group (HRR)
+    b_ciphers=None,           # OpenSSL cipher string of the receiver's TLS <= 1.2 server
+    b_no_etm=False,           # the receiver's TLS server refuses encrypt_then_mac (RFC 7366)
+    b_client_cert=False,      # the receiver's TLS server requests a client certificate
+    b_secure_auth=False,      # Prosody s2s_secure_auth: an untrusted client certificate gets
+                              # <stream:error><not-authorized/> at the stream restart
     all_tls=None,             # "1.0": every TLS context of both peers min = max = TLS 1.0
     direct=False,             # XEP-0368: receiver listens with TLS at once, ALPN xmpp-server
     a_starttls=True,          # initiator uses STARTTLS when offered
     a_verify=True,            # initiator verifies the receiver's certificate (CA + RFC 6120 name)
     a_sni=None,               # SNI other than the stream 'to'
+    a_client_cert=False,      # initiator presents its certificate when the server asks
     a_auth="dialback",        # dialback | sasl | none
     a_header_wait=3.0,        # seconds to wait for the receiver's stream header
     a_dialback_wait=4.0,      # seconds to wait for the dialback result
@@ -107,6 +114,14 @@ SCENARIOS = {
     "tls13-healthy": dict(TLS, b_tls_max=None),
     "direct-tls": dict(TLS, b_features=("dialback",), direct=True),
     "starttls-injection": dict(TLS, b_starttls="inject", b_tls_max=None),
+    # with key logs: what only decryption shows, and one capture per cipher family
+    "tls13-cert-untrusted-secure-auth": dict(
+        b_features=("starttls-required", "dialback"), b_client_cert=True, b_secure_auth=True,
+        a_client_cert=True, expect="stream-error"),
+    "tls13-hrr": dict(TLS, b_tls_max=None, b_groups="secp384r1"),
+    "tls12-chacha": dict(TLS, b_ciphers="ECDHE-RSA-CHACHA20-POLY1305"),
+    "tls12-cbc": dict(TLS, b_ciphers="ECDHE-RSA-AES128-SHA"),
+    "tls12-cbc-mte": dict(TLS, b_ciphers="ECDHE-RSA-AES256-SHA384", b_no_etm=True),
 }
 
 T0 = time.monotonic()
@@ -178,6 +193,15 @@ def cert_identities(der):
                 else:
                     ids.append(("other", der[va:vb].hex()))
     return ids, validity
+
+
+def cert_names(der):
+    """(issuer, subject) of a DER certificate, each as its DER Name."""
+    _, s, e = _tlv(der, 0)
+    tbs = _children(der, *_tlv(der, s)[1:])
+    k = 1 if tbs[0][0] == 0xA0 else 0
+    t_iss, t_sub = tbs[k + 2], tbs[k + 4]
+    return der[t_iss[1]:t_iss[2]], der[t_sub[1]:t_sub[2]]
 
 
 def name_matches(ids, domain):
@@ -462,6 +486,22 @@ class Peer:
             ctx.maximum_version = ssl.TLSVersion.TLSv1_2
         if alpn:
             ctx.set_alpn_protocols(["xmpp-server"])
+        if self.a.role == "receiver":
+            if self.sc["b_groups"]:
+                ctx.set_ecdh_curve(self.sc["b_groups"])
+            if self.sc["b_ciphers"]:
+                ctx.set_ciphers(self.sc["b_ciphers"])
+            if self.sc["b_no_etm"]:
+                ctx.options |= 0x00080000   # OpenSSL 3.0 SSL_OP_NO_ENCRYPT_THEN_MAC
+            if self.sc["b_client_cert"]:
+                # Like Prosody (LuaSec): ask for a certificate and let the handshake complete
+                # whatever it is; trust is decided afterwards (peer_trusted). OpenSSL would
+                # abort on a chain it cannot build, so --accept-ca lists the CAs that the TLS
+                # layer accepts without the receiver trusting them.
+                ctx.verify_mode = ssl.CERT_OPTIONAL
+                ctx.load_verify_locations(self.a.ca)
+                if self.a.accept_ca:
+                    ctx.load_verify_locations(self.a.accept_ca)
         self._versions(ctx)
         return ctx
 
@@ -475,8 +515,30 @@ class Peer:
             ctx.verify_mode = ssl.CERT_NONE
         if alpn:
             ctx.set_alpn_protocols(["xmpp-server"])
+        if self.sc["a_client_cert"] and self.a.role == "initiator":
+            ctx.load_cert_chain(self.a.cert, self.a.key)
         self._versions(ctx)
         return ctx
+
+    def peer_trusted(self, conn):
+        """Secure authentication (Prosody s2s_secure_auth): the peer's certificate must chain
+        to our trusted CA (--ca) and name the peer's domain. The TLS layer already checked
+        the signature against --ca or --accept-ca; the issuer tells which of them."""
+        der = conn.sock.getpeercert(True)
+        if not der:
+            log("%s: no client certificate: not trusted" % conn.name)
+            return False
+        with open(self.a.ca) as f:
+            ca_der = ssl.PEM_cert_to_DER_cert(f.read())
+        issuer, _ = cert_names(der)
+        chain_ok = issuer == cert_names(ca_der)[1]
+        ids, validity = cert_identities(der)
+        name_ok = name_matches(ids, conn.remote or "")
+        log("%s: client certificate identities %s, validity %s; chain validation result: %s; "
+            "identity validation result (%s): %s" % (conn.name, ids, validity,
+                                                      "valid" if chain_ok else "invalid",
+                                                      conn.remote, "valid" if name_ok else "invalid"))
+        return chain_ok and name_ok
 
     def tls_client(self, conn, domain, verify, sni, timeout=3.0, alpn=False):
         """Wrap conn's socket as a TLS client. Returns True when the session is usable."""
@@ -514,8 +576,13 @@ class Peer:
             log("%s: TLS handshake failed: %s: %s" % (conn.name, type(e).__name__, e))
             return False
         conn.tls_ok = True
-        log("%s: TLS up: %s %s, ALPN %s" % (conn.name, conn.sock.version(), conn.sock.cipher()[0],
-                                             conn.sock.selected_alpn_protocol()))
+        log("%s: TLS up: %s %s, ALPN %s%s" % (conn.name, conn.sock.version(), conn.sock.cipher()[0],
+                                               conn.sock.selected_alpn_protocol(),
+                                               ", client certificate %s" % (
+                                                   "presented" if conn.sock.getpeercert(True)
+                                                   else "not presented")
+                                               if conn.sock.context.verify_mode != ssl.CERT_NONE
+                                               else ""))
         return True
 
     # -- outgoing streams
@@ -603,7 +670,10 @@ class Peer:
                 h = c.read_header(3.0)
                 c.stream_id = h.get("id")
                 feats = c.read_element(3.0)
-                if feats is CLOSE:
+                if feats is CLOSE or local(feats) == "error":
+                    if feats is not CLOSE:
+                        c.failure = "stream-error"
+                        log("%s: stream error at the restarted stream" % c.name)
                     c.run(self.handle_outgoing)
                     return
                 offered = {(ns(x), local(x)) for x in feats}
@@ -800,6 +870,16 @@ class Peer:
                 return
             h = c.read_header(3.0)
             c.stream_id = self.new_id()
+            if recv and sc["b_secure_auth"] and not self.peer_trusted(c):
+                # Prosody 0.12 mod_s2s check_auth_policy at the restarted stream's header:
+                # session:close() opens our stream, then the error, then </stream:stream>.
+                log("%s: Forbidding insecure connection to/from %s because its certificate "
+                    "is not trusted" % (c.name, c.remote))
+                c.send(self.header(h.get("to") or self.domain, c.remote, c.stream_id)
+                       + "<stream:error><not-authorized xmlns='%s'/><text xmlns='%s'>Your "
+                       "server's certificate is not trusted</text></stream:error>"
+                       "</stream:stream>" % (NS_STREAMS, NS_STREAMS))
+                return
             c.send(self.header(h.get("to") or self.domain, c.remote, c.stream_id)
                    + self.features(c))
         elif n == NS_SASL and l == "auth":
@@ -953,6 +1033,8 @@ def main():
     ap.add_argument("--cert", help="our certificate (PEM)")
     ap.add_argument("--key", help="its private key (PEM)")
     ap.add_argument("--ca", help="CA certificate(s) we trust (PEM)")
+    ap.add_argument("--accept-ca", help="receiver: CA certificate(s) whose client certificates "
+                    "the TLS layer accepts without our trusting them (PEM)")
     ap.add_argument("--keylog", help="append TLS secrets (NSS key log format) to this file")
     ap.add_argument("--secret", default=os.urandom(16).hex(), help="dialback secret")
     ap.add_argument("--timeout", type=float, default=12.0, help="the whole run, seconds")
