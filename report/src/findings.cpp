@@ -380,6 +380,20 @@ constexpr std::array kCatalogue = {
         "not trust it; federation can still work when the peer falls back to dialback.",
         "Use a certificate from a public CA (e.g. Let's Encrypt) that names the XMPP domain.", ""},
     CatalogueEntry{
+        FindingCode::kTlsCertUntrusted, "tls-cert-untrusted", "tls", Severity::kError,
+        "The peer does not trust the certificate",
+        "Right after TLS, one server closed the stream with a trust error (<not-authorized/>, "
+        "<policy-violation/> or <undefined-condition/>; Prosody adds \"Your server's "
+        "certificate is not trusted\") after the other had presented its certificate: the "
+        "refusing server requires certificate authentication (Prosody s2s_secure_auth, "
+        "ejabberd s2s_use_starttls: required_trusted) and does not trust the issuer, or the "
+        "names. Seen inside TLS 1.3 only with the session's key log (--tls-keylog).",
+        "If the refused certificate is yours: use one from a CA the peer trusts (a public CA "
+        "such as Let's Encrypt) that names your XMPP domain, and send the full chain. If the "
+        "refusing server is yours: add the peer's CA to its trust store, or let that peer "
+        "authenticate by dialback (Prosody: s2s_insecure_domains).",
+        ""},
+    CatalogueEntry{
         FindingCode::kTlsOldVersion, "tls-old-version", "tls", Severity::kWarning,
         "TLS older than 1.2 negotiated",
         "The servers negotiated SSL 3.0, TLS 1.0 or TLS 1.1, which RFC 8996 deprecates and "
@@ -515,6 +529,7 @@ Stage stage_of(FindingCode code) {
     case FindingCode::kTlsCertExpiring:
     case FindingCode::kTlsCertNotYetValid:
     case FindingCode::kTlsCertSelfSigned:
+    case FindingCode::kTlsCertUntrusted:
     case FindingCode::kTlsOldVersion:
     case FindingCode::kTlsHandshakeIncomplete:
     case FindingCode::kTlsSniMismatch:

@@ -229,6 +229,36 @@ void judge_tls(JudgeContext& ctx, const ConnectionRecord& rec, const std::string
   if (!t.client_chain.empty())
     judge_certificate(ctx, rec, t.client_chain.front(), t.client_certificate_ref, name_o,
                       x.orig.header ? x.orig.header->from : "", domain);
+  // A side that closed the stream with a trust error after TLS, when the other side had
+  // presented its certificate (seen in clear in TLS ≤ 1.2, or inside TLS with the key log):
+  // it does not trust that certificate (Prosody with s2s_secure_auth: <not-authorized/>
+  // "Your server's certificate is not trusted").
+  for (bool refuser_orig : {false, true}) {
+    const auto& s = refuser_orig ? x.orig : x.resp;
+    if (!t.complete || !s.extra->stream_error || !t.server_hello_ref) continue;
+    const auto& e = *s.extra->stream_error;
+    if (e.condition != "not-authorized" && e.condition != "policy-violation" &&
+        e.condition != "undefined-condition")
+      continue;
+    if (e.ref.time < t.server_hello_ref->time) continue;  // before TLS: not about it
+    // The TLS client (originator) received the server's chain, the server the client's.
+    const auto& chain = refuser_orig ? t.chain : t.client_chain;
+    const auto& cref = refuser_orig ? t.certificate_ref : t.client_certificate_ref;
+    if (chain.empty() || chain.front().parse_error) continue;
+    const auto& leaf = chain.front();
+    const std::string refuser = refuser_orig ? name_o : name_r;
+    const std::string owner = refuser_orig ? name_r : name_o;
+    auto& f = at(ctx.add(
+        FindingCode::kTlsCertUntrusted, Severity::kError,
+        refuser + " does not trust " + owner + "'s certificate (" + leaf.subject +
+            ", issued by " + (leaf.self_signed ? std::string("itself") : leaf.issuer) +
+            "): right after TLS it closed the stream with <" + e.condition + "/>" +
+            (e.text.empty() ? "" : " ('" + e.text.substr(0, 200) + "')") + ".",
+        domain));
+    f.detail = leaf.sha256;
+    if (cref) evidence(f, *cref);
+    evidence(f, e.ref);
+  }
 }
 
 }  // namespace fedscope::report::detail

@@ -14,7 +14,9 @@ std::string stream_error_hint(const std::string& c) {
   if (c == "host-unknown")
     return "the receiving server does not serve that domain: it is not configured there, or the "
            "SRV/A records point at the wrong server";
-  if (c == "not-authorized") return "authentication (dialback or SASL) failed";
+  if (c == "not-authorized")
+    return "it refused to authenticate the stream (dialback, SASL, or a certificate it does "
+           "not trust)";
   if (c == "policy-violation")
     return "a local policy refused the stream, often 'encryption required' or a blocked domain";
   if (c == "remote-connection-failed")

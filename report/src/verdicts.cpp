@@ -73,6 +73,7 @@ int rank(FindingCode code) {
     case C::kTlsCertExpired:
     case C::kTlsCertNotYetValid:
     case C::kTlsCertSelfSigned:
+    case C::kTlsCertUntrusted:
     case C::kTlsCertExpiring:
     case C::kTlsSniMismatch:
       return 71;
@@ -130,6 +131,7 @@ bool explains(FindingCode cause, FindingCode effect) {
 bool certificate_finding(FindingCode code) {
   switch (code) {
     case C::kTlsCertSelfSigned:
+    case C::kTlsCertUntrusted:
     case C::kTlsCertExpired:
     case C::kTlsCertNotYetValid:
     case C::kTlsCertNameMismatch:

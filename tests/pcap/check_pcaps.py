@@ -150,15 +150,9 @@ def keylog_test(fedscope, schema, exp, d, fs, files, name, golden):
 # is printed as a known gap (not a failure) with its reason, and fails once it passes, so the
 # list only shrinks. Key: (scenario directory name, file set, "from>to") — the directory's
 # name, so a regeneration into a temporary folder finds it too (these names are unique).
-# (scenario, file set, "from>to") -> why fedscope does not meet the expectation yet.
-KNOWN_GAPS: dict = {
-    ("tls13-cert-untrusted-secure-auth", "s2s.pcap", "a.example>b.example"):
-        "with the key log the verdict names the not-authorized stream error but not its cause, "
-        "a.example's client certificate (issuer Some Other Org Root CA) that b.example does not "
-        "trust, although the report decrypts that certificate (no finding judges a client "
-        "certificate's issuer, so the certificate-explains-trust-error rule has nothing to "
-        "name); it says 'authentication (dialback or SASL) failed' where none was tried",
-}
+# (scenario, file set, "from>to") -> why fedscope does not meet the expectation yet. Empty
+# since tls-cert-untrusted names the certificate a peer refused inside TLS (key log).
+KNOWN_GAPS: dict = {}
 gaps_seen = []
 
 

@@ -414,6 +414,75 @@ TEST(Verdicts, ACertificateDoesNotExplainAnUnrelatedStreamError) {
   EXPECT_EQ(r.findings[*v->finding].code, FindingCode::kXmppStreamError);
 }
 
+// b.example asked for a.example's client certificate in TLS 1.3 (read with the key log), got
+// one from a CA it does not trust, and closed the restarted stream with <not-authorized/>:
+// tls-cert-untrusted names the certificate and its issuer as the root cause. The same error
+// before TLS (at the first stream header) says nothing about a certificate.
+Result refused_client_certificate(bool after_tls) {
+  Result r;
+  r.our_domains = {"a.example"};
+  auto l = leg(1, "203.0.113.10", "198.51.100.20", 5269, 0);
+  establish(l);
+  l.o.sent_fin = l.r.sent_fin = true;
+  l.r.first_fin = at(40, 0.3);
+  l.o.first_fin = at(41, 0.31);
+  auto rec = record(1, {l}, flow::ConnState::kSF);
+  auto x = std::make_unique<s2s::ConnectionFacts>();
+  x->kind = s2s::StreamKind::kXmpp;
+  s2s::StreamHeaderFact h;
+  h.from = "a.example";
+  h.to = "b.example";
+  h.ref = at(5, 0.1);
+  x->orig.header = h;
+  auto& t = x->tls.mut();
+  t.started = t.complete = t.decrypted = t.keylog = true;
+  t.decryption = tls::DecryptState::kDecrypting;
+  t.server_hello = tls::ServerHello{};
+  t.server_hello->version = 0x0304;
+  t.server_hello_ref = at(6, 0.2);
+  t.certificate_request = true;
+  tls::CertificateInfo c;
+  c.subject = "CN=a.example,O=Some Other Org";
+  c.issuer = "CN=Some Other Org Root CA";
+  c.common_name = "a.example";
+  c.dns_names = {"a.example"};
+  c.not_before = static_cast<std::int64_t>(kT0) - 86400;
+  c.not_after = static_cast<std::int64_t>(kT0) + 86400 * 300;
+  c.sha256 = "sha-a";
+  t.client_chain = {c};
+  t.client_certificate_ref = at(8, 0.21);
+  x->resp.extra.mut().stream_error = s2s::StreamErrorFact{
+      "not-authorized", "Your server's certificate is not trusted",
+      after_tls ? at(30, 0.25) : at(4, 0.05)};
+  rec.xmpp = std::move(x);
+  r.connections.push_back(std::move(rec));
+  judge(r);
+  return r;
+}
+
+TEST(Verdicts, ARefusedClientCertificateIsTheRootCause) {
+  Result r = refused_client_certificate(true);
+  const Verdict* v = verdict(r, "a.example", "b.example");
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(v->status, VerdictStatus::kFailed);
+  EXPECT_EQ(v->stage, Stage::kTls);
+  ASSERT_TRUE(v->finding);
+  const Finding& root = r.findings[*v->finding];
+  EXPECT_EQ(root.code, FindingCode::kTlsCertUntrusted);
+  EXPECT_NE(root.summary.find("does not trust"), std::string::npos) << root.summary;
+  EXPECT_NE(root.summary.find("issued by CN=Some Other Org Root CA"), std::string::npos)
+      << root.summary;
+  ASSERT_EQ(root.evidence.size(), 2u);  // the certificate and the stream error
+  const Finding* refused = find(r, FindingCode::kXmppStreamError);
+  ASSERT_NE(refused, nullptr);
+  EXPECT_EQ(refused->cause, root.key);
+}
+
+TEST(Verdicts, AStreamErrorBeforeTlsBlamesNoCertificate) {
+  Result r = refused_client_certificate(false);
+  EXPECT_EQ(find(r, FindingCode::kTlsCertUntrusted), nullptr);
+}
+
 TEST(Verdicts, AnOrderlyCloseAndAnOpenSessionAreNotTornDown) {
   for (const char* close : {"orderly", ""}) {
     Result r = tls_session(close);

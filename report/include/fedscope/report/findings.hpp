@@ -58,6 +58,7 @@ enum class FindingCode : std::uint8_t {
   kTlsCertExpiring,
   kTlsCertNotYetValid,
   kTlsCertSelfSigned,
+  kTlsCertUntrusted,
   kTlsOldVersion,
   kTlsHandshakeIncomplete,
   kTlsSniMismatch,
