@@ -10,7 +10,6 @@
 #include <cstddef>
 #include <cstdint>
 
-#include <filesystem>
 #include <sstream>
 #include <string>
 
@@ -19,23 +18,9 @@
 #include "fedscope/report/events.hpp"
 #include "fedscope/report/judge.hpp"
 #include "fedscope/tls/decrypt.hpp"
+#include "keylogs.hpp"
 
 namespace {
-
-const fedscope::tls::KeyLog& keys() {
-  static const fedscope::tls::KeyLog k = [] {
-    fedscope::tls::KeyLog log;
-    std::error_code ec;
-    for (const auto& d :
-         std::filesystem::directory_iterator(FEDSCOPE_SOURCE_DIR "/pcaps/xmpp", ec)) {
-      std::string error;
-      if (std::filesystem::exists(d.path() / "sslkeylog.txt"))
-        log.load_file((d.path() / "sslkeylog.txt").string(), error);
-    }
-    return log;
-  }();
-  return k;
-}
 
 struct Sink : fedscope::engine::Observer {
   explicit Sink(fedscope::report::Judge& j) : judge(j) {}
@@ -67,7 +52,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   cfg.progress_seconds = 1.0;
   cfg.flows.max_live_legs = 64;  // exercise eviction
   cfg.flows.max_buffered_per_direction = 4096;
-  cfg.keylog = &keys();
+  cfg.keylog = &fedscope::fuzz::scripted_keylogs();
   fedscope::engine::Engine engine(cfg, sink);
   int linktype = kLinktypes[data[0] % kLinktypes.size()];
   std::size_t pos = 1;

@@ -15,11 +15,10 @@
 #include <variant>
 #include <vector>
 
-#include <filesystem>
-
 #include "fedscope/tls/decoder.hpp"
 #include "fedscope/tls/decrypt.hpp"
 #include "fedscope/tls/names.hpp"
+#include "keylogs.hpp"
 
 namespace {
 
@@ -30,26 +29,11 @@ struct Segment {
   std::span<const std::uint8_t> bytes;
 };
 
-// Every key log of the scripted captures, loaded once.
-const KeyLog& keys() {
-  static const KeyLog k = [] {
-    KeyLog log;
-    std::error_code ec;
-    for (const auto& d :
-         std::filesystem::directory_iterator(FEDSCOPE_SOURCE_DIR "/pcaps/xmpp", ec)) {
-      std::string error;
-      if (std::filesystem::exists(d.path() / "sslkeylog.txt"))
-        log.load_file((d.path() / "sslkeylog.txt").string(), error);
-    }
-    return log;
-  }();
-  return k;
-}
-
 std::string run(const Config& cfg, const std::vector<Segment>& segments, std::uint8_t flags,
                 std::size_t cut) {
   Session s(cfg);
-  Decryptor dec(keys(), DecryptLimits{cfg.limits.max_record_length, 2048, 4});
+  Decryptor dec(fedscope::fuzz::scripted_keylogs(),
+                DecryptLimits{cfg.limits.max_record_length, 2048, 4});
   DecryptOutput plain;
   std::string out;
   std::size_t passed = 0;  // events whose hellos the decryptor has had

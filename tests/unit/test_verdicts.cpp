@@ -259,6 +259,21 @@ namespace {
 
 // a.example -> b.example over TLS 1.3 that completed, with records both ways; closed as
 // @p close says 50 ms after the ServerHello ("" = still open at the end of the capture).
+// A certificate valid around the capture's time.
+tls::CertificateInfo certificate(const char* subject, const char* issuer, const char* name,
+                                 const char* sha) {
+  tls::CertificateInfo c;
+  c.subject = subject;
+  c.issuer = issuer;
+  c.common_name = name;
+  c.dns_names = {name};
+  c.self_signed = c.subject == c.issuer;
+  c.not_before = static_cast<std::int64_t>(kT0) - 86400;
+  c.not_after = static_cast<std::int64_t>(kT0) + 86400 * 300;
+  c.sha256 = sha;
+  return c;
+}
+
 Result tls_session(const std::string& close, bool cert_in_clear = false) {
   Result r;
   r.our_domains = {"a.example"};
@@ -279,17 +294,9 @@ Result tls_session(const std::string& close, bool cert_in_clear = false) {
   x->tls.mut().client_encrypted_records = 6;
   x->tls.mut().server_encrypted_records = 10;
   if (cert_in_clear) {
-    tls::CertificateInfo c;
-    c.subject = c.issuer = "CN=b.example";
-    c.common_name = "b.example";
-    c.dns_names = {"b.example"};
-    c.self_signed = true;
-    c.not_before = static_cast<std::int64_t>(kT0) - 86400;
-    c.not_after = static_cast<std::int64_t>(kT0) + 86400 * 300;
-    c.sha256 = "sha-b";
     x->tls.mut().certificate = s2s::Seen::kYes;
     x->tls.mut().certificate_ref = at(7, 0.2);
-    x->tls.mut().chain = {c};
+    x->tls.mut().chain = {certificate("CN=b.example", "CN=b.example", "b.example", "sha-b")};
   }
   rec.xmpp = std::move(x);
   auto& P = rec.conn.legs[0];
@@ -342,19 +349,22 @@ TEST(Verdicts, ACertificateInClearIsNamedAsTheLikelyCause) {
   EXPECT_EQ(closed->cause, root.key);
 }
 
-// TLS 1.3 read with a key log: a.example saw b.example's self-signed certificate inside TLS
-// and closed its stream with <not-authorized/> (Prosody's "Your server's certificate is not
-// trusted"). The certificate is the root cause and the stream error folds under it; a
-// stream error about something else (host-unknown) is not explained by the certificate.
-Result decrypted_refusal(const char* condition) {
+// a.example -> b.example over TLS 1.3 read with a key log, closed orderly (FIN each way, the
+// side @p closer_orig first). The caller adds certificates and the stream error, then judges.
+struct Decrypted {
   Result r;
-  r.our_domains = {"a.example"};
+  engine::ConnectionRecord rec;
+  s2s::ConnectionFacts* x = nullptr;
+};
+Decrypted decrypted_session(bool closer_orig) {
+  Decrypted d;
+  d.r.our_domains = {"a.example"};
   auto l = leg(1, "203.0.113.10", "198.51.100.20", 5269, 0);
   establish(l);
   l.o.sent_fin = l.r.sent_fin = true;
-  l.o.first_fin = at(40, 0.3);
-  l.r.first_fin = at(41, 0.31);
-  auto rec = record(1, {l}, flow::ConnState::kSF);
+  (closer_orig ? l.o : l.r).first_fin = at(40, 0.3);
+  (closer_orig ? l.r : l.o).first_fin = at(41, 0.31);
+  d.rec = record(1, {l}, flow::ConnState::kSF);
   auto x = std::make_unique<s2s::ConnectionFacts>();
   x->kind = s2s::StreamKind::kXmpp;
   s2s::StreamHeaderFact h;
@@ -370,25 +380,31 @@ Result decrypted_refusal(const char* condition) {
   t.server_hello_ref = at(6, 0.2);
   t.client_encrypted_records = 4;
   t.server_encrypted_records = 5;
-  tls::CertificateInfo c;
-  c.subject = c.issuer = "CN=b.example";
-  c.common_name = "b.example";
-  c.dns_names = {"b.example"};
-  c.self_signed = true;
-  c.not_before = static_cast<std::int64_t>(kT0) - 86400;
-  c.not_after = static_cast<std::int64_t>(kT0) + 86400 * 300;
-  c.sha256 = "sha-b";
+  x->xmpp_inside_tls = s2s::Seen::kYes;
+  d.x = x.get();
+  d.rec.xmpp = std::move(x);
+  return d;
+}
+Result judged(Decrypted& d) {
+  d.r.connections.push_back(std::move(d.rec));
+  judge(d.r);
+  return std::move(d.r);
+}
+
+// TLS 1.3 read with a key log: a.example saw b.example's self-signed certificate inside TLS
+// and closed its stream with <not-authorized/> (Prosody's "Your server's certificate is not
+// trusted"). The certificate is the root cause and the stream error folds under it; a
+// stream error about something else (host-unknown) is not explained by the certificate.
+Result decrypted_refusal(const char* condition) {
+  Decrypted d = decrypted_session(true);
+  auto& t = d.x->tls.mut();
   t.certificate = s2s::Seen::kYes;
   t.certificate_ref = at(7, 0.2);
-  t.chain = {c};
-  x->xmpp_inside_tls = s2s::Seen::kYes;
-  x->orig.extra.mut().stream_error =
+  t.chain = {certificate("CN=b.example", "CN=b.example", "b.example", "sha-b")};
+  d.x->orig.extra.mut().stream_error =
       s2s::StreamErrorFact{condition, "Your server's certificate is not trusted", at(30, 0.25)};
-  x->orig.closed = true;
-  rec.xmpp = std::move(x);
-  r.connections.push_back(std::move(rec));
-  judge(r);
-  return r;
+  d.x->orig.closed = true;
+  return judged(d);
 }
 
 TEST(Verdicts, ACertificateReadInsideTlsIsTheCauseOfTheRefusal) {
@@ -419,45 +435,16 @@ TEST(Verdicts, ACertificateDoesNotExplainAnUnrelatedStreamError) {
 // tls-cert-untrusted names the certificate and its issuer as the root cause. The same error
 // before TLS (at the first stream header) says nothing about a certificate.
 Result refused_client_certificate(bool after_tls) {
-  Result r;
-  r.our_domains = {"a.example"};
-  auto l = leg(1, "203.0.113.10", "198.51.100.20", 5269, 0);
-  establish(l);
-  l.o.sent_fin = l.r.sent_fin = true;
-  l.r.first_fin = at(40, 0.3);
-  l.o.first_fin = at(41, 0.31);
-  auto rec = record(1, {l}, flow::ConnState::kSF);
-  auto x = std::make_unique<s2s::ConnectionFacts>();
-  x->kind = s2s::StreamKind::kXmpp;
-  s2s::StreamHeaderFact h;
-  h.from = "a.example";
-  h.to = "b.example";
-  h.ref = at(5, 0.1);
-  x->orig.header = h;
-  auto& t = x->tls.mut();
-  t.started = t.complete = t.decrypted = t.keylog = true;
-  t.decryption = tls::DecryptState::kDecrypting;
-  t.server_hello = tls::ServerHello{};
-  t.server_hello->version = 0x0304;
-  t.server_hello_ref = at(6, 0.2);
+  Decrypted d = decrypted_session(false);
+  auto& t = d.x->tls.mut();
   t.certificate_request = true;
-  tls::CertificateInfo c;
-  c.subject = "CN=a.example,O=Some Other Org";
-  c.issuer = "CN=Some Other Org Root CA";
-  c.common_name = "a.example";
-  c.dns_names = {"a.example"};
-  c.not_before = static_cast<std::int64_t>(kT0) - 86400;
-  c.not_after = static_cast<std::int64_t>(kT0) + 86400 * 300;
-  c.sha256 = "sha-a";
-  t.client_chain = {c};
+  t.client_chain = {certificate("CN=a.example,O=Some Other Org", "CN=Some Other Org Root CA",
+                                "a.example", "sha-a")};
   t.client_certificate_ref = at(8, 0.21);
-  x->resp.extra.mut().stream_error = s2s::StreamErrorFact{
-      "not-authorized", "Your server's certificate is not trusted",
-      after_tls ? at(30, 0.25) : at(4, 0.05)};
-  rec.xmpp = std::move(x);
-  r.connections.push_back(std::move(rec));
-  judge(r);
-  return r;
+  d.x->resp.extra.mut().stream_error =
+      s2s::StreamErrorFact{"not-authorized", "Your server's certificate is not trusted",
+                           after_tls ? at(30, 0.25) : at(4, 0.05)};
+  return judged(d);
 }
 
 TEST(Verdicts, ARefusedClientCertificateIsTheRootCause) {
