@@ -1275,5 +1275,39 @@ TEST(TlsDecryptKeyLog, LoadFileAndExposure) {
     std::remove(p.c_str());
 }
 
+// load_file() reads in 64 KiB blocks: lines that cross a block boundary, a line longer than
+// max_line_bytes (counted once, also when it spans blocks) and a last line without a newline
+// give what load_text() of the whole file gives.
+TEST(TlsDecryptKeyLog, LoadFileInBlocks) {
+  std::string text;
+  std::size_t lines = 0;
+  auto line = [&](std::size_t i) {
+    char hex[65];
+    std::snprintf(hex, sizeof hex, "%064zx", i);
+    text += "CLIENT_RANDOM " + std::string(hex) + " " + kMaster + "\n";
+    ++lines;
+  };
+  while (text.size() < 70'000)
+    line(lines);                                    // one crosses 65 536
+  text += "# " + std::string(150'000, 'x') + "\n";  // too long, over two blocks
+  while (text.size() < 300'000)
+    line(lines);
+  text += "CLIENT_RANDOM " + std::string(64, 'f') + " " + kMaster;  // no newline at the end
+  ++lines;
+  const std::string file = temp_file(text, 0600);
+  KeyLog from_file;
+  std::string error;
+  ASSERT_TRUE(from_file.load_file(file, error)) << error;
+  KeyLog from_text;
+  from_text.load_text(text);
+  EXPECT_EQ(from_file.size(), lines);
+  EXPECT_EQ(from_file.size(), from_text.size());
+  EXPECT_EQ(from_file.lines_used(), lines);
+  EXPECT_EQ(from_file.anomalies().get("keylog.bad_line"), 1u);
+  EXPECT_EQ(from_file.anomalies().all(), from_text.anomalies().all());
+  EXPECT_NE(from_file.find(random_of(std::string(64, 'f'))), nullptr);
+  std::remove(file.c_str());
+}
+
 }  // namespace
 }  // namespace fedscope::tls

@@ -179,13 +179,43 @@ bool KeyLog::load_file(const std::string& path, std::string& error) {
     return false;
   }
   in.seekg(0);
-  std::string text(static_cast<std::size_t>(size), '\0');
-  if (!in.read(text.data(), size)) {
+  // Read in blocks, whole lines at a time: a key log of a million sessions is not held twice.
+  std::string buf;
+  std::vector<char> block(1 << 16);
+  bool skipping = false;  // inside a line longer than max_line_bytes (counted once)
+  while (in) {
+    in.read(block.data(), static_cast<std::streamsize>(block.size()));
+    const auto got = static_cast<std::size_t>(in.gcount());
+    if (got == 0) break;
+    buf.append(block.data(), got);
+    if (skipping) {
+      const std::size_t nl = buf.find('\n');
+      OPENSSL_cleanse(buf.data(), nl == std::string::npos ? buf.size() : nl + 1);
+      buf.erase(0, nl == std::string::npos ? buf.size() : nl + 1);
+      if (nl == std::string::npos) continue;
+      skipping = false;
+    }
+    const std::size_t last = buf.rfind('\n');
+    if (last == std::string::npos) {
+      if (buf.size() > limits_.max_line_bytes) {
+        anomalies_.add(kAnomalyKeylogBadLine);
+        OPENSSL_cleanse(buf.data(), buf.size());
+        buf.clear();
+        skipping = true;
+      }
+      continue;
+    }
+    load_text(std::string_view(buf).substr(0, last + 1));
+    OPENSSL_cleanse(buf.data(), last + 1);
+    buf.erase(0, last + 1);
+  }
+  if (in.bad()) {
     error = path + ": cannot read the key log";
     return false;
   }
-  load_text(text);
-  OPENSSL_cleanse(text.data(), text.size());
+  if (!skipping) load_text(buf);
+  OPENSSL_cleanse(buf.data(), buf.size());
+  OPENSSL_cleanse(block.data(), block.size());
   return true;
 }
 
