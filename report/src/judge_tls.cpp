@@ -248,13 +248,13 @@ void judge_tls(JudgeContext& ctx, const ConnectionRecord& rec, const std::string
     const auto& leaf = chain.front();
     const std::string refuser = refuser_orig ? name_o : name_r;
     const std::string owner = refuser_orig ? name_r : name_o;
-    auto& f = at(ctx.add(
-        FindingCode::kTlsCertUntrusted, Severity::kError,
-        refuser + " does not trust " + owner + "'s certificate (" + leaf.subject +
-            ", issued by " + (leaf.self_signed ? std::string("itself") : leaf.issuer) +
-            "): right after TLS it closed the stream with <" + e.condition + "/>" +
-            (e.text.empty() ? "" : " ('" + e.text.substr(0, 200) + "')") + ".",
-        domain));
+    auto& f =
+        at(ctx.add(FindingCode::kTlsCertUntrusted, Severity::kError,
+                   refuser + " does not trust " + owner + "'s certificate (" + leaf.subject +
+                       ", issued by " + (leaf.self_signed ? std::string("itself") : leaf.issuer) +
+                       "): right after TLS it closed the stream with <" + e.condition + "/>" +
+                       (e.text.empty() ? "" : " ('" + e.text.substr(0, 200) + "')") + ".",
+                   domain));
     f.detail = leaf.sha256;
     if (cref) evidence(f, *cref);
     evidence(f, e.ref);
