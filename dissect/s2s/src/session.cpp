@@ -301,6 +301,8 @@ class ConnectionAnalyzer::Impl {
                          cfg_.xmpp_limits};
           d.inner = std::make_unique<xmpp::StreamParser>(c);
         }
+        // Plaintext lost with a capture gap: the inner parser resyncs at a stanza boundary.
+        if (piece.gap_before) d.inner->gap(1);
         d.inner->feed(b);
         xmpp_events(from_orig, *d.inner, at, true);
         return;

@@ -362,7 +362,11 @@ std::size_t mac_length(Mac m) {
 }
 
 constexpr std::size_t kTag = 16;
-constexpr std::size_t kKeepBuffer = 2048;  // larger record buffers are freed between records
+constexpr std::size_t kKeepBuffer = 2048;
+// After a gap: how many candidate record headers are tried, and how many sequence numbers
+// (records lost whole) each; beyond, the side stays stopped (tls.decrypt.gap).
+constexpr std::size_t kResyncCandidates = 16;
+constexpr std::uint64_t kResyncSequences = 64;  // larger record buffers are freed between records
 constexpr std::size_t kBlock = 16;
 
 /// TLS ≤ 1.2 PRF (RFC 5246 §5; MD5+SHA-1 before TLS 1.2) through OpenSSL's TLS1-PRF KDF.
@@ -496,6 +500,23 @@ class Decryptor::Impl {
         d.offset += bytes.size();
         return;
       }
+      if (d.skip > 0) {
+        const std::size_t k =
+            static_cast<std::size_t>(std::min<std::uint64_t>(d.skip, bytes.size()));
+        d.skip -= k;
+        d.offset += k;
+        bytes = bytes.subspan(k);
+        continue;
+      }
+      if (d.resync && d.rec.empty()) {
+        // After a gap: skip to something that can be this side's next record header.
+        std::size_t k = 0;
+        while (k < bytes.size() && !resync_start(bytes, k))
+          ++k;
+        d.offset += k;
+        bytes = bytes.subspan(k);
+        if (bytes.empty()) return;
+      }
       if (!d.framed && d.rec.empty()) {
         // Bytes before the first record (plaintext injected after STARTTLS): skip to a
         // handshake or alert record start, as the tls::Session resynchronises.
@@ -513,10 +534,13 @@ class Decryptor::Impl {
         bytes = bytes.subspan(take);
         d.offset += take;
         if (d.rec.size() < 5) return;
-        if (!d.framed && !plausible_start(d.rec)) {
-          // Not a record start after all (the resync scan needs 3 bytes, the header 5).
-          d.rec.erase(d.rec.begin());
-          d.rec_offset += 1;
+        if ((!d.framed && !plausible_start(d.rec)) || (d.resync && !resync_header(d.rec))) {
+          // Not a record start after all (the scans look at 3 bytes, the header has 5): go
+          // on from the next byte.
+          std::vector<std::uint8_t> again(d.rec.begin() + 1, d.rec.end());
+          d.rec.clear();
+          d.offset -= again.size();
+          feed(side, again, out);
           continue;
         }
         const std::size_t len = static_cast<std::size_t>(d.rec[3]) << 8 | d.rec[4];
@@ -547,12 +571,54 @@ class Decryptor::Impl {
     d.offset += length;
     if (d.stopped) return;
     if (d.state == DecryptState::kNoSecret || d.state == DecryptState::kUnsupported) return;
-    stop(d, DecryptState::kGap, kAnomalyDecryptGap);
+    anomalies_.add(kAnomalyDecryptGap);
+    // Resumable once the side's current keys are known for good: TLS ≤ 1.2 after its
+    // ChangeCipherSpec (not TLS 1.0 CBC, whose IV is the lost ciphertext), TLS 1.3 with the
+    // application keys (a lost Finished or KeyUpdate would change them unseen).
+    const bool resumable =
+        setup_done_ && suite_ && d.encrypting &&
+        (suite_->tls13 ? d.application : !(is_cbc(suite_->cipher) && version_ < kTls11));
+    if (!resumable) {
+      stop(d, DecryptState::kGap, {});
+      return;
+    }
+    d.hs.clear();
+    d.hs_skip = false;
+    d.gap_before = true;
+    d.state = DecryptState::kGap;  // until a record opens again
+    if (d.skip > 0) {
+      // Another gap inside the rest of a record already lost.
+      if (length <= d.skip) {
+        d.skip -= length;
+        return;
+      }
+      d.skip = 0;
+      d.rec.clear();
+      d.resync = true;
+      d.resync_tries = 0;
+      return;
+    }
+    if (d.rec.size() >= 5) {
+      // The gap is inside a record whose header arrived: that record is lost (its sequence
+      // number is used), the next header follows its end.
+      const std::size_t len = static_cast<std::size_t>(d.rec[3]) << 8 | d.rec[4];
+      const std::uint64_t rest = 5 + len - d.rec.size();
+      if (length <= rest) {
+        d.skip = rest - length;
+        d.rec.clear();
+        ++d.seq;
+        return;
+      }
+    }
+    // Where the next record starts is unknown: look for a header that opens.
+    d.rec.clear();
+    d.resync = true;
+    d.resync_tries = 0;
   }
 
   void end(Side side) {
     Dir& d = dir(side);
-    if (!d.stopped && !d.rec.empty() && d.framed && d.encrypting)
+    if (!d.stopped && !d.resync && !d.rec.empty() && d.framed && d.encrypting)
       anomalies_.add(kAnomalyDecryptTruncated);
     d.rec.clear();
     d.stopped = true;
@@ -581,6 +647,10 @@ class Decryptor::Impl {
     DecryptState state = DecryptState::kNone;
     std::uint64_t records = 0, seq = 0;
     std::size_t early_skipped = 0;
+    std::uint64_t skip = 0;        // bytes of a record a gap cut, still to skip
+    bool resync = false;           // after a gap: looking for the next record
+    std::size_t resync_tries = 0;  // candidate headers tried
+    bool gap_before = false;       // the next piece follows lost plaintext
     std::vector<std::uint8_t> key, iv, mac_key, secret;
     std::array<std::uint8_t, kBlock> cbc_iv{};  // TLS 1.0: the chained IV
     std::vector<std::uint8_t> hs;               // TLS 1.3: an unfinished handshake message
@@ -601,6 +671,23 @@ class Decryptor::Impl {
   static bool plausible_start(const std::vector<std::uint8_t>& h) {
     return (h[0] == 22 || h[0] == 21) && h[1] == 3 && h[2] <= 4;
   }
+  // A header this side can send once encrypting: TLS 1.3 application_data with 3.3; TLS ≤ 1.2
+  // alert, handshake or application data with the negotiated version.
+  bool resync_type(std::uint8_t t) const { return suite_->tls13 ? t == 23 : (t >= 21 && t <= 23); }
+  std::uint8_t resync_minor() const {
+    return suite_->tls13 ? 3 : static_cast<std::uint8_t>(version_ & 0xff);
+  }
+  bool resync_start(std::span<const std::uint8_t> b, std::size_t k) const {
+    if (!resync_type(b[k])) return false;
+    if (k + 1 < b.size() && b[k + 1] != 3) return false;
+    if (k + 2 < b.size() && b[k + 2] != resync_minor()) return false;
+    return true;
+  }
+  bool resync_header(const std::vector<std::uint8_t>& h) const {
+    const std::size_t len = static_cast<std::size_t>(h[3]) << 8 | h[4];
+    return resync_type(h[0]) && h[1] == 3 && h[2] == resync_minor() && len > kTag &&
+           len <= limits_.max_record_length;
+  }
 
   static void wipe(Dir& d) {
     for (auto* v : {&d.key, &d.iv, &d.mac_key, &d.secret})
@@ -618,7 +705,7 @@ class Decryptor::Impl {
   }
 
   void stop(Dir& d, DecryptState s, std::string_view anomaly) {
-    anomalies_.add(anomaly);
+    if (!anomaly.empty()) anomalies_.add(anomaly);
     d.state = s;
     d.stopped = true;
     d.rec.clear();
@@ -704,6 +791,27 @@ class Decryptor::Impl {
     }
     const std::size_t base = out.bytes.size();
     std::uint8_t inner = type;
+    if (d.resync) {
+      // After a gap: the first record that opens under one of the next sequence numbers
+      // (records may have been lost whole) puts the side back in step.
+      const std::uint64_t first = d.seq;
+      bool ok = false;
+      for (std::uint64_t k = 0; k < kResyncSequences && !ok; ++k) {
+        d.seq = first + k;
+        inner = type;
+        ok = tls13 ? open13(d, out, inner) : open12(d, out);
+        if (!ok) out.bytes.resize(base);
+      }
+      if (!ok) {
+        d.seq = first;
+        if (++d.resync_tries >= kResyncCandidates) stop(d, DecryptState::kGap, {});
+        return;  // not a record start after all, or one from too far on: keep scanning
+      }
+      d.resync = false;
+      anomalies_.add(kAnomalyDecryptResynced);
+      delivered(side, d, out, base, inner);
+      return;
+    }
     const bool ok = tls13 ? open13(d, out, inner) : open12(d, out);
     if (!ok) {
       out.bytes.resize(base);
@@ -719,9 +827,15 @@ class Decryptor::Impl {
       stop(d, DecryptState::kBadRecord, kAnomalyDecryptBadRecord);
       return;
     }
+    delivered(side, d, out, base, inner);
+  }
+
+  // A record opened: its plaintext (at base in out) becomes pieces.
+  void delivered(Side side, Dir& d, DecryptOutput& out, std::size_t base, std::uint8_t inner) {
     ++d.seq;
     ++d.records;
     d.state = DecryptState::kDecrypting;
+    const std::size_t pieces = out.pieces.size();
     const std::size_t n = out.bytes.size() - base;
     if (inner == 22) {
       handshake(side, d, base, n, out);
@@ -729,6 +843,10 @@ class Decryptor::Impl {
       out.pieces.push_back(PlainPiece{static_cast<ContentType>(inner), base, n, d.rec_offset});
     } else {
       out.bytes.resize(base);
+    }
+    if (d.gap_before && out.pieces.size() > pieces) {
+      out.pieces[pieces].gap_before = true;
+      d.gap_before = false;
     }
   }
 

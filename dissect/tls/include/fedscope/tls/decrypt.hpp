@@ -59,9 +59,14 @@ inline constexpr std::string_view kAnomalyDecryptUnsupportedSuite = "tls.decrypt
 /// A record failed authentication (AEAD tag, MAC, padding): a wrong key or damaged bytes.
 /// That side stops decrypting (its sequence number is no longer known).
 inline constexpr std::string_view kAnomalyDecryptBadRecord = "tls.decrypt.bad_record";
-/// Bytes lost in the capture: that side's record framing and sequence number are lost; it
-/// stops decrypting.
+/// Bytes lost in the capture. Where the side's keys cannot have changed unseen (TLS ≤ 1.2
+/// after ChangeCipherSpec, except TLS 1.0 CBC; TLS 1.3 under application keys) it resumes:
+/// after a record the gap cut it goes on at the next header, else it looks for a header that
+/// opens under one of the next 64 sequence numbers (16 candidates at most;
+/// kAnomalyDecryptResynced when found). Otherwise that side stops.
 inline constexpr std::string_view kAnomalyDecryptGap = "tls.decrypt.gap";
+/// A side found its record framing and sequence number again after a gap.
+inline constexpr std::string_view kAnomalyDecryptResynced = "tls.decrypt.resynced";
 /// The side ended inside a record.
 inline constexpr std::string_view kAnomalyDecryptTruncated = "tls.decrypt.truncated";
 /// Encrypted records the decryptor skipped: TLS 1.3 early data (0-RTT) before the
@@ -139,7 +144,7 @@ enum class DecryptState : std::uint8_t {
   kNoSecret,     ///< no secret in the key log for this client random
   kUnsupported,  ///< suite or version not supported
   kBadRecord,    ///< a record failed authentication: stopped
-  kGap,          ///< bytes lost: stopped
+  kGap,          ///< bytes lost: stopped, or looking for the next record that opens
 };
 std::string_view to_string(DecryptState s);
 
@@ -151,6 +156,7 @@ struct PlainPiece {
   ContentType type = ContentType::kApplicationData;
   std::size_t begin = 0, length = 0;  ///< into DecryptOutput::bytes
   std::uint64_t record_offset = 0;    ///< offset of the (last) record in the side's stream
+  bool gap_before = false;            ///< plaintext was lost just before this piece (a capture gap)
 };
 
 struct DecryptOutput {
