@@ -1,0 +1,85 @@
+#pragma once
+/// @file
+/// Writes what `fedscope capture -w` saw as pcapng (draft-ietf-opsawg-pcapng): a Section
+/// Header Block, one Interface Description Block per device (in the order given, so
+/// Frame::interface is the pcapng interface id), an Enhanced Packet Block per frame with
+/// nanosecond timestamps (if_tsresol 9), and at close an Interface Statistics Block per
+/// device with isb_starttime, isb_endtime, isb_ifrecv, isb_ifdrop and isb_osdrop. The reader
+/// (reader.hpp) takes isb_endtime as the end of the capture.
+///
+/// Rotation follows tcpdump's habits: with @c rotate_bytes (tcpdump -C, in units of
+/// 1,000,000 bytes on the command line) a new file starts when the current one would grow
+/// past the size; the files are named PATH, PATH1, PATH2, ... or, with @c max_files (-W N),
+/// PATH0 .. PATH{N-1} (digits padded to the width of N-1) written over in a ring. Every file
+/// is complete on its own: SHB, IDBs, and ISBs when it is closed.
+///
+/// Errors are values (a full disk, a removed directory): write() and close() return false
+/// with a message, and the writer stops writing (the caller keeps analysing).
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fedscope/base/frame.hpp"
+
+namespace fedscope::capture {
+
+struct PcapngInterface {
+  std::string name;         ///< if_name
+  std::string description;  ///< if_description ("" writes none)
+  int linktype = 0;         ///< DLT_* (written as its LINKTYPE_* value)
+  std::uint32_t snaplen = 0;
+};
+
+/// One device's counters for its Interface Statistics Block. Absent values are not written.
+struct PcapngInterfaceStats {
+  Timestamp start, end;                  ///< isb_starttime, isb_endtime
+  std::optional<std::uint64_t> received;  ///< isb_ifrecv
+  std::optional<std::uint64_t> if_dropped;  ///< isb_ifdrop (the interface's drops)
+  std::optional<std::uint64_t> os_dropped;  ///< isb_osdrop (the kernel's drops)
+  std::optional<std::uint64_t> delivered;   ///< isb_usrdeliv (frames written)
+};
+
+struct PcapngWriterOptions {
+  std::string path;
+  std::uint64_t rotate_bytes = 0;  ///< 0: one file
+  std::uint32_t max_files = 0;     ///< 0: no ring (with rotate_bytes: PATH, PATH1, ...)
+  std::string application;         ///< shb_userappl, e.g. "fedscope 0.9"
+};
+
+class PcapngWriter {
+ public:
+  /// Creates the first file and writes its SHB and IDBs. nullptr with @p error on failure
+  /// (e.g. "out.pcapng: Permission denied").
+  static std::unique_ptr<PcapngWriter> open(const PcapngWriterOptions& options,
+                                            std::vector<PcapngInterface> interfaces,
+                                            std::string& error);
+  ~PcapngWriter();  ///< closes without statistics if close() was not called
+  PcapngWriter(const PcapngWriter&) = delete;
+  PcapngWriter& operator=(const PcapngWriter&) = delete;
+
+  /// Appends @p frame (its bytes are copied to the file before returning) to the interface
+  /// Frame::interface. Rotates first when the size limit says so; @p stats (one per interface,
+  /// may be empty) are written as the closed file's ISBs. False with @p error when the write
+  /// failed; later calls then do nothing and return false.
+  bool write(const Frame& frame, const std::vector<PcapngInterfaceStats>& stats,
+             std::string& error);
+  bool write(const Frame& frame, std::string& error) { return write(frame, {}, error); }
+  /// Flushes to the kernel (for a reader that follows the file).
+  bool flush(std::string& error);
+  /// Writes one ISB per interface from @p stats (parallel to the interfaces) and closes.
+  bool close(const std::vector<PcapngInterfaceStats>& stats, std::string& error);
+
+  const std::string& current_path() const;
+  std::uint64_t files_started() const;
+  std::uint64_t frames_written() const;
+
+ private:
+  PcapngWriter() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fedscope::capture
