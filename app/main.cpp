@@ -80,6 +80,7 @@ class JsonLinesSink : public report::EventSink {
   explicit JsonLinesSink(std::ostream& os) : os_(os) {}
   void on_finding(const report::FindingEvent& e) override { os_ << report::event_json(e) << '\n'; }
   void on_attempt(const report::AttemptEvent& e) override { os_ << report::event_json(e) << '\n'; }
+  void on_verdict(const report::VerdictEvent& e) override { os_ << report::event_json(e) << '\n'; }
 
  private:
   std::ostream& os_;

@@ -96,6 +96,36 @@ void EventFold::on_attempt(const AttemptEvent& e) {
   }
 }
 
+void EventFold::on_verdict(const VerdictEvent& e) {
+  if (e.seq <= last_seq_) ++inconsistent_;
+  last_seq_ = e.seq;
+  auto it = verdicts_.find(e.key);
+  switch (e.kind) {
+    case EventKind::kRaised:
+      if (it != verdicts_.end() || !e.verdict) {
+        ++inconsistent_;
+        return;
+      }
+      verdicts_.emplace(e.key, *e.verdict);
+      return;
+    case EventKind::kUpdated:
+    case EventKind::kFolded:
+      if (it == verdicts_.end() || !e.verdict) {
+        ++inconsistent_;
+        return;
+      }
+      it->second = *e.verdict;
+      return;
+    case EventKind::kWithdrawn:
+      if (it == verdicts_.end()) {
+        ++inconsistent_;
+        return;
+      }
+      verdicts_.erase(it);
+      return;
+  }
+}
+
 namespace {
 
 using detail::JsonWriter;
@@ -184,6 +214,28 @@ std::string event_json(const AttemptEvent& e) {
       w.key("attempt");
       write_attempt(w, *e.attempt);
     }
+  });
+}
+
+std::string event_json(const VerdictEvent& e) {
+  return event_line(e.seq, "verdict", e.kind, e.key, [&](JsonWriter& w) {
+    if (e.kind == EventKind::kWithdrawn) w.member("reason", to_string(e.reason));
+    if (!e.verdict) return;
+    const auto& v = *e.verdict;
+    w.key("verdict");
+    w.begin_object();
+    w.member("from", v.from);
+    w.member("to", v.to);
+    w.member("status", v.status);
+    w.member_or_null("basis", v.basis);
+    w.member_or_null("stage", v.stage);
+    // The code, as the report's "root_cause" says it: the key's part before the '@'.
+    w.member_or_null("root_cause",
+                     std::string_view(v.root_cause_key).substr(0, v.root_cause_key.find('@')));
+    w.member_or_null("root_cause_key", v.root_cause_key);
+    w.member("why", v.why);
+    w.member("attempts", v.attempts);
+    w.end_object();
   });
 }
 

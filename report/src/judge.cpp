@@ -110,6 +110,7 @@ struct Judge::Impl {
   std::unordered_map<std::string, Emitted> emitted;
   std::unordered_map<std::uint32_t, std::uint32_t> error_count;  // flow -> error findings
   std::map<std::string, AttemptState> attempts_sent;
+  std::map<std::string, VerdictState> verdicts_sent;        // by "FROM>TO"; only with a sink
   std::unordered_map<std::string, detail::FoldNote> notes;  // the verdicts' say, by key
   std::uint64_t seq = 0;
 
@@ -372,6 +373,50 @@ struct Judge::Impl {
       ev.seq = ++seq;
       if (sink) sink->on_finding(ev);
     }
+    send_verdict_events();
+  }
+
+  // The verdicts as they now stand against what was last sent: a live view follows a
+  // direction from "not yet" to its answer without re-deriving it from findings.
+  void send_verdict_events() {
+    if (!sink) return;
+    std::map<std::string, VerdictState> now;
+    std::vector<std::string> order;
+    for (const auto& v : records.verdicts) {
+      VerdictState st;
+      st.from = v.from;
+      st.to = v.to;
+      st.status = std::string(to_string(v.status));
+      st.basis = std::string(to_string(v.basis));
+      st.stage = std::string(to_string(v.stage));
+      st.root_cause_key = v.root_cause;
+      st.why = v.why;
+      for (auto i : v.attempts)
+        if (i < records.attempts.size()) st.attempts.push_back(records.attempts[i].key);
+      std::string key = v.from + ">" + v.to;
+      if (now.emplace(key, std::move(st)).second) order.push_back(std::move(key));
+    }
+    for (const auto& key : order) {
+      const auto& st = now.at(key);
+      auto it = verdicts_sent.find(key);
+      if (it != verdicts_sent.end() && it->second == st) continue;
+      VerdictEvent e;
+      e.kind = it == verdicts_sent.end() ? EventKind::kRaised : EventKind::kUpdated;
+      e.key = key;
+      e.verdict = st;
+      e.seq = ++seq;
+      sink->on_verdict(e);
+    }
+    for (const auto& [key, st] : verdicts_sent) {
+      if (now.count(key)) continue;
+      VerdictEvent e;
+      e.kind = EventKind::kWithdrawn;
+      e.key = key;
+      e.reason = WithdrawReason::kRejudged;
+      e.seq = ++seq;
+      sink->on_verdict(e);
+    }
+    verdicts_sent = std::move(now);
   }
 
   void send_attempts() {

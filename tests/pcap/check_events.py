@@ -2,7 +2,7 @@
 """The event log as a person gets it: `fedscope report --events FILE` on every expected.json
 file set (with its options). Each line must validate against docs/events.schema.json, the
 sequence numbers must increase, and the events folded in order (raised adds a key, updated
-replaces it, withdrawn removes it) must give exactly the findings and attempts of the JSON
+replaces it, withdrawn removes it) must give exactly the findings, attempts and verdicts of the JSON
 report written by the same run. Prints 'N passed, N failed'; exits non-zero on a failure."""
 
 import json
@@ -68,7 +68,7 @@ def main():
                     check(False, f"{name}: no JSON report (rc={p.returncode}) {p.stderr.strip()}")
                     continue
                 runs += 1
-                findings, attempts, last = {}, {}, 0
+                findings, attempts, verdicts, last = {}, {}, {}, 0
                 for n, line in enumerate(log.read_text().splitlines(), 1):
                     e = json.loads(line)
                     errors = sorted(validator.iter_errors(e), key=str)
@@ -77,8 +77,9 @@ def main():
                     check(e["seq"] > last, f"{name}: line {n}: seq {e['seq']} after {last}")
                     last = e["seq"]
                     seen[e["event"]] += 1
-                    table = findings if e["type"] == "finding" else attempts
-                    state = e.get("finding") or e.get("attempt")
+                    table = {"finding": findings, "attempt": attempts,
+                             "verdict": verdicts}[e["type"]]
+                    state = e.get("finding") or e.get("attempt") or e.get("verdict")
                     if e["event"] == "raised":
                         check(e["key"] not in table, f"{name}: {e['key']} raised twice")
                         table[e["key"]] = state
@@ -99,6 +100,20 @@ def main():
                 check(got_a == want_a, f"{name}: folded attempts differ from the report: "
                       f"{sorted((got_a - want_a).elements())[:1]} vs "
                       f"{sorted((want_a - got_a).elements())[:1]}")
+                # Verdicts: the events' final state is the report's, attempts by target.
+                got_v = Counter(json.dumps([v["from"], v["to"], v["status"], v["basis"],
+                                            v["stage"], v["root_cause"], v["root_cause_key"],
+                                            v["why"], sorted(target_of_key[k] for k in
+                                                             v["attempts"])])
+                                for v in verdicts.values())
+                want_v = Counter(json.dumps([v["from"], v["to"], v["status"], v["basis"],
+                                             v["stage"], v["root_cause"], v["root_cause_key"],
+                                             v["why"], sorted(rep["attempts"][i]["target"]
+                                                              for i in v["attempts"])])
+                                 for v in rep["verdicts"])
+                check(got_v == want_v, f"{name}: folded verdicts differ from the report: "
+                      f"{sorted((got_v - want_v).elements())[:1]} vs "
+                      f"{sorted((want_v - got_v).elements())[:1]}")
     check(runs > 50, f"only {runs} runs")
     check(seen["withdrawn"] > 0 and seen["updated"] > 0, f"events seen: {dict(seen)}")
     print(f"events: {runs} runs, {sum(seen.values())} events {dict(seen)}")

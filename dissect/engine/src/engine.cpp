@@ -250,6 +250,7 @@ struct Engine::Impl : flow::StreamSinkFactory {
   flow::ConnectionSink* sink_for(const flow::Connection& c, bool from_orig,
                                  bool opened_by_syn) override {
     const auto& leg = c.legs.front();
+    if (from_orig) observer.on_open(c);
     if (config.xmpp && (s2s_ports.count(leg.resp.port) || s2s_ports.count(leg.orig.port))) {
       auto& x = xmpp_conns[c.id];
       if (!x) {
@@ -303,6 +304,15 @@ struct Engine::Impl : flow::StreamSinkFactory {
 
   // ---- DNS ---------------------------------------------------------------------------------
 
+  // Whether the sweep would have closed @p p by time @p t. A message is matched against a
+  // transaction only while it is not due, so what a query comes to depends on packet times
+  // alone, not on when a sweep happened to run (a live run sweeps on wall-clock ticks, the
+  // report of its file on packets: both must say the same).
+  bool due(const Pending& p, Timestamp t) const {
+    return p.t.answered() ? (t - p.last).seconds() > 1.0
+                          : (t - p.t.query.time).seconds() > config.dns_timeout_seconds;
+  }
+
   void on_dns_message(std::span<const std::uint8_t> wire, const Endpoint& from, const Endpoint& to,
                       const packet::Vantage& vantage, const flow::PacketRef& ref, bool tcp) {
     ++engine.stats_.dns_messages;
@@ -322,6 +332,8 @@ struct Engine::Impl : flow::StreamSinkFactory {
                 const packet::Vantage& vantage, const flow::PacketRef& ref, bool tcp) {
     const auto& q = m.questions.front();
     DnsKey key{client, server, m.id};
+    if (auto it = by_key.find(key); it != by_key.end() && due(pending[it->second], ref.time))
+      finalize(it->second, DnsOutcome::kNoResponse);
     if (auto it = by_key.find(key); it != by_key.end()) {
       auto& p = pending[it->second];
       if (p.vantage == vantage)
@@ -394,6 +406,10 @@ struct Engine::Impl : flow::StreamSinkFactory {
                    const Endpoint& client, const packet::Vantage& vantage,
                    const flow::PacketRef& ref) {
     auto it = by_key.find(DnsKey{client, server, m.id});
+    if (it != by_key.end() && due(pending[it->second], ref.time)) {
+      finalize(it->second, DnsOutcome::kNoResponse);
+      it = by_key.end();
+    }
     if (it == by_key.end()) {
       engine.anomalies_.add("dns.unmatched_response");
       return;
@@ -505,7 +521,7 @@ struct Engine::Impl : flow::StreamSinkFactory {
       if (eit != by_endpoints.end()) {
         for (auto id : eit->second) {
           auto pit = pending.find(id);
-          if (pit == pending.end() || pit->second.t.icmp) continue;
+          if (pit == pending.end() || pit->second.t.icmp || due(pit->second, p.time)) continue;
           pit->second.t.icmp =
               flow::IcmpEvent{flow::ref_of(p),  p.src, p.icmp.type, p.icmp.code, p.icmp.unreachable,
                               p.vantage.ifindex};
@@ -562,6 +578,16 @@ struct Engine::Impl : flow::StreamSinkFactory {
     outlier_run = 0;
     now = t;
     return true;
+  }
+
+  void run_timers() {
+    flows.advance(now);
+    if (now < last_sweep) last_sweep = now;  // the clock was set back
+    if ((now - last_sweep).seconds() >= 0.5) {
+      last_sweep = now;
+      sweep();
+      decoder.expire(now);
+    }
   }
 
   // ---- progress of open connections -----------------------------------------------------------
@@ -736,15 +762,7 @@ void Engine::on_frame(const Frame& frame) {
   if (frame.time > stats_.last) stats_.last = frame.time;
   auto& im = *impl_;
   // Timers run on packet time, before the packet that moved the clock is processed.
-  if (im.tick(frame.time)) {
-    im.flows.advance(im.now);
-    if (im.now < im.last_sweep) im.last_sweep = im.now;  // the clock was set back
-    if ((im.now - im.last_sweep).seconds() >= 0.5) {
-      im.last_sweep = im.now;
-      im.sweep();
-      im.decoder.expire(im.now);
-    }
-  }
+  if (im.tick(frame.time)) im.run_timers();
   if (im.stage && !im.outbox.empty()) im.deliver();  // facts back from the stage
   Packet p;
   switch (im.decoder.decode(frame, p)) {
@@ -790,6 +808,16 @@ void Engine::on_frame(const Frame& frame) {
       ++stats_.other;
       break;
   }
+}
+
+void Engine::advance(Timestamp now) {
+  auto& im = *impl_;
+  // Before the first frame there is nothing to time out, and no clock to compare with.
+  if (!im.clock_started || now <= im.now) return;
+  im.now = now;
+  im.outlier_run = 0;
+  im.run_timers();
+  if (im.stage && !im.outbox.empty()) im.deliver();
 }
 
 void Engine::finish() {

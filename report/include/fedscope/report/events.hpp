@@ -77,12 +77,40 @@ struct AttemptEvent {
   WithdrawReason reason = WithdrawReason::kNone;
 };
 
+/// A federation direction's verdict as events carry it (verdicts.cpp decides it; analysis.hpp
+/// Verdict is the report's form). Strings are the report's words (to_string of VerdictStatus,
+/// VerdictBasis, Stage); the root cause is the finding's stable key (its code is the part
+/// before the '@'), the attempts are their keys.
+struct VerdictState {
+  std::string from, to;
+  std::string status;          ///< "ok", "degraded", "failed", "not-observed", "not-determinable"
+  std::string basis;           ///< "", "observed", "inferred"
+  std::string stage;           ///< as the report writes it: "" (kNone), "dns", "tcp", ...
+  std::string root_cause_key;  ///< stable key of the root-cause finding, or ""
+  std::string why;
+  std::vector<std::string> attempts;  ///< attempt keys
+  friend bool operator==(const VerdictState&, const VerdictState&) = default;
+};
+
+/// A verdict event: raised when a direction first gets a verdict, updated when any part of it
+/// changes (status, root cause, why), withdrawn when the direction is no longer judged (a
+/// domain turned out to be an address, say). The key is "FROM>TO".
+struct VerdictEvent {
+  EventKind kind = EventKind::kRaised;
+  std::uint64_t seq = 0;
+  std::string key;
+  std::optional<VerdictState> verdict;  ///< absent for kWithdrawn
+  WithdrawReason reason = WithdrawReason::kNone;
+};
+
 /// Receives the events of a judging run, in order. Called on the judging thread.
 class EventSink {
  public:
   virtual ~EventSink() = default;
   virtual void on_finding(const FindingEvent& e) = 0;
   virtual void on_attempt(const AttemptEvent& e) = 0;
+  /// Verdicts are sent after the findings and attempts of the same flush.
+  virtual void on_verdict(const VerdictEvent& e) { (void)e; }
 };
 
 /// The current state that a sequence of events describes: what a consumer that missed nothing
@@ -91,6 +119,7 @@ class EventFold : public EventSink {
  public:
   void on_finding(const FindingEvent& e) override;
   void on_attempt(const AttemptEvent& e) override;
+  void on_verdict(const VerdictEvent& e) override;
 
   struct Entry {
     Finding finding;
@@ -99,6 +128,7 @@ class EventFold : public EventSink {
   };
   const std::map<std::string, Entry>& findings() const { return findings_; }
   const std::map<std::string, AttemptState>& attempts() const { return attempts_; }
+  const std::map<std::string, VerdictState>& verdicts() const { return verdicts_; }
   /// Events that did not fit the state (an update of an unknown key, a second raise): 0 for a
   /// well-formed log.
   std::uint64_t inconsistent() const { return inconsistent_; }
@@ -106,6 +136,7 @@ class EventFold : public EventSink {
  private:
   std::map<std::string, Entry> findings_;
   std::map<std::string, AttemptState> attempts_;
+  std::map<std::string, VerdictState> verdicts_;
   std::uint64_t inconsistent_ = 0;
   std::uint64_t last_seq_ = 0;
 };
@@ -114,5 +145,6 @@ class EventFold : public EventSink {
 /// Message bodies never appear in findings, so nothing here needs hiding.
 std::string event_json(const FindingEvent& e);
 std::string event_json(const AttemptEvent& e);
+std::string event_json(const VerdictEvent& e);
 
 }  // namespace fedscope::report

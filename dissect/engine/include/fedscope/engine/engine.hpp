@@ -90,6 +90,10 @@ class Observer {
   /// on_connection(). A snapshot has capture_ended set: it reads as if the input ended at that
   /// point, so the judges say "not yet" (pending) rather than "never".
   virtual void on_progress(ConnectionRecord&& snapshot) { (void)snapshot; }
+  /// A TCP connection was seen for the first time (its first leg's first packet, which may
+  /// be a SYN or, when the capture joined late, any segment). For live views ("opened"); the
+  /// same id reaches on_connection() when it closes. Called before that packet is processed.
+  virtual void on_open(const flow::Connection& c) { (void)c; }
 };
 
 struct EngineConfig {
@@ -139,6 +143,12 @@ class Engine {
 
   /// One frame; its bytes are borrowed for the call only.
   void on_frame(const Frame& frame);
+  /// Moves the clock to @p now without a packet, when that is later than the clock, and runs
+  /// what is due (idle and SYN timeouts, DNS no-response): a live capture calls it on a
+  /// wall-clock tick so timers fire on a quiet link, and a report calls it with the end time
+  /// a pcapng file records (isb_endtime). Ignored before the first frame. Packet times still
+  /// move the clock as before; a later packet behind it does not move it back.
+  void advance(Timestamp now);
   /// End of input: closes everything still open.
   void finish();
 
