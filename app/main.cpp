@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli.hpp"
 #include "fedscope/base/domain.hpp"
 #include "fedscope/packet/packet.hpp"
 #include "fedscope/report/analysis.hpp"
@@ -24,11 +25,17 @@
 namespace po = boost::program_options;
 using namespace fedscope;
 
+using app::kExitFindings;
+using app::kExitNothing;
+using app::kExitOk;
+using app::kExitUsage;
+using app::local_zone_name;
+using app::usage_error;
+
 namespace {
 
 constexpr const char* kVersion = FEDSCOPE_VERSION;
-constexpr int kExitOk = 0, kExitFindings = 1, kExitUsage = 2, kExitNothing = 3;
-constexpr const char* kCommands[] = {"report", "findings", "help", "version"};
+constexpr const char* kCommands[] = {"report", "capture", "findings", "help", "version"};
 
 void print_main_help(std::ostream& os) {
   os << "fedscope " << kVersion
@@ -37,6 +44,8 @@ void print_main_help(std::ostream& os) {
         "commands:\n"
         "  report FILE...     analyse captures (pcap/pcapng, gzip'd or not; - for standard\n"
         "                     input) and report findings\n"
+        "  capture -i IFACE   watch federation live on devices: events as they happen, then\n"
+        "                     the report (optionally writing pcapng with -w)\n"
         "  findings [CODE]    the findings catalogue, or one finding's meaning and remedy\n"
         "  help [COMMAND]     this help, or a command's\n\n"
         "options:\n"
@@ -46,15 +55,6 @@ void print_main_help(std::ostream& os) {
         "cause), 1 a federation direction failed or an error-level root cause, 2 usage error\n"
         "or unreadable input, 3 nothing to judge (no federation traffic in the capture). Not\n"
         "the monitoring-plugin convention: 2 stays \"usage error\".\n";
-}
-
-// One line saying what is wrong, one saying where to read more (tcpdump/git habit): the whole
-// option list after every typo hides the message.
-int usage_error(const std::string& command, const std::string& message) {
-  const std::string prefix = command.empty() ? "fedscope" : "fedscope " + command;
-  std::cerr << prefix << ": " << message << "\n"
-            << "see `" << prefix << " --help`\n";
-  return kExitUsage;
 }
 
 // Levenshtein distance, for "did you mean" on short words (commands, finding codes).
@@ -163,21 +163,6 @@ void print_findings_help(std::ostream& os) {
         "                     (docs/findings.md)\n"
         "  --markdown         the same as --format markdown\n"
         "  -h, --help         this help\n";
-}
-
-// The zone name for `--time local`'s header: TZ as given, else what /etc/localtime links to.
-std::string local_zone_name() {
-  if (const char* tz = std::getenv("TZ")) {
-    std::string s = tz;
-    if (!s.empty() && s.front() == ':') s.erase(0, 1);
-    return s.empty() ? "UTC" : s;
-  }
-  char buf[512];
-  const ssize_t n = ::readlink("/etc/localtime", buf, sizeof buf - 1);
-  if (n <= 0) return "";
-  std::string link(buf, static_cast<std::size_t>(n));
-  auto at = link.find("zoneinfo/");
-  return at == std::string::npos ? "" : link.substr(at + 9);
 }
 
 int cmd_report(const std::vector<std::string>& args) {
@@ -455,7 +440,8 @@ int unknown_command(const std::vector<std::string>& args) {
   for (const char* known : kCommands)
     if (edit_distance(cmd, known) <= 2)
       return usage_error("", "unknown command '" + cmd + "'; did you mean `" + known + "`?");
-  return usage_error("", "unknown command '" + cmd + "' (commands: report, findings, help)");
+  return usage_error("",
+                     "unknown command '" + cmd + "' (commands: report, capture, findings, help)");
 }
 
 int cmd_help(const std::vector<std::string>& args) {
@@ -468,6 +454,10 @@ int cmd_help(const std::vector<std::string>& args) {
     print_report_help(std::cout);
     return kExitOk;
   }
+  if (args.front() == "capture") {
+    app::print_capture_help(std::cout);
+    return kExitOk;
+  }
   if (args.front() == "findings") {
     print_findings_help(std::cout);
     return kExitOk;
@@ -476,7 +466,8 @@ int cmd_help(const std::vector<std::string>& args) {
     print_main_help(std::cout);
     return kExitOk;
   }
-  return usage_error("help", "no command '" + args.front() + "' (commands: report, findings)");
+  return usage_error("help",
+                     "no command '" + args.front() + "' (commands: report, capture, findings)");
 }
 
 }  // namespace
@@ -500,6 +491,7 @@ int main(int argc, char** argv) {
       return kExitOk;
     }
     if (cmd == "report") return cmd_report(rest);
+    if (cmd == "capture") return app::cmd_capture(rest);
     if (cmd == "findings") return cmd_findings(rest);
   } catch (const std::exception& e) {
     // Only setup can throw here (allocation, option parsing); the data path does not.

@@ -1,0 +1,32 @@
+#include "cli.hpp"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+
+namespace fedscope::app {
+
+int usage_error(const std::string& command, const std::string& message) {
+  const std::string prefix = command.empty() ? "fedscope" : "fedscope " + command;
+  std::cerr << prefix << ": " << message << "\n"
+            << "see `" << prefix << " --help`\n";
+  return kExitUsage;
+}
+
+// The zone name for `--time local`'s header: TZ as given, else what /etc/localtime links to.
+std::string local_zone_name() {
+  if (const char* tz = std::getenv("TZ")) {
+    std::string s = tz;
+    if (!s.empty() && s.front() == ':') s.erase(0, 1);
+    return s.empty() ? "UTC" : s;
+  }
+  char buf[512];
+  const ssize_t n = ::readlink("/etc/localtime", buf, sizeof buf - 1);
+  if (n <= 0) return "";
+  std::string link(buf, static_cast<std::size_t>(n));
+  auto at = link.find("zoneinfo/");
+  return at == std::string::npos ? "" : link.substr(at + 9);
+}
+
+}  // namespace fedscope::app
