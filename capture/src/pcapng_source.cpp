@@ -76,18 +76,25 @@ constexpr std::uint32_t kBlockShb = 0x0A0D0D0A;  // Section Header Block (a pali
 constexpr std::uint32_t kBlockIdb = 1;           // Interface Description Block
 constexpr std::uint32_t kBlockPb = 2;            // Packet Block (obsolete)
 constexpr std::uint32_t kBlockSpb = 3;           // Simple Packet Block
+constexpr std::uint32_t kBlockIsb = 5;           // Interface Statistics Block
 constexpr std::uint32_t kBlockEpb = 6;           // Enhanced Packet Block
 constexpr std::uint32_t kByteOrderMagic = 0x1A2B3C4D;
 constexpr std::uint32_t kMinBlockLength = 12;    // type, length, trailing length
 constexpr std::uint32_t kMinShbLength = 28;      // + magic, version, section length
 constexpr std::size_t kPacketHeaderLength = 20;  // EPB and PB: fields before the data
 constexpr std::size_t kIdbHeaderLength = 8;      // link type, reserved, snaplen
+constexpr std::size_t kIsbHeaderLength = 12;     // interface id, timestamp (high, low)
 
 constexpr std::uint16_t kOptEnd = 0;
 constexpr std::uint16_t kOptIfName = 2;
 constexpr std::uint16_t kOptIfDescription = 3;
 constexpr std::uint16_t kOptIfTsresol = 9;
 constexpr std::uint16_t kOptIfTsoffset = 14;
+constexpr std::uint16_t kOptIsbStarttime = 2;
+constexpr std::uint16_t kOptIsbEndtime = 3;
+constexpr std::uint16_t kOptIsbIfrecv = 4;
+constexpr std::uint16_t kOptIsbIfdrop = 5;
+constexpr std::uint16_t kOptIsbOsdrop = 7;
 
 /// Interfaces per file (all sections); a file describing more is treated as damaged, which
 /// bounds FileInfo::interfaces.
@@ -99,6 +106,8 @@ constexpr std::string_view kAnomalyBadInterface = "capture.pcapng_bad_interface"
 constexpr std::string_view kAnomalyBadOption = "capture.pcapng_bad_option";
 constexpr std::string_view kAnomalyBadTimestamp = "capture.pcapng_bad_timestamp";
 constexpr std::string_view kAnomalyBadOriginalLength = "capture.pcapng_bad_original_length";
+constexpr std::string_view kAnomalyBadIsb = "capture.pcapng_bad_isb";
+constexpr std::string_view kAnomalyIsbBadInterface = "capture.pcapng_isb_bad_interface";
 
 std::string hex32(std::uint32_t v) {
   char buf[11];
@@ -134,6 +143,7 @@ class PcapngSource final : public Source {
   bool start_section(FileInfo& info);
   bool add_interface(FileInfo& info, AnomalyCounters& anomalies);
   Step packet(Frame& out, FileInfo& info, AnomalyCounters& anomalies);
+  void statistics(FileInfo& info, AnomalyCounters& anomalies);
   void close() { input_ = nullptr; }
 
   std::uint16_t u16(std::size_t off) const {
@@ -404,6 +414,75 @@ PcapngSource::Step PcapngSource::packet(Frame& out, FileInfo& info, AnomalyCount
   return Step::kFrame;
 }
 
+void PcapngSource::statistics(FileInfo& info, AnomalyCounters& anomalies) {
+  // Interface Statistics Block: interface id (4), timestamp (8), options. Never damage: a bad
+  // ISB only loses its statistics.
+  if (body_.size() < kIsbHeaderLength) {
+    anomalies.add(kAnomalyBadIsb);
+    return;
+  }
+  const std::uint32_t if_id = u32(0);
+  if (if_id >= interfaces_.size()) {
+    anomalies.add(kAnomalyIsbBadInterface);
+    return;
+  }
+  const Interface& iface = interfaces_[if_id];
+  InterfaceInfo& ii = info.interfaces[static_cast<std::size_t>(iface.id)];
+  // The last ISB of an interface describes it: earlier values are replaced, not merged.
+  ii.isb_start.reset();
+  ii.isb_end.reset();
+  ii.isb_received.reset();
+  ii.isb_if_dropped.reset();
+  ii.isb_os_dropped.reset();
+  std::size_t off = kIsbHeaderLength;
+  while (body_.size() - off >= 4) {
+    const std::uint16_t code = u16(off);
+    const std::uint16_t len = u16(off + 2);
+    if (code == kOptEnd) break;
+    if (len > body_.size() - off - 4) {
+      anomalies.add(kAnomalyBadOption);
+      break;
+    }
+    const std::size_t value = off + 4;
+    switch (code) {
+      case kOptIsbStarttime:
+      case kOptIsbEndtime: {
+        if (len != 8) {
+          anomalies.add(kAnomalyBadOption);
+          break;
+        }
+        // Like the EPB's: high 32 bits first, in the interface's resolution.
+        const std::uint64_t units = (static_cast<std::uint64_t>(u32(value)) << 32) | u32(value + 4);
+        auto t = pcapng_timestamp(units, iface.tsresol, iface.tsoffset);
+        if (!t)
+          anomalies.add(kAnomalyBadTimestamp);
+        else
+          (code == kOptIsbStarttime ? ii.isb_start : ii.isb_end) = *t;
+        break;
+      }
+      case kOptIsbIfrecv:
+      case kOptIsbIfdrop:
+      case kOptIsbOsdrop:
+        if (len != 8) {
+          anomalies.add(kAnomalyBadOption);
+          break;
+        }
+        (code == kOptIsbIfrecv   ? ii.isb_received
+         : code == kOptIsbIfdrop ? ii.isb_if_dropped
+                                 : ii.isb_os_dropped) = u64(value);
+        break;
+      default:
+        break;
+    }
+    const std::size_t step = 4 + ((static_cast<std::size_t>(len) + 3) & ~std::size_t{3});
+    if (step >= body_.size() - off) break;  // the last option may omit its padding
+    off += step;
+  }
+  info.end_time.reset();
+  for (const InterfaceInfo& i : info.interfaces)
+    if (i.isb_end && (!info.end_time || *i.isb_end > *info.end_time)) info.end_time = i.isb_end;
+}
+
 bool PcapngSource::start(FileInfo& info, std::string& error) {
   Got got = read_block(info);
   if (got != Got::kBlock || type_ != kBlockShb || !start_section(info)) {
@@ -462,8 +541,11 @@ bool PcapngSource::next(Frame& out, FileInfo& info, AnomalyCounters& anomalies) 
         if (step == Step::kDamaged) return false;
         break;
       }
+      case kBlockIsb:
+        statistics(info, anomalies);
+        break;
       default:
-        // Name Resolution, Interface Statistics, Decryption Secrets, custom and unknown
+        // Name Resolution, Decryption Secrets, custom and unknown
         // blocks: their length was checked, their content is not needed.
         break;
     }

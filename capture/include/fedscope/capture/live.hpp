@@ -50,6 +50,9 @@ struct LiveInterface {
   int linktype = 0;           ///< DLT_* (pcap_datalink)
   std::string linktype_name;  ///< e.g. "EN10MB"
   std::uint32_t snaplen = 0;
+  /// pcap_activate()'s warning in words, e.g. "promiscuous mode is not supported, captured
+  /// without it"; "" for none. The device captures anyway.
+  std::string warning;
   Timestamp opened;             ///< wall clock when capture started on it
   std::uint64_t packets = 0;    ///< frames delivered
   std::uint64_t bytes = 0;      ///< captured bytes delivered
@@ -77,7 +80,8 @@ class LiveCapture {
   /// to @p on_frame, numbering them 1, 2, ... across all devices in delivery order
   /// (Frame::number, Frame::file 0, Frame::interface the device index). A signal interrupting
   /// the wait returns 0. Returns the number of frames passed, or -1 when every device has
-  /// failed.
+  /// failed (and nothing was passed in this call). @p on_frame must not throw: it is called
+  /// from inside libpcap.
   int poll(int timeout_ms, const std::function<void(const Frame&)>& on_frame);
 
   /// Reads pcap_stats() of every device into LiveInterface::stats.

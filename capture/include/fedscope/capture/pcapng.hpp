@@ -22,6 +22,11 @@ inline constexpr std::uint8_t kPcapngDefaultTsresol = 6;
 /// Linux, 14 on BSD/OS) and LINKTYPE_LOOP (108) is DLT_LOOP (108, but 12 on OpenBSD).
 int dlt_from_linktype(std::uint32_t linktype);
 
+/// The LINKTYPE_* value a file stores for a DLT_* value libpcap reports (what PcapngWriter
+/// writes): the reverse of dlt_from_linktype(), e.g. DLT_RAW (12, or 14 on BSD/OS) is
+/// LINKTYPE_RAW (101); every other value is the same in both spaces.
+int linktype_from_dlt(int dlt);
+
 /// Converts a pcapng timestamp of @p units (the 64-bit EPB value) at resolution @p tsresol
 /// (if_tsresol: high bit clear = 10^-n s, set = 2^-n s, n = low 7 bits) plus
 /// @p tsoffset_seconds (if_tsoffset) to a Timestamp. Exact (no floating point, no 64-bit

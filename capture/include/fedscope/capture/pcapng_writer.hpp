@@ -11,7 +11,9 @@
 /// 1,000,000 bytes on the command line) a new file starts when the current one would grow
 /// past the size; the files are named PATH, PATH1, PATH2, ... or, with @c max_files (-W N),
 /// PATH0 .. PATH{N-1} (digits padded to the width of N-1) written over in a ring. Every file
-/// is complete on its own: SHB, IDBs, and ISBs when it is closed.
+/// is complete on its own: SHB, IDBs, and ISBs when it is closed. A file stays within
+/// @c rotate_bytes including room for its closing ISBs, except that every file takes at least
+/// one frame. @c max_files without @c rotate_bytes is ignored (one file, PATH).
 ///
 /// Errors are values (a full disk, a removed directory): write() and close() return false
 /// with a message, and the writer stops writing (the caller keeps analysing).
@@ -35,8 +37,10 @@ struct PcapngInterface {
 
 /// One device's counters for its Interface Statistics Block. Absent values are not written.
 struct PcapngInterfaceStats {
-  Timestamp start, end;                  ///< isb_starttime, isb_endtime
-  std::optional<std::uint64_t> received;  ///< isb_ifrecv
+  /// isb_starttime, isb_endtime; a zero Timestamp is "unknown" and not written. @c end is
+  /// also the ISB's own timestamp.
+  Timestamp start, end;
+  std::optional<std::uint64_t> received;    ///< isb_ifrecv
   std::optional<std::uint64_t> if_dropped;  ///< isb_ifdrop (the interface's drops)
   std::optional<std::uint64_t> os_dropped;  ///< isb_osdrop (the kernel's drops)
   std::optional<std::uint64_t> delivered;   ///< isb_usrdeliv (frames written)
@@ -51,8 +55,9 @@ struct PcapngWriterOptions {
 
 class PcapngWriter {
  public:
-  /// Creates the first file and writes its SHB and IDBs. nullptr with @p error on failure
-  /// (e.g. "out.pcapng: Permission denied").
+  /// Creates the first file and writes its SHB and IDBs through to the file, so a bad path
+  /// or a full disk is known now. nullptr with @p error on failure (e.g. "out.pcapng:
+  /// Permission denied", "/dev/full: No space left on device").
   static std::unique_ptr<PcapngWriter> open(const PcapngWriterOptions& options,
                                             std::vector<PcapngInterface> interfaces,
                                             std::string& error);
@@ -60,16 +65,20 @@ class PcapngWriter {
   PcapngWriter(const PcapngWriter&) = delete;
   PcapngWriter& operator=(const PcapngWriter&) = delete;
 
-  /// Appends @p frame (its bytes are copied to the file before returning) to the interface
+  /// Appends @p frame (its bytes are copied before returning) to the interface
   /// Frame::interface. Rotates first when the size limit says so; @p stats (one per interface,
   /// may be empty) are written as the closed file's ISBs. False with @p error when the write
-  /// failed; later calls then do nothing and return false.
+  /// failed ("PATH: No space left on device"); later calls then do nothing and return false
+  /// with the same error. A frame whose interface the file does not describe is refused
+  /// (false with @p error) and the writer goes on. Writes are buffered (256 KiB).
   bool write(const Frame& frame, const std::vector<PcapngInterfaceStats>& stats,
              std::string& error);
   bool write(const Frame& frame, std::string& error) { return write(frame, {}, error); }
   /// Flushes to the kernel (for a reader that follows the file).
   bool flush(std::string& error);
-  /// Writes one ISB per interface from @p stats (parallel to the interfaces) and closes.
+  /// Writes one ISB per interface from @p stats (parallel to the interfaces; may be empty)
+  /// and closes. False with @p error when a write failed now or earlier, or when already
+  /// closed.
   bool close(const std::vector<PcapngInterfaceStats>& stats, std::string& error);
 
   const std::string& current_path() const;

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,14 @@ struct InterfaceInfo {
   std::uint32_t snaplen = 0;    ///< 0 means "no limit" in pcapng
   std::uint64_t packets = 0;    ///< frames read from this interface
   std::uint64_t truncated = 0;  ///< of them, cut by this interface's snaplen
+  // From the interface's Interface Statistics Block (the last one in the file wins; a writer
+  // such as dumpcap or fedscope writes them when it closes the file). Absent when no ISB
+  // gave the option.
+  std::optional<Timestamp> isb_start;           ///< isb_starttime: capture started
+  std::optional<Timestamp> isb_end;             ///< isb_endtime: capture ended
+  std::optional<std::uint64_t> isb_received;    ///< isb_ifrecv: packets the interface received
+  std::optional<std::uint64_t> isb_if_dropped;  ///< isb_ifdrop: dropped by the interface
+  std::optional<std::uint64_t> isb_os_dropped;  ///< isb_osdrop: dropped by the OS (no buffer)
 };
 
 /// What is known about one input file, updated as it is read.
@@ -58,6 +67,10 @@ struct FileInfo {
   std::uint64_t truncated = 0;  ///< frames cut by the snapshot length
   Timestamp first;
   Timestamp last;
+  /// When the capture ended as its writer says: the latest isb_end of the file's interfaces
+  /// (pcapng only; after the last packet when the capture ran on quietly). Known once the
+  /// ISBs, usually at the end of the file, have been read.
+  std::optional<Timestamp> end_time;
   /// false when reading stopped early: at a damaged record, a read error, or gzip data cut
   /// short or corrupt (the frames before it are kept).
   bool complete = true;
