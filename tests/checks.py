@@ -14,6 +14,7 @@ def check(ok, what):
     else:
         failed += 1
         print(f"FAIL: {what}")
+    return ok
 
 
 def finish(label=""):

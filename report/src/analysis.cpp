@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include "fedscope/report/analysis.hpp"
 #include "fedscope/report/judge.hpp"
@@ -199,6 +200,12 @@ bool analyze(const Options& options, Result& result, std::string& error) {
     eng.on_frame(frame);
     if (options.progress && (++n & 0xffff) == 0) options.progress(reader.progress());
   }
+  // A live capture's file says when it ended (pcapng isb_endtime): the timers run to then, as
+  // they did live, so a query unanswered for 5 s before the end is "no response" here too.
+  std::optional<Timestamp> end;
+  for (const auto& f : reader.files())
+    if (f.end_time && (!end || *f.end_time > *end)) end = f.end_time;
+  if (end) eng.advance(*end);
   eng.finish();
   if (options.progress) options.progress(1.0);
   result.files = reader.files();

@@ -262,7 +262,7 @@ void LiveAnalysis::finish(Timestamp end, Result& result) {
   im.eng.advance(end);
   im.eng.finish();
   result.files = {im.source};
-  // (end_time: set once the reader records isb_endtime)
+  result.files.front().end_time = end;
   result.keylog_files = im.config.keylog_files;
   result.keylog_secrets = im.config.engine.keylog ? im.config.engine.keylog->size() : 0;
   result.stats = im.eng.stats();

@@ -421,7 +421,7 @@ def events_tests(tmp):
     check(not list(tmp.glob(".ev.jsonl.fedscope-*")), "no temporary event file is left")
     p = run(["report", cap, "-o", tmp / "r.json", "--format", "json", "--events", "-"])
     out = p.stdout.decode().splitlines()
-    check(p.returncode == 1 and out and all(json.loads(l)["type"] in ("finding", "attempt")
+    check(p.returncode == 1 and out and all(json.loads(l)["type"] in ("finding", "attempt", "verdict")
                                             for l in out),
           "--events - writes the events to standard output when the report goes to -o")
 

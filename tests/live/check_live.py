@@ -40,12 +40,14 @@ from checks import check, finish  # noqa: E402
 NS = f"fslive{os.getpid()}"
 A, B = "fsrA", "fsrB"  # tcpreplay sends on A; fedscope listens on B
 
-# (capture, options, date-dependent) — one vantage, Ethernet, a few seconds at most.
+# (capture, options, date-dependent[, capture-only arguments]) — one vantage, Ethernet, a few
+# seconds at most.
 CASES = [
     ("core/fw-drop/fw-outside.pcap", ["--inside-net", "192.0.2.0/24"], False),
     ("core/fw-reject-rst/fw-outside.pcap", ["--inside-net", "192.0.2.0/24"], False),
     ("core/server-not-listening/fw-outside.pcap", ["--inside-net", "192.0.2.0/24"], False),
-    ("core/dns-srv-port-5369/fw-outside.pcap", [], False),
+    # Port 5369 is outside the default filter (and no SRV answer in this vantage names it).
+    ("core/dns-srv-port-5369/fw-outside.pcap", [], False, ["--filter", "tcp or port 53"]),
     ("core/tcp-reset/fw-outside.pcap", ["--inside-net", "192.0.2.0/24"], False),
     ("core/outbound-healthy/fw-outside.pcap", [], False),
     ("xmpp/stream-error-host-unknown/s2s.pcap", [], False),
@@ -163,7 +165,7 @@ def first_difference(a, b, path=""):
     return None if a == b else f"{path}: {str(a)[:120]} vs {str(b)[:120]}"
 
 
-def replay_case(fedscope, tmp, validator, rel, opts, dated):
+def replay_case(fedscope, tmp, validator, rel, opts, dated, extra=()):
     name = rel.replace("/", "_")
     src = ROOT / "pcaps" / rel
     orig = json.loads(run([fedscope, "report", str(src), "--format", "json", *opts]).stdout)
@@ -171,7 +173,7 @@ def replay_case(fedscope, tmp, validator, rel, opts, dated):
     wfile, rfile = tmp / f"{name}.pcapng", tmp / f"{name}.report.json"
     proc = start_capture(fedscope, tmp, name, ["-i", B, "-f", "jsonl", "-w", str(wfile),
                                                "--report", str(rfile), "--stats-interval", "1",
-                                               *opts])
+                                               *opts, *extra])
     if not check(proc.poll() is None, f"{name}: capture did not start: "
                  f"{(tmp / f'{name}.err').read_text()[-300:]}"):
         return
@@ -190,7 +192,7 @@ def replay_case(fedscope, tmp, validator, rel, opts, dated):
         time.sleep(0.2)
     time.sleep(1.5)  # past the tick lag: the last packets' timers are judged live too
     stop(proc)
-    check(proc.returncode in (0, 1), f"{name}: exit {proc.returncode}: "
+    check(proc.returncode in (0, 1, 3), f"{name}: exit {proc.returncode}: "
           f"{(tmp / f'{name}.err').read_text()[-300:]}")
     evs = events(log, validator, name)
     if not dated:
@@ -283,10 +285,10 @@ def main():
         tmp = Path(t)
         try:
             setup()
-            for rel, opts, dated in CASES:
+            for rel, opts, dated, *extra in CASES:
                 if only and not any(o in rel for o in only):
                     continue
-                replay_case(fedscope, tmp, validator, rel, opts, dated)
+                replay_case(fedscope, tmp, validator, rel, opts, dated, *extra)
             if not only:
                 bad_input(fedscope, tmp)
         finally:

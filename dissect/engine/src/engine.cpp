@@ -250,7 +250,14 @@ struct Engine::Impl : flow::StreamSinkFactory {
   flow::ConnectionSink* sink_for(const flow::Connection& c, bool from_orig,
                                  bool opened_by_syn) override {
     const auto& leg = c.legs.front();
-    if (from_orig) observer.on_open(c);
+    if (from_orig) {
+      observer.on_open(c);
+      // A federation connection reports its progress on a timer too, not only as its bytes
+      // arrive: SYNs nobody answers carry no byte, and a live reader wants them said now.
+      if (config.progress_seconds > 0 &&
+          (s2s_ports.count(leg.resp.port) || s2s_ports.count(leg.orig.port)))
+        progress_due.emplace(leg.start + Duration::seconds(config.progress_seconds), c.id);
+    }
     if (config.xmpp && (s2s_ports.count(leg.resp.port) || s2s_ports.count(leg.orig.port))) {
       auto& x = xmpp_conns[c.id];
       if (!x) {
@@ -580,8 +587,48 @@ struct Engine::Impl : flow::StreamSinkFactory {
     return true;
   }
 
+  // Progress on the clock (EngineConfig::progress_seconds): each open federation connection
+  // is looked at every progress_seconds, and reported when it saw packets since its last
+  // report. At most kMaxTimedProgress per clock move, so a SYN flood cannot stall the reader;
+  // the rest wait their turn.
+  static constexpr std::size_t kMaxTimedProgress = 256;
+  std::multimap<Timestamp, std::uint32_t> progress_due;
+  std::unordered_map<std::uint32_t, std::uint64_t> progress_packets;  // at the last report
+
+  void timed_progress() {
+    std::size_t n = 0;
+    while (!progress_due.empty() && progress_due.begin()->first <= now && n < kMaxTimedProgress) {
+      const std::uint32_t id = progress_due.begin()->second;
+      progress_due.erase(progress_due.begin());
+      ++n;
+      auto conn = flows.snapshot(id);
+      if (!conn) {
+        progress_packets.erase(id);
+        continue;
+      }
+      progress_due.emplace(now + Duration::seconds(config.progress_seconds), id);
+      const std::uint64_t packets = conn->primary().o.packets + conn->primary().r.packets;
+      auto& last = progress_packets[id];
+      if (packets == last) continue;  // nothing new since the judges last saw it
+      ConnectionRecord rec;
+      rec.conn = std::move(*conn);
+      rec.conn.capture_ended = true;  // "not yet", not "never"
+      if (auto x = xmpp_conns.find(id); x != xmpp_conns.end() && x->second->created) {
+        if (!x->second->analyzer) continue;  // its facts are on the stage
+        rec.xmpp = std::make_unique<s2s::ConnectionFacts>(x->second->analyzer->facts());
+        x->second->reported = true;
+        x->second->last_progress = now;
+      }
+      last = packets;
+      correlate(rec);
+      ++engine.stats_.progress_reports;
+      observer.on_progress(std::move(rec));
+    }
+  }
+
   void run_timers() {
     flows.advance(now);
+    if (config.progress_seconds > 0) timed_progress();
     if (now < last_sweep) last_sweep = now;  // the clock was set back
     if ((now - last_sweep).seconds() >= 0.5) {
       last_sweep = now;
@@ -621,6 +668,7 @@ struct Engine::Impl : flow::StreamSinkFactory {
   // ---- DNS -> TCP correlation ----------------------------------------------------------------
 
   void on_closed(flow::Connection&& conn) {
+    progress_packets.erase(conn.id);
     ConnectionRecord rec;
     rec.conn = std::move(conn);
     if (auto it = xmpp_done.find(rec.conn.id); it != xmpp_done.end()) {
