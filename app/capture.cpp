@@ -433,7 +433,7 @@ int cmd_capture(const std::vector<std::string>& args) {
     names += (names.empty() ? "" : ",") + i.name;
   source.path = a.write.empty() ? "live:" + names : a.write;
   source.name = source.path;
-  source.format = "pcapng";
+  source.format = a.write.empty() ? "live" : "pcapng";
   for (std::size_t k = 0; k < cap->interfaces().size(); ++k) {
     const auto& i = cap->interfaces()[k];
     capture::InterfaceInfo info;
@@ -445,6 +445,9 @@ int cmd_capture(const std::vector<std::string>& args) {
     info.snaplen = i.snaplen;
     source.interfaces.push_back(std::move(info));
   }
+  for (const auto& i : source.interfaces)
+    if (source.linktype_name.find(i.linktype_name) == std::string::npos)
+      source.linktype_name += (source.linktype_name.empty() ? "" : ",") + i.linktype_name;
   source.linktype = source.interfaces.empty() ? 0 : source.interfaces.front().linktype;
   source.snaplen = source.interfaces.empty() ? 0 : source.interfaces.front().snaplen;
 
@@ -513,6 +516,19 @@ int cmd_capture(const std::vector<std::string>& args) {
     std::cerr << "fedscope capture: -w: " << write_error << "\n";
   report::Result result;
   live.finish(end, result);
+  // What the devices counted, as the -w file's statistics blocks say it (the report of that
+  // file shows the same).
+  if (!result.files.empty())
+    for (std::size_t k = 0; k < cap->interfaces().size(); ++k)
+      if (k < result.files.front().interfaces.size()) {
+        auto& i = result.files.front().interfaces[k];
+        const auto& d = cap->interfaces()[k];
+        i.isb_start = d.opened;
+        i.isb_end = end;
+        i.isb_received = d.stats.received;
+        i.isb_os_dropped = d.stats.dropped;
+        i.isb_if_dropped = d.stats.if_dropped;
+      }
   result.anomalies.merge(cap->anomalies());
   result.anomalies.merge(keylog.anomalies());
   live.send_stats(stats_event(*cap, end, true));

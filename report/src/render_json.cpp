@@ -409,10 +409,15 @@ void write_capture(JsonWriter& w, const Result& r) {
       w.member("snaplen", i.snaplen);
       w.member("packets", i.packets);
       w.member("truncated", i.truncated);
+      // What the capture's writer counted (pcapng statistics blocks), when it says.
+      if (i.isb_received) w.member("received", *i.isb_received);
+      if (i.isb_os_dropped) w.member("os_dropped", *i.isb_os_dropped);
+      if (i.isb_if_dropped) w.member("if_dropped", *i.isb_if_dropped);
       w.end_object();
     }
     w.end_array();
     w.member_or_null("error", f.error);
+    if (f.end_time) w.member("end", iso_time(*f.end_time));
     w.end_object();
     packets += f.packets;
     bytes += f.bytes;

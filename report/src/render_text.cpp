@@ -387,6 +387,13 @@ std::string render_text(const Result& r, const TextOptions& options) {
     else if (f.truncated)
       out += ", " + std::to_string(f.truncated) + " cut by snaplen " +
              std::to_string(f.interfaces.empty() ? f.snaplen : f.interfaces.front().snaplen);
+    // Packets the capture itself lost (pcapng statistics): the analysis cannot see them.
+    std::uint64_t dropped = 0;
+    for (const auto& i : f.interfaces)
+      dropped += i.isb_os_dropped.value_or(0) + i.isb_if_dropped.value_or(0);
+    if (dropped)
+      out += ", " + std::to_string(dropped) +
+             " DROPPED while capturing (kernel buffer or interface; the analysis misses them)";
     if (!f.complete) out += ", READING STOPPED EARLY: " + f.error;
     out += "\n";
     if (f.interfaces.size() > 1)

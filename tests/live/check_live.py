@@ -237,6 +237,59 @@ def replay_case(fedscope, tmp, validator, rel, opts, dated, extra=()):
     check(t.returncode == 0, f"{name}: tshark cannot read the -w file: {t.stderr[-200:]}")
 
 
+def text_mode(fedscope, tmp):
+    """What a person at the terminal sees: sessions, the verdict as it changes, the report."""
+    src = ROOT / "pcaps/core/fw-reject-rst/fw-outside.pcap"
+    proc = start_capture(fedscope, tmp, "text", ["-i", B, "--inside-net", "192.0.2.0/24"])
+    nsx("tcpreplay", "-q", "-i", A, str(src), timeout=30)
+    out = tmp / "text.jsonl"  # (stdout; the name is start_capture's)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and " verdict " not in out.read_text():
+        time.sleep(0.2)
+    live_part = out.read_text()
+    stop(proc)
+    text = out.read_text()
+    check(" session  #" in live_part and "opened" in live_part,
+          f"text: no session line while it ran: {live_part[:300]}")
+    check(any(" verdict " in ln and "failed" in ln and "tcp-refused" in ln
+              for ln in live_part.splitlines()),
+          f"text: no failed verdict naming tcp-refused while it ran: {live_part[-600:]}")
+    check("\nVerdicts\n" in text[len(live_part) - 1:] or "\nVerdicts\n" in text,
+          f"text: no final report: {text[-400:]}")
+
+
+def rotation_and_user(fedscope, tmp):
+    """-C/-W write a ring of complete files; -Z creates them as the user."""
+    d = tmp / "ring"
+    d.mkdir()
+    os.chmod(d, 0o777)
+    os.chmod(tmp, 0o755)
+    proc = start_capture(fedscope, tmp, "ring", ["-i", B, "-f", "jsonl", "-w", str(d / "r.pcapng"),
+                                                 "-C", "0.004", "-W", "3", "-Z", "nobody"])
+    for _ in range(3):
+        nsx("tcpreplay", "-q", "-i", A, str(ROOT / "pcaps/xmpp/tls13-healthy/s2s.pcap"),
+            timeout=30)
+    time.sleep(0.5)
+    stop(proc)
+    files = sorted(d.iterdir())
+    check([f.name for f in files] == ["r.pcapng0", "r.pcapng1", "r.pcapng2"],
+          f"-C/-W: files {[f.name for f in files]}")
+    import pwd
+    nobody = pwd.getpwnam("nobody").pw_uid
+    check(all(f.stat().st_uid == nobody for f in files),
+          f"-Z nobody: owners {[f.stat().st_uid for f in files]}")
+    total = 0
+    for f in files:
+        p = run([fedscope, "report", str(f), "--format", "json"])
+        try:
+            rep = json.loads(p.stdout)
+            total += rep["capture"]["files"][0]["packets"]
+            check(True, "")
+        except (json.JSONDecodeError, KeyError, IndexError) as ex:
+            check(False, f"-C/-W: {f.name} unreadable: {ex} {p.stderr[-200:]}")
+    check(total > 0, "-C/-W: no packets in the ring")
+
+
 def bad_input(fedscope, tmp):
     p = run(["ip", "netns", "exec", NS, fedscope, "capture", "-i", "fsnosuch0", "--duration", "1"])
     check(p.returncode == 2 and "fsnosuch0" in p.stderr and "no such device" in p.stderr,
@@ -280,7 +333,8 @@ def main():
         sys.exit(77)
     schema = json.loads((ROOT / "docs/events.schema.json").read_text())
     validator = jsonschema.Draft202012Validator(schema)
-    only = sys.argv[2:]
+    only = [a for a in sys.argv[2:] if a != "--extras"]
+    extras = not only or "--extras" in sys.argv[2:]
     with tempfile.TemporaryDirectory() as t:
         tmp = Path(t)
         try:
@@ -289,7 +343,9 @@ def main():
                 if only and not any(o in rel for o in only):
                     continue
                 replay_case(fedscope, tmp, validator, rel, opts, dated, *extra)
-            if not only:
+            if extras:
+                text_mode(fedscope, tmp)
+                rotation_and_user(fedscope, tmp)
                 bad_input(fedscope, tmp)
         finally:
             teardown()

@@ -256,7 +256,10 @@ struct Engine::Impl : flow::StreamSinkFactory {
       // arrive: SYNs nobody answers carry no byte, and a live reader wants them said now.
       if (config.progress_seconds > 0 &&
           (s2s_ports.count(leg.resp.port) || s2s_ports.count(leg.orig.port)))
-        progress_due.emplace(leg.start + Duration::seconds(config.progress_seconds), c.id);
+        // The first look soon (a refused or reset connection is said at once), then
+        // every progress_seconds.
+        progress_due.emplace(leg.start + Duration::seconds(std::min(0.5, config.progress_seconds)),
+                             c.id);
     }
     if (config.xmpp && (s2s_ports.count(leg.resp.port) || s2s_ports.count(leg.orig.port))) {
       auto& x = xmpp_conns[c.id];
