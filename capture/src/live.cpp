@@ -164,24 +164,33 @@ std::unique_ptr<LiveCapture> LiveCapture::open(const LiveOptions& options, std::
 
   // Descriptions, where the system has them ("any": "Pseudo-device that captures on all
   // interfaces"); a failure here only loses them.
-  std::vector<std::pair<std::string, std::string>> descriptions;
+  std::vector<std::pair<std::string, std::string>> known;  // name, description
+  bool listed = false;
   {
     char errbuf[PCAP_ERRBUF_SIZE] = "";
     pcap_if_t* all = nullptr;
     if (pcap_findalldevs(&all, errbuf) == 0) {
+      listed = true;
       for (pcap_if_t* d = all; d; d = d->next)
-        if (d->name && d->description) descriptions.emplace_back(d->name, d->description);
+        if (d->name) known.emplace_back(d->name, d->description ? d->description : "");
       pcap_freealldevs(all);
     }
   }
+  auto is_known = [&](const std::string& name) {
+    for (const auto& k : known)
+      if (k.first == name) return true;
+    return false;
+  };
+
+  for (std::size_t i = 0; i < options.interfaces.size(); ++i)
+    for (std::size_t j = 0; j < i; ++j)
+      if (options.interfaces[j] == options.interfaces[i]) {
+        error = options.interfaces[i] + ": given twice";
+        return nullptr;
+      }
 
   for (std::size_t i = 0; i < options.interfaces.size(); ++i) {
     const std::string& name = options.interfaces[i];
-    for (std::size_t j = 0; j < i; ++j)
-      if (options.interfaces[j] == name) {
-        error = name + ": given twice";
-        return nullptr;
-      }
     char errbuf[PCAP_ERRBUF_SIZE] = "";
     pcap_t* p = pcap_create(name.c_str(), errbuf);
     if (!p) {
@@ -198,14 +207,16 @@ std::unique_ptr<LiveCapture> LiveCapture::open(const LiveOptions& options, std::
     dev.nano = pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO) == 0;
     const int rc = pcap_activate(p);
     if (rc < 0) {
-      error = activate_error(p, rc, name);
+      // Without the right to capture, libpcap cannot tell a missing device: the list can.
+      const bool missing = rc == PCAP_ERROR_PERM_DENIED && listed && !is_known(name);
+      error = activate_error(p, missing ? PCAP_ERROR_NO_SUCH_DEVICE : rc, name);
       return nullptr;
     }
     dev.nano = pcap_get_tstamp_precision(p) == PCAP_TSTAMP_PRECISION_NANO;
 
     LiveInterface li;
     li.name = name;
-    for (const auto& [n, d] : descriptions)
+    for (const auto& [n, d] : known)
       if (n == name) li.description = d;
     li.warning = activate_warning(p, rc);
     li.linktype = pcap_datalink(p);
