@@ -5,12 +5,15 @@
 #include "fedscope/capture/live.hpp"
 
 #include <grp.h>
+#include <net/if.h>
 #include <pcap/pcap.h>
 #include <poll.h>
 #include <pwd.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <ctime>
 #include <string_view>
@@ -22,6 +25,23 @@ constexpr std::string_view kAnomalyLiveReadError = "capture.live_read_error";
 /// Frames taken from one device per poll(): a busy device cannot starve the others or the
 /// caller's timers; the rest waits for the next call (the kernel buffer holds it).
 constexpr int kMaxFramesPerDispatch = 256;
+/// How often poll() asks the kernel whether a device is still there and up. libpcap 1.10
+/// reports a removed device only when it was up at the time, and a device taken down not at
+/// all (it delivers again when it comes back up).
+constexpr auto kStateCheckInterval = std::chrono::seconds(1);
+
+enum class DeviceState { kUp, kDown, kGone, kUnknown };
+
+/// The state of device @p name as the namespace of socket @p fd sees it (a packet socket
+/// stays in the namespace it was made in, whatever the caller's thread does later).
+DeviceState device_state(int fd, const std::string& name) {
+  ifreq ifr{};
+  if (name.size() >= sizeof ifr.ifr_name) return DeviceState::kUnknown;
+  std::memcpy(ifr.ifr_name, name.data(), name.size());
+  if (::ioctl(fd, SIOCGIFFLAGS, &ifr) != 0)
+    return errno == ENODEV || errno == ENXIO ? DeviceState::kGone : DeviceState::kUnknown;
+  return (ifr.ifr_flags & IFF_UP) != 0 ? DeviceState::kUp : DeviceState::kDown;
+}
 
 Timestamp wall_clock() {
   timespec ts{};
@@ -90,6 +110,9 @@ struct LiveCapture::Impl {
     pcap_t* pcap = nullptr;
     int fd = -1;
     bool nano = false;  ///< timestamps in ns (else us)
+    /// A network interface whose state can be asked ("any" and other pseudo-devices not).
+    bool checkable = false;
+    std::chrono::steady_clock::time_point next_check;
     unsigned last_recv = 0, last_drop = 0, last_ifdrop = 0;
   };
   std::vector<Device> devices;  ///< parallel to interfaces_
@@ -141,32 +164,41 @@ std::unique_ptr<LiveCapture> LiveCapture::open(const LiveOptions& options, std::
 
   // Descriptions, where the system has them ("any": "Pseudo-device that captures on all
   // interfaces"); a failure here only loses them.
-  std::vector<std::pair<std::string, std::string>> descriptions;
+  std::vector<std::pair<std::string, std::string>> known;  // name, description
+  bool listed = false;
   {
     char errbuf[PCAP_ERRBUF_SIZE] = "";
     pcap_if_t* all = nullptr;
     if (pcap_findalldevs(&all, errbuf) == 0) {
+      listed = true;
       for (pcap_if_t* d = all; d; d = d->next)
-        if (d->name && d->description) descriptions.emplace_back(d->name, d->description);
+        if (d->name) known.emplace_back(d->name, d->description ? d->description : "");
       pcap_freealldevs(all);
     }
   }
+  auto is_known = [&](const std::string& name) {
+    for (const auto& k : known)
+      if (k.first == name) return true;
+    return false;
+  };
+
+  for (std::size_t i = 0; i < options.interfaces.size(); ++i)
+    for (std::size_t j = 0; j < i; ++j)
+      if (options.interfaces[j] == options.interfaces[i]) {
+        error = options.interfaces[i] + ": given twice";
+        return nullptr;
+      }
 
   for (std::size_t i = 0; i < options.interfaces.size(); ++i) {
     const std::string& name = options.interfaces[i];
-    for (std::size_t j = 0; j < i; ++j)
-      if (options.interfaces[j] == name) {
-        error = name + ": given twice";
-        return nullptr;
-      }
     char errbuf[PCAP_ERRBUF_SIZE] = "";
     pcap_t* p = pcap_create(name.c_str(), errbuf);
     if (!p) {
       error = name + ": " + errbuf;
       return nullptr;
     }
-    m.devices.push_back(Impl::Device{p});
-    Impl::Device& dev = m.devices.back();
+    Impl::Device& dev = m.devices.emplace_back();
+    dev.pcap = p;
     pcap_set_snaplen(p, options.snaplen);
     pcap_set_promisc(p, options.promiscuous ? 1 : 0);
     pcap_set_immediate_mode(p, options.immediate ? 1 : 0);
@@ -175,14 +207,16 @@ std::unique_ptr<LiveCapture> LiveCapture::open(const LiveOptions& options, std::
     dev.nano = pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO) == 0;
     const int rc = pcap_activate(p);
     if (rc < 0) {
-      error = activate_error(p, rc, name);
+      // Without the right to capture, libpcap cannot tell a missing device: the list can.
+      const bool missing = rc == PCAP_ERROR_PERM_DENIED && listed && !is_known(name);
+      error = activate_error(p, missing ? PCAP_ERROR_NO_SUCH_DEVICE : rc, name);
       return nullptr;
     }
     dev.nano = pcap_get_tstamp_precision(p) == PCAP_TSTAMP_PRECISION_NANO;
 
     LiveInterface li;
     li.name = name;
-    for (const auto& [n, d] : descriptions)
+    for (const auto& [n, d] : known)
       if (n == name) li.description = d;
     li.warning = activate_warning(p, rc);
     li.linktype = pcap_datalink(p);
@@ -215,6 +249,10 @@ std::unique_ptr<LiveCapture> LiveCapture::open(const LiveOptions& options, std::
       error = name + ": cannot be waited on (libpcap has no selectable descriptor for it)";
       return nullptr;
     }
+    const DeviceState state = device_state(dev.fd, name);
+    dev.checkable = state == DeviceState::kUp || state == DeviceState::kDown;
+    li.down = state == DeviceState::kDown;
+    dev.next_check = std::chrono::steady_clock::now() + kStateCheckInterval;
     li.opened = wall_clock();
     live->interfaces_.push_back(std::move(li));
   }
@@ -233,31 +271,44 @@ int LiveCapture::poll(int timeout_ms, const std::function<void(const Frame&)>& o
   }
   if (fds.empty()) return -1;
   const int ready = ::poll(fds.data(), fds.size(), timeout_ms);
-  if (ready <= 0) return 0;  // timeout; EINTR (a signal) or another poll error: try again
 
   int delivered = 0;
+  const auto now = std::chrono::steady_clock::now();
   for (std::size_t k = 0; k < fds.size(); ++k) {
-    if (fds[k].revents == 0) continue;
     const std::size_t i = which[k];
     Impl::Device& dev = m.devices[i];
     LiveInterface& iface = interfaces_[i];
+    if (dev.checkable && now >= dev.next_check) {
+      dev.next_check = now + kStateCheckInterval;
+      const DeviceState state = device_state(dev.fd, iface.name);
+      if (state == DeviceState::kGone) {
+        fail(i, "The interface disappeared");
+        continue;
+      }
+      if (state != DeviceState::kUnknown) iface.down = state == DeviceState::kDown;
+    }
+    // ready <= 0: the timeout, or EINTR (a signal) or another poll error: nothing to read.
+    if (ready <= 0 || fds[k].revents == 0) continue;
     DispatchContext ctx{&iface, static_cast<int>(i), dev.nano, &m.next_number, &on_frame, 0};
     const int rc = pcap_dispatch(dev.pcap, kMaxFramesPerDispatch, fedscope_live_handler,
                                  reinterpret_cast<u_char*>(&ctx));
     delivered += ctx.delivered;
     if (rc == PCAP_ERROR) {
-      // The device went down or away: libpcap says so ("The interface went down"); the
-      // others go on.
-      iface.failed = true;
-      iface.error = pcap_geterr(dev.pcap);
-      if (iface.error.empty()) iface.error = "read error";
-      anomalies_.add(kAnomalyLiveReadError);
+      // The device went away (libpcap: "The interface disappeared"); the others go on.
+      const std::string why = pcap_geterr(dev.pcap);
+      fail(i, why.empty() ? "read error" : why);
     }
   }
   bool any_alive = false;
   for (const LiveInterface& i : interfaces_)
     any_alive = any_alive || !i.failed;
   return !any_alive && delivered == 0 ? -1 : delivered;
+}
+
+void LiveCapture::fail(std::size_t device, const std::string& why) {
+  interfaces_[device].failed = true;
+  interfaces_[device].error = why;
+  anomalies_.add(kAnomalyLiveReadError);
 }
 
 void LiveCapture::update_stats() {

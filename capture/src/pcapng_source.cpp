@@ -20,24 +20,37 @@
 
 namespace fedscope::capture {
 
+namespace {
+
+// The LINKTYPE_* values that are not the platform's DLT_* value (libpcap's linktype_to_dlt
+// table, reduced to what can matter here). Every other value is the same in both spaces.
+struct LinktypeDlt {
+  std::uint32_t linktype;
+  int dlt;
+};
+constexpr LinktypeDlt kLinktypeDlt[] = {
+    {100, DLT_ATM_RFC1483},  // LINKTYPE_ATM_RFC1483
+    {101, DLT_RAW},          // LINKTYPE_RAW: 12 on Linux, 14 on BSD/OS
+    {102, DLT_SLIP_BSDOS},   // LINKTYPE_SLIP_BSDOS
+    {103, DLT_PPP_BSDOS},    // LINKTYPE_PPP_BSDOS
+    {106, DLT_ATM_CLIP},     // LINKTYPE_ATM_CLIP
+    {108, DLT_LOOP},         // LINKTYPE_LOOP: 108 on Linux, 12 on OpenBSD
+};
+
+}  // namespace
+
 int dlt_from_linktype(std::uint32_t linktype) {
-  // The LINKTYPE_* values that are not the platform's DLT_* value (libpcap's linktype_to_dlt
-  // table, reduced to what can matter here). Every other value is the same in both spaces.
-  struct Map {
-    std::uint32_t linktype;
-    int dlt;
-  };
-  static constexpr Map kMap[] = {
-      {100, DLT_ATM_RFC1483},  // LINKTYPE_ATM_RFC1483
-      {101, DLT_RAW},          // LINKTYPE_RAW: 12 on Linux, 14 on BSD/OS
-      {102, DLT_SLIP_BSDOS},   // LINKTYPE_SLIP_BSDOS
-      {103, DLT_PPP_BSDOS},    // LINKTYPE_PPP_BSDOS
-      {106, DLT_ATM_CLIP},     // LINKTYPE_ATM_CLIP
-      {108, DLT_LOOP},         // LINKTYPE_LOOP: 108 on Linux, 12 on OpenBSD
-  };
-  for (const auto& m : kMap)
+  for (const auto& m : kLinktypeDlt)
     if (m.linktype == linktype) return m.dlt;
   return static_cast<int>(linktype);
+}
+
+int linktype_from_dlt(int dlt) {
+  // DLT_RAW of the other platforms (14 on BSD/OS) is raw IP as well; nothing else is 14.
+  if (dlt == 12 || dlt == 14) return 101;
+  for (const auto& m : kLinktypeDlt)
+    if (m.dlt == dlt) return static_cast<int>(m.linktype);
+  return dlt;
 }
 
 std::optional<Timestamp> pcapng_timestamp(std::uint64_t units, std::uint8_t tsresol,

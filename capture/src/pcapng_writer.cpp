@@ -6,7 +6,6 @@
 #include "fedscope/capture/pcapng_writer.hpp"
 
 #include <fcntl.h>
-#include <pcap/dlt.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,27 +15,6 @@
 #include "fedscope/capture/pcapng.hpp"
 
 namespace fedscope::capture {
-
-int linktype_from_dlt(int dlt) {
-  // The reverse of dlt_from_linktype(): the DLT_* values whose LINKTYPE_* differs.
-  switch (dlt) {
-    case DLT_ATM_RFC1483:
-      return 100;
-    case 12:  // DLT_RAW on Linux and most systems
-    case 14:  // DLT_RAW on BSD/OS and OpenBSD
-      return 101;
-    case DLT_SLIP_BSDOS:
-      return 102;
-    case DLT_PPP_BSDOS:
-      return 103;
-    case DLT_ATM_CLIP:
-      return 106;
-    case DLT_LOOP:
-      return 108;
-    default:
-      return dlt;
-  }
-}
 
 namespace {
 
@@ -78,10 +56,12 @@ std::uint64_t ns_units(Timestamp t) {
   return t.ns < 0 ? 0 : static_cast<std::uint64_t>(t.ns);
 }
 
-/// Builds one block: append the body, then finish() writes the lengths.
+/// Builds one block in @p scratch (reused, so a packet costs no allocation): append the
+/// body, then finish() writes the lengths.
 class Block {
  public:
-  explicit Block(std::uint32_t type) {
+  Block(std::uint32_t type, std::vector<std::uint8_t>& scratch) : bytes_(scratch) {
+    bytes_.clear();
     u32(type);
     u32(0);  // total length, set by finish()
   }
@@ -132,7 +112,7 @@ class Block {
     while (bytes_.size() % 4 != 0)
       bytes_.push_back(0);
   }
-  std::vector<std::uint8_t> bytes_;
+  std::vector<std::uint8_t>& bytes_;
   bool options_ = false;
 };
 
@@ -153,11 +133,12 @@ struct PcapngWriter::Impl {
   std::string path;  ///< of the current file
   int fd = -1;       ///< of the current file; -1 when closed or failed
   std::vector<std::uint8_t> buffer;
-  std::uint64_t file_bytes = 0;   ///< the current file's size once the buffer is written
-  std::uint64_t file_frames = 0;  ///< EPBs in the current file
-  std::uint64_t files = 0;        ///< files started
-  std::uint64_t frames = 0;       ///< EPBs in all files
-  std::string error;              ///< set once a write failed; then everything is refused
+  std::vector<std::uint8_t> block;  ///< the block being built
+  std::uint64_t file_bytes = 0;     ///< the current file's size once the buffer is written
+  std::uint64_t file_frames = 0;    ///< EPBs in the current file
+  std::uint64_t files = 0;          ///< files started
+  std::uint64_t frames = 0;         ///< EPBs in all files
+  std::string error;                ///< set once a write failed; then everything is refused
 
   ~Impl() {
     if (fd >= 0) ::close(fd);
@@ -197,10 +178,10 @@ struct PcapngWriter::Impl {
     return true;
   }
 
-  bool append(const std::vector<std::uint8_t>& block) {
-    if (buffer.size() + block.size() > kBufferBytes && !drain()) return false;
-    buffer.insert(buffer.end(), block.begin(), block.end());
-    file_bytes += block.size();
+  bool append(const std::vector<std::uint8_t>& b) {
+    if (buffer.size() + b.size() > kBufferBytes && !drain()) return false;
+    buffer.insert(buffer.end(), b.begin(), b.end());
+    file_bytes += b.size();
     // A block larger than the buffer goes out at once rather than growing the buffer.
     return buffer.size() < kBufferBytes || drain();
   }
@@ -215,7 +196,7 @@ struct PcapngWriter::Impl {
     file_bytes = 0;
     file_frames = 0;
 
-    Block shb(kBlockShb);
+    Block shb(kBlockShb, block);
     shb.u32(kByteOrderMagic);
     shb.u16(1);  // version 1.0
     shb.u16(0);
@@ -223,7 +204,7 @@ struct PcapngWriter::Impl {
     shb.option_text(kOptShbUserappl, options.application);
     if (!append(shb.finish())) return false;
     for (const PcapngInterface& i : interfaces) {
-      Block idb(kBlockIdb);
+      Block idb(kBlockIdb, block);
       idb.u16(static_cast<std::uint16_t>(linktype_from_dlt(i.linktype)));
       idb.u16(0);
       idb.u32(i.snaplen);
@@ -239,7 +220,7 @@ struct PcapngWriter::Impl {
   bool write_isbs(const std::vector<PcapngInterfaceStats>& stats) {
     for (std::size_t i = 0; i < stats.size() && i < interfaces.size(); ++i) {
       const PcapngInterfaceStats& s = stats[i];
-      Block isb(kBlockIsb);
+      Block isb(kBlockIsb, block);
       isb.u32(static_cast<std::uint32_t>(i));
       isb.ts(ns_units(s.end));
       // A zero Timestamp is "not known" (see PcapngInterfaceStats).
@@ -312,7 +293,7 @@ bool PcapngWriter::write(const Frame& frame, const std::vector<PcapngInterfaceSt
       return false;
     }
   }
-  Block epb(kBlockEpb);
+  Block epb(kBlockEpb, m.block);
   epb.u32(static_cast<std::uint32_t>(frame.interface));
   epb.ts(ns_units(frame.time));
   epb.u32(caplen);

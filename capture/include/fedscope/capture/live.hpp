@@ -7,8 +7,9 @@
 /// the same order (PcapngWriter) reads back with the same frame identities.
 ///
 /// Errors are values: open() returns nullptr with a message for the user; a device that fails
-/// while capturing (it went down, was removed) is marked failed with libpcap's words and the
-/// other devices go on. Nothing here throws.
+/// while capturing (it was removed) is marked failed with libpcap's words and the other
+/// devices go on; one taken down is marked down (libpcap 1.10 goes on capturing on it once it
+/// is up again). Nothing here throws.
 
 #include <cstdint>
 #include <functional>
@@ -58,8 +59,11 @@ struct LiveInterface {
   std::uint64_t bytes = 0;      ///< captured bytes delivered
   std::uint64_t truncated = 0;  ///< frames cut by the snapshot length
   LiveStats stats;              ///< as of the last update_stats()
-  bool failed = false;          ///< the device stopped delivering (see @c error)
-  std::string error;            ///< why, in libpcap's words, e.g. "The interface went down"
+  /// The interface is down (as of poll()'s last look, once a second). libpcap keeps it
+  /// open and it delivers again when it comes back up, so this is not a failure.
+  bool down = false;
+  bool failed = false;  ///< the device stopped delivering for good (see @c error)
+  std::string error;    ///< why, in libpcap's words, e.g. "The interface disappeared"
 };
 
 /// Open devices. Frames passed to poll()'s callback borrow libpcap's buffer for the duration
@@ -93,6 +97,7 @@ class LiveCapture {
 
  private:
   LiveCapture() = default;
+  void fail(std::size_t device, const std::string& why);
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::vector<LiveInterface> interfaces_;
