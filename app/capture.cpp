@@ -227,6 +227,12 @@ class StreamSink : public report::LiveSink {
                  " packets dropped (kernel buffer or interface); the analysis misses them");
         last = d;
       }
+      if (i.down != down_[i.name]) {
+        down_[i.name] = i.down;
+        line(e.time, "capture",
+             i.name + (i.down ? " is down: nothing is captured on it until it is up again"
+                              : " is up again"));
+      }
       if (i.failed && !failed_[i.name]) {
         failed_[i.name] = true;
         line(e.time, "capture", i.name + ": capture stopped: " + i.error);
@@ -259,7 +265,7 @@ class StreamSink : public report::LiveSink {
   report::TimeFormat time_;
   std::map<std::string, std::string> shown_;  // text: findings said, by key -> code
   std::map<std::string, std::uint64_t> dropped_;
-  std::map<std::string, bool> failed_;
+  std::map<std::string, bool> failed_, down_;
 };
 
 report::CaptureStatsEvent stats_event(const capture::LiveCapture& cap, Timestamp now, bool final) {
@@ -273,6 +279,7 @@ report::CaptureStatsEvent stats_event(const capture::LiveCapture& cap, Timestamp
     x.received = i.stats.received;
     x.dropped = i.stats.dropped;
     x.if_dropped = i.stats.if_dropped;
+    x.down = i.down;
     x.failed = i.failed;
     x.error = i.error;
     e.interfaces.push_back(std::move(x));
@@ -397,7 +404,7 @@ int cmd_capture(const std::vector<std::string>& args) {
     return kExitUsage;
   }
   if (!a.user.empty() && !capture::drop_privileges(a.user, error)) {
-    std::cerr << "fedscope capture: -Z " << a.user << ": " << error << "\n";
+    std::cerr << "fedscope capture: " << error << "\n";
     return kExitUsage;
   }
   std::unique_ptr<capture::PcapngWriter> writer;
@@ -471,6 +478,9 @@ int cmd_capture(const std::vector<std::string>& args) {
     std::cerr << (k ? ", " : "") << cap->interfaces()[k].linktype_name;
   std::cerr << "), filter '" << filter << "'" << (a.write.empty() ? "" : ", writing " + a.write)
             << "; Ctrl-C ends it\n";
+  for (const auto& i : cap->interfaces())
+    if (!i.warning.empty())
+      std::cerr << "fedscope capture: warning: " << i.name << ": " << i.warning << "\n";
 
   install_signals();
   std::string write_error;
@@ -484,6 +494,13 @@ int cmd_capture(const std::vector<std::string>& args) {
     }
     live.on_frame(f);
   };
+  // The default filter follows the ports SRV answers name for federation (a typo like 5369
+  // is exactly what must be seen), at most kMaxWidened of them. A user's own filter is left
+  // alone. Best effort: packets already queued under the old filter are not seen again, so a
+  // connection that starts within microseconds of the answer shows from its retransmissions.
+  const bool default_filter = a.filter.empty() && a.filter_words.empty() && !vm.count("filter");
+  constexpr std::size_t kMaxWidened = 16;
+  std::vector<std::uint16_t> widened;
   bool all_failed = false;
   while (!g_stop) {
     const int n = cap->poll(200, on_frame);
@@ -491,6 +508,26 @@ int cmd_capture(const std::vector<std::string>& args) {
     if (n < 0) {
       all_failed = true;
       break;
+    }
+    if (default_filter && n > 0 && widened.size() < kMaxWidened) {
+      bool more = false;
+      for (auto p : live.federation_ports())
+        if (p != 5269 && p != 5270 && widened.size() < kMaxWidened &&
+            std::find(widened.begin(), widened.end(), p) == widened.end()) {
+          widened.push_back(p);
+          more = true;
+        }
+      if (more) {
+        filter = capture::kDefaultLiveFilter;
+        for (auto p : widened)
+          filter += " or tcp port " + std::to_string(p);
+        if (cap->set_filter(filter, error))
+          std::cerr << "fedscope capture: an SRV answer names another federation port; filter "
+                       "now '"
+                    << filter << "'\n";
+        else
+          std::cerr << "fedscope capture: could not widen the filter: " << error << "\n";
+      }
     }
     live.tick(now);
     if (a.stats_interval > 0 && now >= next_stats) {

@@ -325,6 +325,34 @@ void LiveCapture::update_stats() {
   }
 }
 
+bool LiveCapture::set_filter(const std::string& filter, std::string& error) {
+  Impl& m = *impl_;
+  // Compile for every device first: a filter that does not compile changes nothing.
+  std::vector<bpf_program> programs(m.devices.size());
+  std::vector<bool> compiled(m.devices.size(), false);
+  bool ok = true;
+  for (std::size_t i = 0; i < m.devices.size() && ok; ++i) {
+    if (interfaces_[i].failed) continue;
+    if (pcap_compile(m.devices[i].pcap, &programs[i], filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) !=
+        0) {
+      error = interfaces_[i].name + ": filter: " + pcap_geterr(m.devices[i].pcap) + " in '" +
+              filter + "'";
+      ok = false;
+      break;
+    }
+    compiled[i] = true;
+  }
+  for (std::size_t i = 0; i < m.devices.size(); ++i) {
+    if (!compiled[i]) continue;
+    if (ok && pcap_setfilter(m.devices[i].pcap, &programs[i]) != 0) {
+      error = interfaces_[i].name + ": filter: " + pcap_geterr(m.devices[i].pcap);
+      ok = false;
+    }
+    pcap_freecode(&programs[i]);
+  }
+  return ok;
+}
+
 bool drop_privileges(const std::string& user, std::string& error) {
   const std::string who = "-Z " + user + ": ";
   errno = 0;

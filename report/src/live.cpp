@@ -271,6 +271,10 @@ void LiveAnalysis::finish(Timestamp end, Result& result) {
   im.judge.finish(result);
 }
 
+std::vector<std::uint16_t> LiveAnalysis::federation_ports() const {
+  return impl_->eng.federation_ports();
+}
+
 std::uint64_t LiveAnalysis::frames() const {
   return impl_->source.packets;
 }
@@ -367,6 +371,7 @@ std::string event_json(const CaptureStatsEvent& e) {
       w.member("received", i.received);
       w.member("dropped", i.dropped);
       w.member("if_dropped", i.if_dropped);
+      w.member("down", i.down);
       w.member("failed", i.failed);
       w.member_or_null("error", i.error);
       w.end_object();

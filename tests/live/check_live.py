@@ -258,6 +258,22 @@ def text_mode(fedscope, tmp):
           f"text: no final report: {text[-400:]}")
 
 
+def widening(fedscope, tmp):
+    """The default filter follows an SRV answer to port 5369: the SYN there is captured."""
+    src = ROOT / "pcaps/lab/srv-port-5369/srv.pcap"
+    wfile = tmp / "widen.pcapng"
+    proc = start_capture(fedscope, tmp, "widen", ["-i", B, "-f", "jsonl", "-w", str(wfile),
+                                                  "--domain", "cupdomain.example"])
+    nsx("tcpreplay", "-q", "-i", A, str(src), timeout=30)
+    time.sleep(1.5)
+    stop(proc)
+    err = (tmp / "widen.err").read_text()
+    check("or tcp port 5369" in err, f"widening: no message: {err[-300:]}")
+    t = run(["tshark", "-r", str(wfile), "-Y", "tcp.port == 5369"], timeout=30)
+    check(len(t.stdout.splitlines()) >= 2,
+          f"widening: the SYN to 5369 and its RST not captured: {t.stdout!r}")
+
+
 def rotation_and_user(fedscope, tmp):
     """-C/-W write a ring of complete files; -Z creates them as the user."""
     d = tmp / "ring"
@@ -345,6 +361,7 @@ def main():
                 replay_case(fedscope, tmp, validator, rel, opts, dated, *extra)
             if extras:
                 text_mode(fedscope, tmp)
+                widening(fedscope, tmp)
                 rotation_and_user(fedscope, tmp)
                 bad_input(fedscope, tmp)
         finally:

@@ -280,10 +280,10 @@ TEST(LiveAnalysis, StatsEventCountsAndRate) {
   s.packets = 10;
   s.rate = 5;
   s.final = true;
-  s.interfaces.push_back({"eth0", 10, 12, 1, 0, true, "The interface went down"});
+  s.interfaces.push_back({"eth0", 10, 12, 1, 0, false, true, "The interface disappeared"});
   const std::string js = event_json(s);
   EXPECT_NE(js.find("\"event\":\"final\""), std::string::npos) << js;
-  EXPECT_NE(js.find("\"error\":\"The interface went down\""), std::string::npos) << js;
+  EXPECT_NE(js.find("\"error\":\"The interface disappeared\""), std::string::npos) << js;
   EXPECT_NE(js.find("\"dropped\":1"), std::string::npos) << js;
 }
 

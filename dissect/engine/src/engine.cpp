@@ -861,6 +861,12 @@ void Engine::on_frame(const Frame& frame) {
   }
 }
 
+std::vector<std::uint16_t> Engine::federation_ports() const {
+  std::vector<std::uint16_t> v(impl_->s2s_ports.begin(), impl_->s2s_ports.end());
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
 void Engine::advance(Timestamp now) {
   auto& im = *impl_;
   // Before the first frame there is nothing to time out, and no clock to compare with.

@@ -91,6 +91,11 @@ class LiveCapture {
   /// Reads pcap_stats() of every device into LiveInterface::stats.
   void update_stats();
 
+  /// Replaces the filter on every device that has not failed (each compiled for its own link
+  /// type). All or nothing: on a compile error no device changes, and @p error says why. Used
+  /// to widen the default filter to the ports SRV answers name.
+  bool set_filter(const std::string& filter, std::string& error);
+
   const std::vector<LiveInterface>& interfaces() const { return interfaces_; }
   /// e.g. "capture.live_read_error" once per failed device.
   AnomalyCounters& anomalies() { return anomalies_; }

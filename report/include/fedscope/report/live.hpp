@@ -71,6 +71,7 @@ struct CaptureStatsEvent {
     std::uint64_t received = 0;    ///< pcap_stats ps_recv
     std::uint64_t dropped = 0;     ///< ps_drop: the kernel's buffer was full
     std::uint64_t if_dropped = 0;  ///< ps_ifdrop: the interface dropped
+    bool down = false;             ///< the device is down (capture resumes when it is up again)
     bool failed = false;
     std::string error;
   };
@@ -131,6 +132,8 @@ class LiveAnalysis {
   /// run to it, everything open closes as "capture ended", the judges finish into @p result.
   void finish(Timestamp end, Result& result);
 
+  /// engine::Engine::federation_ports(): grows as SRV answers name ports.
+  std::vector<std::uint16_t> federation_ports() const;
   std::uint64_t frames() const;
   std::uint64_t bytes() const;
   std::uint64_t events() const;

@@ -152,6 +152,10 @@ class Engine {
   /// End of input: closes everything still open.
   void finish();
 
+  /// The ports XMPP is decoded on: 5269, 5270 and those SRV answers for _xmpp-server /
+  /// _xmpps-server named so far (bounded), in increasing order. A live capture widens its
+  /// default filter to them.
+  std::vector<std::uint16_t> federation_ports() const;
   AnomalyCounters& anomalies() { return anomalies_; }
   const EngineStats& stats() const { return stats_; }
 
