@@ -202,6 +202,8 @@ std::unique_ptr<LiveCapture> LiveCapture::open(const LiveOptions& options, std::
     pcap_set_snaplen(p, options.snaplen);
     pcap_set_promisc(p, options.promiscuous ? 1 : 0);
     pcap_set_immediate_mode(p, options.immediate ? 1 : 0);
+    // Without immediate mode the kernel hands packets over in blocks at most this late.
+    if (!options.immediate) pcap_set_timeout(p, options.timeout_ms);
     pcap_set_buffer_size(p, options.buffer_bytes);
     // Nanoseconds where the platform has them (Linux does); microseconds otherwise.
     dev.nano = pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO) == 0;

@@ -31,6 +31,8 @@ std::string_view to_string(WithdrawReason reason) {
       return "context-changed";
     case WithdrawReason::kRejudged:
       return "rejudged";
+    case WithdrawReason::kExpired:
+      return "expired";
   }
   return "";
 }

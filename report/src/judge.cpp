@@ -92,8 +92,11 @@ struct Judge::Impl {
   std::set<std::uint32_t> dirty_conns;
   // History bounding: closed connections in closing order, and those already summaries.
   std::deque<std::uint32_t> closed_whole;
+  std::deque<std::uint32_t> closed_all;  // every closed connection kept, closing order
+  std::uint64_t expired = 0;             // records left out (JudgeConfig::max_records)
   std::unordered_set<UnitId> frozen;
   std::uint64_t summarised = 0;
+  std::unordered_set<std::uint32_t> arrival_closed;  // in closed_all (a record closes once)
 
   // Context.
   std::set<std::tuple<std::uint16_t, std::int32_t, std::int32_t>> vantages;
@@ -148,6 +151,7 @@ struct Judge::Impl {
     if (closed) {
       arrival[id] = closed_count++;
       if (config.max_full_records > 0) closed_whole.push_back(id);
+      if (config.max_records > 0 && arrival_closed.insert(id).second) closed_all.push_back(id);
     } else {
       arrival.emplace(id, UINT64_MAX);
     }
@@ -265,7 +269,7 @@ struct Judge::Impl {
     }
   }
 
-  void send_findings(const std::set<std::string>& affected, bool context_changed) {
+  void send_findings(const std::set<std::string>& affected, WithdrawReason why) {
     // Report order of the events: by the finding's place (new, else old), what goes before
     // what comes in its place, then key.
     std::vector<std::tuple<OrderKey, bool, std::string>> order;
@@ -289,7 +293,7 @@ struct Judge::Impl {
         count_error(eit->second.finding, eit->second.base, -1);
         emitted.erase(eit);
         e.kind = EventKind::kWithdrawn;
-        e.reason = context_changed ? WithdrawReason::kContextChanged : WithdrawReason::kRejudged;
+        e.reason = why;
       } else {
         Finding f = fold(kit->second);
         f.key = key;
@@ -452,7 +456,55 @@ struct Judge::Impl {
     attempts_sent = std::move(now);
   }
 
+  // Beyond max_records closed connections (and as many DNS transactions), the oldest leave
+  // the history: their records go, and what only they said is withdrawn ("expired"). A live
+  // run's memory then follows its open sessions plus a bounded history.
+  std::vector<UnitId> expire() {
+    std::vector<UnitId> gone;
+    if (config.max_records == 0) return gone;
+    std::unordered_set<std::uint32_t> out;
+    while (closed_all.size() > config.max_records) {
+      const std::uint32_t id = closed_all.front();
+      closed_all.pop_front();
+      arrival_closed.erase(id);
+      out.insert(id);
+    }
+    if (!out.empty()) {
+      auto& cs = records.connections;
+      cs.erase(std::remove_if(
+                   cs.begin(), cs.end(),
+                   [&](const engine::ConnectionRecord& r) { return out.count(r.conn.id) > 0; }),
+               cs.end());
+      conn_pos.clear();
+      for (std::size_t i = 0; i < cs.size(); ++i)
+        conn_pos[cs[i].conn.id] = i;
+      for (auto id : out) {
+        const UnitId unit = UnitId{id} + 1;
+        frozen.erase(unit);
+        arrival.erase(id);
+        dirty_conns.erase(id);
+        read_vantage.erase(unit);
+        read_ours.erase(unit);
+        read_inside.erase(unit);
+        gone.push_back(unit);
+      }
+      std::sort(gone.begin(), gone.end());
+      expired += out.size();
+      records_changed = true;
+    }
+    if (records.dns.size() > config.max_records) {
+      // Oldest first: records.dns is in query-time order after each flush.
+      const std::size_t n = records.dns.size() - config.max_records;
+      records.dns.erase(records.dns.begin(), records.dns.begin() + static_cast<std::ptrdiff_t>(n));
+      expired += n;
+      dns_changed = records_changed = true;
+      ctx.index_dns();
+    }
+    return gone;
+  }
+
   void flush() {
+    const std::vector<UnitId> gone = expire();
     if (!records_changed && dirty_conns.empty() && !dns_changed) return;
     if (records_changed || dns_changed) sort_records();
     // Context, from everything so far.
@@ -493,15 +545,27 @@ struct Judge::Impl {
     if (inside_changed)
       for (auto id : read_inside)
         if (!todo.count(id)) by_context.insert(id);
-    std::set<std::string> affected, affected_by_context;
+    std::set<std::string> affected, affected_by_context, affected_expired;
+    for (auto id : gone)
+      rejudge(id, affected_expired);  // no record any more: what it said is withdrawn
+    for (auto it = affected_expired.begin(); it != affected_expired.end();) {
+      auto k = keys.find(*it);
+      if (k != keys.end() && !k->second.parts.empty()) {  // still said by other records
+        affected.insert(*it);
+        it = affected_expired.erase(it);
+      } else {
+        ++it;
+      }
+    }
     for (auto id : todo)
       rejudge(id, affected);
     for (auto id : by_context)
       rejudge(id, affected_by_context);
     for (const auto& k : affected)
       affected_by_context.erase(k);
-    send_findings(affected, false);
-    send_findings(affected_by_context, true);
+    send_findings(affected_expired, WithdrawReason::kExpired);
+    send_findings(affected, WithdrawReason::kRejudged);
+    send_findings(affected_by_context, WithdrawReason::kContextChanged);
     send_attempts();
     send_verdicts();
     dirty_conns.clear();
@@ -599,6 +663,10 @@ std::uint64_t Judge::events() const {
   return impl_->seq;
 }
 
+std::uint64_t Judge::expired() const {
+  return impl_->expired;
+}
+
 std::uint64_t Judge::summarised() const {
   return impl_->summarised;
 }
@@ -613,6 +681,7 @@ void Judge::finish(Result& result) {
   result.our_domains_inferred = im.records.our_domains_inferred;
   result.inside_nets = im.records.inside_nets;
   result.verdicts = std::move(im.records.verdicts);
+  result.history_expired = im.expired;
   result.inside_learned.assign(im.ctx.learned_inside.begin(), im.ctx.learned_inside.end());
   result.forwarding_vantage = im.records.forwarding_vantage;
   result.vantage_count = im.records.vantage_count;

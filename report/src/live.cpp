@@ -60,6 +60,7 @@ struct LiveAnalysis::Impl : engine::Observer, EventSink {
     jc.inside_nets = config.inside_nets;
     jc.domains = config.domains;
     jc.max_full_records = config.max_full_records;
+    jc.max_records = config.max_records;
     return jc;
   }
   engine::EngineConfig engine_config() const {

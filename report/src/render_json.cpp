@@ -444,6 +444,7 @@ void write_capture(JsonWriter& w, const Result& r) {
   w.end_object();
   w.member("vantage_points", r.vantage_count);
   w.member("forwarding", r.forwarding_vantage);
+  if (r.history_expired > 0) w.member("history_expired", r.history_expired);
   w.end_object();
 }
 

@@ -405,6 +405,10 @@ std::string render_text(const Result& r, const TextOptions& options) {
                (i.truncated ? ", " + std::to_string(i.truncated) + " cut" : std::string()) + "\n";
   }
 
+  if (r.history_expired > 0)
+    out += "  history: the " + std::to_string(r.history_expired) +
+           " oldest connections and DNS transactions of this live run are left out (it keeps "
+           "the latest; the -w file has everything)\n";
   if (r.keylog_files > 0)
     out += "  TLS key log: " + std::to_string(r.keylog_files) +
            (r.keylog_files == 1 ? " file, " : " files, ") + std::to_string(r.keylog_secrets) +

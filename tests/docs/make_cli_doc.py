@@ -98,7 +98,26 @@ def xmpp_json(args):
     rep = json.loads(run(args + " --format json").stdout)
     return json.dumps(rep["flows"][0]["xmpp"], indent=2, ensure_ascii=False)
 
+def cap_errs():
+    # What `capture` says before it captures anything (no device needed for these).
+    cases = ["capture", "capture -i fsnosuchdev0", "capture -i lo tcp prot 5269",
+             "capture -i lo -W 3 -w x.pcapng", "capture -i lo -f xml"]
+    out = []
+    for c in cases:
+        p = run(c)
+        out.append(f"$ fedscope {c}\n{p.stderr.rstrip()}\n[exit status {p.returncode}]")
+    return "\n\n".join(out)
+
+
+def session_note():
+    # Where the recorded session came from (docs/sessions/README.txt).
+    return (ROOT / "docs" / "sessions" / "README.txt").read_text().strip()
+
+
 t = (ROOT / "docs" / "cli.md.in").read_text()
+t = t.replace("@@CAPERRS@@", cap_errs())
+t = t.replace("@@SESSIONNOTE@@", session_note())
+t = re.sub(r"@@FILE (.*?)@@", lambda m: (ROOT / m.group(1)).read_text().rstrip("\n"), t)
 t = re.sub(r"@@XMPPJSON (.*?)@@", lambda m: xmpp_json(m.group(1)), t)
 t = re.sub(r"@@HEADTZ (\S+) (\d+)@@(.*?)@@", lambda m: head_tz(m.group(1), m.group(2), m.group(3)), t)
 t = re.sub(r"@@EVENTS (.*?)@@", lambda m: events(m.group(1)), t)

@@ -289,3 +289,80 @@ TEST(LiveAnalysis, StatsEventCountsAndRate) {
 
 }  // namespace
 }  // namespace fedscope::report
+
+namespace fedscope::report {
+namespace {
+
+// A live run keeps a bounded history: beyond max_records closed connections (and as many DNS
+// transactions) the oldest leave it, what only they said is withdrawn as "expired", and the
+// events still fold to exactly the final result.
+TEST(LiveAnalysis, HistoryIsBounded) {
+  struct Withdrawals : Recorder {
+    void on_finding(const FindingEvent& e) override {
+      Recorder::on_finding(e);
+      if (e.kind == EventKind::kWithdrawn && e.reason == WithdrawReason::kExpired) ++expired;
+    }
+    int expired = 0;
+  };
+  // Four captures one after the other, a minute apart.
+  std::vector<Frames> parts;
+  for (const char* f : {"core/fw-reject-rst/fw-any.pcap", "core/server-not-listening/fw-any.pcap",
+                        "core/tcp-reset/fw-any.pcap", "core/fw-reject-icmp/fw-any.pcap"})
+    parts.push_back(read_all(pcap(f)));
+  Frames all;
+  Timestamp t = parts.front().frames.front().time;
+  for (auto& p : parts) {
+    ASSERT_FALSE(p.frames.empty());
+    const Duration shift = t - p.frames.front().time;
+    for (std::size_t i = 0; i < p.frames.size(); ++i) {
+      all.data.push_back(p.data[i]);
+      Frame f = p.frames[i];
+      f.time = f.time + shift;
+      f.number = all.data.size();
+      all.frames.push_back(f);
+    }
+    t = all.frames.back().time + Duration::seconds(60);
+  }
+  for (std::size_t i = 0; i < all.frames.size(); ++i)
+    all.frames[i].data = all.data[i];
+  all.info = parts.front().info;
+
+  LiveConfig lc;
+  lc.max_records = 2;
+  lc.max_full_records = 1;
+  lc.inside_nets.push_back(*Cidr::parse("192.0.2.0/24"));
+  Withdrawals rec;
+  LiveAnalysis live(lc, live_source(all, "live:eth0"), &rec);
+  const Timestamp end = all.frames.back().time + Duration::seconds(10);
+  run_live(live, all, end, lc.tick_lag_seconds);
+  Result got;
+  live.finish(end, got);
+  EXPECT_GT(got.history_expired, 0u);
+  EXPECT_LE(got.connections.size(), 2u + 1u);  // the bound, plus what the end closed
+  EXPECT_GT(rec.expired, 0);
+  // The events fold to the result: nothing expired lingers in a consumer's state.
+  EXPECT_EQ(rec.fold.inconsistent(), 0u);
+  std::multiset<std::string> folded, final_f;
+  for (const auto& [k, e] : rec.fold.findings())
+    folded.insert(k);
+  for (const auto& f : got.findings)
+    final_f.insert(f.key);
+  EXPECT_EQ(folded, final_f);
+  const std::string text = render_text(got);
+  EXPECT_NE(text.find("oldest connections and DNS transactions of this live run are left out"),
+            std::string::npos);
+
+  // Without the bound, the same run keeps everything.
+  LiveConfig keep = lc;
+  keep.max_records = 0;
+  Recorder all_rec;
+  LiveAnalysis live2(keep, live_source(all, "live:eth0"), &all_rec);
+  run_live(live2, all, end, keep.tick_lag_seconds);
+  Result full;
+  live2.finish(end, full);
+  EXPECT_EQ(full.history_expired, 0u);
+  EXPECT_GT(full.connections.size(), got.connections.size());
+}
+
+}  // namespace
+}  // namespace fedscope::report

@@ -33,7 +33,12 @@ struct LiveOptions {
   int snaplen = 262144;                 ///< bytes kept per packet (tcpdump's default)
   int buffer_bytes = 4 * 1024 * 1024;   ///< kernel buffer per device (pcap_set_buffer_size)
   bool promiscuous = true;              ///< as tcpdump; -p turns it off
-  bool immediate = true;                ///< deliver each packet at once (pcap_set_immediate_mode)
+  /// Deliver each packet at once (pcap_set_immediate_mode). On Linux, libpcap then uses a
+  /// TPACKET_V2 ring of fixed slots of snaplen bytes: the buffer holds buffer_bytes / snaplen
+  /// packets (32 with 8 MiB and 256 KiB), and a short stall drops packets. Without it
+  /// (TPACKET_V3) packets are packed by their size and handed over at most timeout_ms late.
+  bool immediate = false;
+  int timeout_ms = 100;  ///< without immediate mode: the longest delivery delay
 };
 
 /// pcap_stats() of one device since it was opened. libpcap's meaning: @c received counts

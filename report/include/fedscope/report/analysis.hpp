@@ -171,6 +171,9 @@ struct Result {
   /// --tls-keylog: the files given and the client randoms they hold (0 files: no key log).
   std::size_t keylog_files = 0, keylog_secrets = 0;
   std::size_t vantage_count = 0;
+  /// A live run's bounded history (JudgeConfig::max_records): connections and DNS
+  /// transactions left out of this result because newer ones replaced them. 0 for `report`.
+  std::uint64_t history_expired = 0;
 
   /// Root causes and independent findings by severity (folded consequences not counted).
   std::size_t errors() const;

@@ -37,11 +37,13 @@ enum class EventKind : std::uint8_t {
 };
 std::string_view to_string(EventKind kind);
 
-/// Why a finding or attempt was withdrawn. to_string(): "", "context-changed", "rejudged".
+/// Why a finding or attempt was withdrawn. to_string(): "", "context-changed", "rejudged",
+/// "expired".
 enum class WithdrawReason : std::uint8_t {
   kNone,            ///< not withdrawn
   kContextChanged,  ///< what it depended on changed (vantage, our domains, inside networks)
   kRejudged,        ///< its record was judged again (it progressed or closed) without it
+  kExpired,         ///< its records left a live run's bounded history (JudgeConfig::max_records)
 };
 std::string_view to_string(WithdrawReason reason);
 

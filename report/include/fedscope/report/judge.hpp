@@ -38,6 +38,10 @@ struct JudgeConfig {
   /// their findings are frozen as last said (a context change no longer re-judges them).
   /// 0 (`report`): every record stays whole.
   std::size_t max_full_records = 0;
+  /// History bound: keep at most this many closed connections (and as many DNS
+  /// transactions) at all; older ones leave the history, and findings only they supported are
+  /// withdrawn with reason "expired". 0 (`report`): keep everything.
+  std::size_t max_records = 0;
 };
 
 /// @p a as events carry it (AttemptState): its records by their stable ids, the other
@@ -74,6 +78,8 @@ class Judge : public engine::Observer {
   std::uint64_t events() const;
   /// Closed connections turned into summaries so far (JudgeConfig::max_full_records).
   std::uint64_t summarised() const;
+  /// Connections and DNS transactions left out of the history so far (max_records).
+  std::uint64_t expired() const;
 
  private:
   struct Impl;

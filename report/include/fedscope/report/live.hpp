@@ -100,8 +100,11 @@ struct LiveConfig {
   std::vector<std::string> domains;
   /// progress_seconds 0 becomes 2: an open session reports what it said every 2 s of time.
   engine::EngineConfig engine;
-  /// Judge history bound (JudgeConfig::max_full_records); a live run has no end.
-  std::size_t max_full_records = 20000;
+  /// History bounds (JudgeConfig): a live run has no end, so its memory must follow the open
+  /// sessions plus a bounded history: the latest max_full_records closed connections whole,
+  /// up to max_records in all (older ones, and DNS transactions beyond as many, are expired).
+  std::size_t max_full_records = 2000;
+  std::size_t max_records = 10000;
   std::size_t keylog_files = 0;
   /// The wall-clock tick moves the engine clock to (wall time - tick_lag_seconds): packets
   /// still in the kernel's buffer are then never behind a timer that fired, so the run judges
