@@ -3,7 +3,8 @@
 - every `schema_version N` they mention is the schema's (docs/report.schema.json) and the one
   the binary writes;
 - every long option they mention exists in some `fedscope ... --help`, and every option of
-  `fedscope report --help` and `fedscope findings --help` is documented in docs/cli.md.in.
+  `fedscope report --help`, `fedscope findings --help` and `fedscope capture --help` is
+  documented in docs/cli.md.in.
 usage: check_docs.py --fedscope build/app/fedscope"""
 import argparse, json, re, subprocess, sys
 from pathlib import Path
@@ -42,7 +43,8 @@ check(json.loads(rep.stdout)["schema_version"] == version, "the binary writes th
 
 docs = sorted((ROOT / "docs").glob("*.md")) + sorted((ROOT / "docs").glob("*.in")) + [ROOT / "README.md"]
 main_opts, report_opts, findings_opts = help_options("--help"), help_options("report", "--help"), help_options("findings", "--help")
-known = main_opts | report_opts | findings_opts
+capture_opts = help_options("capture", "--help")
+known = main_opts | report_opts | findings_opts | capture_opts
 for doc in docs:
     text = doc.read_text()
     rel = doc.relative_to(ROOT)
@@ -53,6 +55,6 @@ for doc in docs:
         check(opt in known or opt in FOREIGN, f"{rel}: mentions {opt}, which no fedscope --help has")
 
 cli = (ROOT / "docs/cli.md.in").read_text()
-for opt in sorted(report_opts | findings_opts):
+for opt in sorted(report_opts | findings_opts | capture_opts):
     check(f"`{opt}" in cli, f"docs/cli.md.in does not document {opt}")
 finish("docs")
