@@ -306,6 +306,35 @@ def rotation_and_user(fedscope, tmp):
     check(total > 0, "-C/-W: no packets in the ring")
 
 
+def net_raw_only(fedscope, tmp):
+    """Not root, only CAP_NET_RAW (setpriv, as a file capability would give it): it captures."""
+    if subprocess.run(["which", "setpriv"], capture_output=True).returncode != 0:
+        return
+    err = open(tmp / "netraw.err", "w")
+    out = open(tmp / "netraw.jsonl", "w")
+    proc = subprocess.Popen(["ip", "netns", "exec", NS, "setpriv", "--reuid=nobody",
+                             "--regid=nogroup", "--clear-groups", "--inh-caps=+net_raw",
+                             "--ambient-caps=+net_raw", fedscope, "capture", "-i", B,
+                             "-f", "jsonl"], stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and proc.poll() is None and \
+            "listening on" not in (tmp / "netraw.err").read_text():
+        time.sleep(0.05)
+    nsx("tcpreplay", "-q", "-i", A, str(ROOT / "pcaps/core/fw-reject-rst/fw-outside.pcap"),
+        timeout=30)
+    time.sleep(1.5)
+    stop(proc)
+    lines = (tmp / "netraw.jsonl").read_text().splitlines()
+    final = [json.loads(x) for x in lines if '"type":"stats"' in x]
+    check(final and final[-1]["packets"] >= 2,
+          f"CAP_NET_RAW only: {(tmp / 'netraw.err').read_text()[-300:]}")
+    # And without it: a clear refusal.
+    p = run(["ip", "netns", "exec", NS, "setpriv", "--reuid=nobody", "--regid=nogroup",
+             "--clear-groups", fedscope, "capture", "-i", B, "--duration", "1"])
+    check(p.returncode == 2 and "CAP_NET_RAW" in p.stderr,
+          f"no capability: rc {p.returncode}: {p.stderr.strip()}")
+
+
 def bad_input(fedscope, tmp):
     p = run(["ip", "netns", "exec", NS, fedscope, "capture", "-i", "fsnosuch0", "--duration", "1"])
     check(p.returncode == 2 and "fsnosuch0" in p.stderr and "no such device" in p.stderr,
@@ -363,6 +392,7 @@ def main():
                 text_mode(fedscope, tmp)
                 widening(fedscope, tmp)
                 rotation_and_user(fedscope, tmp)
+                net_raw_only(fedscope, tmp)
                 bad_input(fedscope, tmp)
         finally:
             teardown()
