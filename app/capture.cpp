@@ -446,6 +446,10 @@ int cmd_capture(const std::vector<std::string>& args) {
     source.interfaces.push_back(std::move(info));
   }
   source.linktype = source.interfaces.empty() ? 0 : source.interfaces.front().linktype;
+  // Named as the pcapng reader names the -w file: each link type once, in interface order.
+  for (const auto& i : source.interfaces)
+    if (("," + source.linktype_name + ",").find("," + i.linktype_name + ",") == std::string::npos)
+      source.linktype_name += (source.linktype_name.empty() ? "" : ",") + i.linktype_name;
   source.snaplen = source.interfaces.empty() ? 0 : source.interfaces.front().snaplen;
 
   report::LiveConfig lc;
