@@ -13,7 +13,8 @@
 # Environment: FSL_OUT (output folder), FSL_BUDGET (watchdog, seconds, default 900),
 # FSL_KEEP=1 (keep the work directory with every server's config and debug log),
 # FSL_DEBUG=1 (log the phases), FSL_LIVE=/path/to/fedscope (also run `fedscope capture`
-# on the firewall's outside and inside devices, jsonl and text: <scenario>/live/),
+# on the firewall's outside and inside devices, jsonl and text: <scenario>/live/;
+# FSL_LIVE_SETTLE: seconds they run on after the tcpdumps stop, default 5),
 # FSL_MARKER=WORD (appended to the clients' message bodies).
 #
 # Topology (tests/lab/README.md has the picture):
@@ -307,9 +308,11 @@ caps_start() {
 # Two `fedscope capture` runs watch the firewall's outside and inside devices (the devices of
 # fw-outside.pcap and fw-inside.pcap, with their filter) while the scenario happens: one writes
 # JSON lines, -w live.pcapng and --report live.json, the other text and --report
-# live-text.json. They are started before the clients and stopped (SIGINT, by PID) when the
-# tcpdumps are; live/stop.txt records how many lines each had written when it was told to stop
-# and how each ended (tests/lab/live-check.py reads it).
+# live-text.json. They are started before the clients and stopped (SIGINT, by PID)
+# FSL_LIVE_SETTLE seconds (default 5) after the tcpdumps: a live capture judges on the wall
+# clock (1 s behind it, open streams every 2 s, the judge once a second), so what happened at
+# the end of the scenario is said within about 4 s. live/stop.txt records how many lines each
+# had written when it was told to stop and how each ended (tests/lab/live-check.py reads it).
 declare -A LIVE_PID=()
 LIVE_MODES=(jsonl text)
 
@@ -346,6 +349,7 @@ live_start() {
 live_stop() {
   [[ -n $LIVE ]] || return 0
   local m
+  sleep "${FSL_LIVE_SETTLE:-5}"
   {
     for m in "${LIVE_MODES[@]}"; do echo "lines_$m=$(wc -l <"$WORK/live/live.$m")"; done
     echo "stop_time=$(date +%s.%N)"
@@ -440,8 +444,8 @@ run_scenario() {
     ejabberd) clients_run "$NS_SRV" "alice@$SRV_DOMAIN" "$NS_EJAB" "carol@$EJAB_DOMAIN" ;;
   esac
   sleep "$SETTLE"
-  live_stop
   caps_stop
+  live_stop
   dbg "captures stopped"
   IFMAP=$(nsx "$NS_FW" ip -o link show | awk -F': ' '{split($2, a, "@"); printf "%s%s=%s", (NR > 1 ? "," : ""), $1, a[1]}')
   {
@@ -513,7 +517,7 @@ update_readme() {
 }
 
 usage() {
-  sed -n '7,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '7,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   echo "scenarios (default: all):"
   printf '  %s\n' "${SCENARIOS[@]}"
 }
