@@ -3,12 +3,15 @@
 // frames written to pcapng when asked; at the end, the same report `fedscope report` gives.
 
 #include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -32,15 +35,28 @@ namespace fedscope::app {
 namespace {
 
 volatile sig_atomic_t g_stop = 0;
+std::atomic<std::int64_t> g_stop_ms{0};  // CLOCK_MONOTONIC of the first signal
+static_assert(std::atomic<std::int64_t>::is_always_lock_free);
+
+std::int64_t monotonic_ms() {  // async-signal-safe (clock_gettime)
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
+}
 
 // The first SIGINT/SIGTERM ends the capture cleanly (final judging, statistics blocks, the
-// report); a second one while that runs ends the process at once, as tcpdump's does.
+// report); a second one while that runs ends the process at once, as tcpdump's does. A
+// second one within a second of the first is the same request delivered twice, not an
+// impatient user: timeout(1) forwards a signal to its command and then to its whole process
+// group, so `kill -INT <timeout's pid>` reaches us twice within microseconds.
 void on_signal(int sig) {
   if (g_stop) {
+    if (monotonic_ms() - g_stop_ms.load() < 1000) return;
     ::signal(sig, SIG_DFL);
     ::raise(sig);
     return;
   }
+  g_stop_ms.store(monotonic_ms());
   g_stop = sig;
 }
 
@@ -462,10 +478,11 @@ int cmd_capture(const std::vector<std::string>& args) {
     info.snaplen = i.snaplen;
     source.interfaces.push_back(std::move(info));
   }
-  for (const auto& i : source.interfaces)
-    if (source.linktype_name.find(i.linktype_name) == std::string::npos)
-      source.linktype_name += (source.linktype_name.empty() ? "" : ",") + i.linktype_name;
   source.linktype = source.interfaces.empty() ? 0 : source.interfaces.front().linktype;
+  // Named as the pcapng reader names the -w file: each link type once, in interface order.
+  for (const auto& i : source.interfaces)
+    if (("," + source.linktype_name + ",").find("," + i.linktype_name + ",") == std::string::npos)
+      source.linktype_name += (source.linktype_name.empty() ? "" : ",") + i.linktype_name;
   source.snaplen = source.interfaces.empty() ? 0 : source.interfaces.front().snaplen;
 
   report::LiveConfig lc;

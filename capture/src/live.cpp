@@ -117,6 +117,7 @@ struct LiveCapture::Impl {
   };
   std::vector<Device> devices;  ///< parallel to interfaces_
   std::uint64_t next_number = 1;
+  Timestamp newest{};  ///< the newest frame time delivered so far (any device)
 
   ~Impl() {
     for (Device& d : devices)
@@ -132,6 +133,8 @@ struct DispatchContext {
   std::uint64_t* next_number;
   const std::function<void(const Frame&)>* on_frame;
   int delivered;
+  Timestamp* newest;
+  AnomalyCounters* anomalies;
 };
 
 extern "C" void fedscope_live_handler(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
@@ -139,6 +142,13 @@ extern "C" void fedscope_live_handler(u_char* user, const pcap_pkthdr* h, const 
   Frame f;
   f.time = Timestamp::from_parts(h->ts.tv_sec, c->nano ? h->ts.tv_usec : h->ts.tv_usec * 1000);
   f.number = (*c->next_number)++;
+  // As the file reader counts it in the -w file, which holds the frames in this order: with
+  // two devices, one's frames can be delivered after newer ones of the other.
+  if (f.number == 1 || f.time > *c->newest) {
+    *c->newest = f.time;
+  } else if (f.time < *c->newest) {
+    c->anomalies->add("capture.time_went_backwards");
+  }
   f.file = 0;
   f.linktype = c->iface->linktype;
   f.interface = c->index;
@@ -291,7 +301,8 @@ int LiveCapture::poll(int timeout_ms, const std::function<void(const Frame&)>& o
     }
     // ready <= 0: the timeout, or EINTR (a signal) or another poll error: nothing to read.
     if (ready <= 0 || fds[k].revents == 0) continue;
-    DispatchContext ctx{&iface, static_cast<int>(i), dev.nano, &m.next_number, &on_frame, 0};
+    DispatchContext ctx{&iface, static_cast<int>(i), dev.nano,   &m.next_number, &on_frame,
+                        0,      &m.newest,           &anomalies_};
     const int rc = pcap_dispatch(dev.pcap, kMaxFramesPerDispatch, fedscope_live_handler,
                                  reinterpret_cast<u_char*>(&ctx));
     delivered += ctx.delivered;

@@ -3,7 +3,7 @@
 sends one chat message across the federation and waits for the one from the other side.
 
   client.py --jid alice@cupdomain.example --password pw --to bob@gmail.example \
-            --name alice --peer bob --status DIR [--reply] [--deadline S] [--reply-after S]
+            --name alice --peer bob --status DIR [--reply] [--deadline S] [--reply-after S] [--marker WORD]
 
 Both clients write DIR/NAME.online once their session is up and wait (bounded) for
 DIR/PEER.online, so that no message is sent before the other side listens.
@@ -83,6 +83,8 @@ class LabClient(slixmpp.ClientXMPP):
 
     def send_ours(self):
         body = f"fedscope lab: {self.a.name} -> {self.a.to}"
+        if self.a.marker:  # a word the privacy check looks for (tests/lab/live-check.py)
+            body += " " + self.a.marker
         self.send_message(mto=self.a.to, mbody=body, mtype="chat")
         self.result["sent"] = {"t": self.now(), "body": body}
         self.note("sent")
@@ -122,6 +124,7 @@ def main():
     ap.add_argument("--reply-after", type=float, default=4.0)
     ap.add_argument("--deadline", type=float, default=10.0)
     ap.add_argument("--debug", action="store_true")
+    ap.add_argument("--marker", default="", help="a word appended to the message body")
     a = ap.parse_args()
     logging.basicConfig(level=logging.DEBUG if a.debug else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

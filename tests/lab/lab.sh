@@ -12,7 +12,10 @@
 #
 # Environment: FSL_OUT (output folder), FSL_BUDGET (watchdog, seconds, default 900),
 # FSL_KEEP=1 (keep the work directory with every server's config and debug log),
-# FSL_DEBUG=1 (log the phases).
+# FSL_DEBUG=1 (log the phases), FSL_LIVE=/path/to/fedscope (also run `fedscope capture`
+# on the firewall's outside and inside devices, jsonl and text: <scenario>/live/;
+# FSL_LIVE_SETTLE: seconds they run on after the tcpdumps stop, default 5),
+# FSL_MARKER=WORD (appended to the clients' message bodies).
 #
 # Topology (tests/lab/README.md has the picture):
 #   fsl-net   the "internet": a bridge joining fsl-fw's outside, fsl-gmail 203.0.113.10,
@@ -44,6 +47,8 @@ FW_OUT_IP=203.0.113.1 NAT_IP=203.0.113.100 FW_IN_IP=192.0.2.1 SRV_IP=192.0.2.10
 FW_DMZ_IP=198.51.100.1 DNS_IP=198.51.100.53 PDNS_IP=198.51.100.153
 GMAIL_IP=203.0.113.10 EJAB_IP=203.0.113.20 ALT_IP=203.0.113.30
 SRV_DOMAIN=cupdomain.example GMAIL_DOMAIN=gmail.example EJAB_DOMAIN=ejabberd.example
+LIVE=${FSL_LIVE:-}
+MARKER=${FSL_MARKER:-}
 CAP_FILTER='tcp port 5269 or tcp port 5270 or tcp port 5369 or tcp port 522 or port 53 or icmp or icmp6 or (ip[6:2] & 0x1fff != 0)'
 OPTIONS_JSON='["--inside-net","192.0.2.0/24","--domain","cupdomain.example"]'
 
@@ -299,12 +304,72 @@ caps_start() {
   sleep 0.1
 }
 
+# ---------------------------------------------------------------- fedscope capture (FSL_LIVE)
+# Two `fedscope capture` runs watch the firewall's outside and inside devices (the devices of
+# fw-outside.pcap and fw-inside.pcap, with their filter) while the scenario happens: one writes
+# JSON lines, -w live.pcapng and --report live.json, the other text and --report
+# live-text.json. They are started before the clients and stopped (SIGINT, by PID)
+# FSL_LIVE_SETTLE seconds (default 5) after the tcpdumps: a live capture judges on the wall
+# clock (1 s behind it, open streams every 2 s, the judge once a second), so what happened at
+# the end of the scenario is said within about 4 s. live/stop.txt records how many lines each
+# had written when it was told to stop and how each ended (tests/lab/live-check.py reads it).
+declare -A LIVE_PID=()
+LIVE_MODES=(jsonl text)
+
+live_start() {
+  [[ -n $LIVE ]] || return 0
+  local m i pending args
+  rm -rf "$WORK/live" && mkdir -p "$WORK/live"
+  for m in "${LIVE_MODES[@]}"; do
+    args=(capture -i outside -i inside -f "$m" --inside-net 192.0.2.0/24 --domain "$SRV_DOMAIN"
+      --stats-interval 2 --filter "$CAP_FILTER")
+    case $m in
+      jsonl) args+=(-w "$WORK/live/live.pcapng" --report "$WORK/live/live.json") ;;
+      text) args+=(--report "$WORK/live/live-text.json") ;;
+    esac
+    echo "# live ($m): ip netns exec $NS_FW fedscope ${args[*]}" >>"$WORK/live/commands.txt"
+    timeout -k 3 300 ip netns exec "$NS_FW" "$LIVE" "${args[@]}" </dev/null \
+      >"$WORK/live/live.$m" 2>"$WORK/live/live.$m.err" &
+    LIVE_PID[$m]=$!
+    PIDS+=("$!")
+  done
+  for ((i = 0; i < 200; i++)); do
+    pending=0
+    for m in "${LIVE_MODES[@]}"; do
+      grep -q 'listening on' "$WORK/live/live.$m.err" 2>/dev/null && continue
+      alive "${LIVE_PID[$m]}" || { cat "$WORK/live/live.$m.err" >&2; die "fedscope capture ($m) exited"; }
+      pending=1
+    done
+    ((pending)) || break
+    sleep 0.05
+  done
+  ((!pending)) || die "fedscope capture did not start within 10 s"
+}
+
+live_stop() {
+  [[ -n $LIVE ]] || return 0
+  local m
+  sleep "${FSL_LIVE_SETTLE:-5}"
+  {
+    for m in "${LIVE_MODES[@]}"; do echo "lines_$m=$(wc -l <"$WORK/live/live.$m")"; done
+    echo "stop_time=$(date +%s.%N)"
+  } >"$WORK/live/stop.txt"
+  for m in "${LIVE_MODES[@]}"; do kill -s INT "${LIVE_PID[$m]}" 2>/dev/null || true; done
+  for m in "${LIVE_MODES[@]}"; do
+    wait_pid "${LIVE_PID[$m]}" 300  # the final judging and report: seconds at most
+    echo "rc_$m=$WAIT_RC" >>"$WORK/live/stop.txt"
+    ((WAIT_RC != 143 && WAIT_RC != 124)) || log "$CUR: fedscope capture ($m) did not stop on SIGINT within 30 s"
+  done
+  cp "$WORK"/clients/*.json "$WORK/live/" 2>/dev/null || true  # what the clients sent
+}
+
 # ---------------------------------------------------------------- clients
 # clients_run NS_A JID_A NS_B JID_B: A (the initiator, inside) sends first, B replies.
 clients_run() {
   local nsa=$1 jida=$2 nsb=$3 jidb=$4 pa pb i
   local na=${jida%@*} nb=${jidb%@*} st=$WORK/clients dbgopt=()
   [[ -z ${FSL_DEBUG:-} ]] || dbgopt=(--debug)
+  [[ -z $MARKER ]] || dbgopt+=(--marker "$MARKER")
   rm -rf "$st" && mkdir -p "$st"
   bg_start "$nsa" $((DEADLINE + 15)) "$st/$na.log" $PY "$HERE/client.py" --jid "$jida" \
     --password "lab-$na" --to "$jidb" --name "$na" --peer "$nb" --status "$st" --deadline "$DEADLINE" "${dbgopt[@]}"
@@ -371,6 +436,7 @@ run_scenario() {
   servers_wait
   dbg "servers up"
   caps_start
+  live_start
   dbg "captures running"
   [[ -z $ADMIN ]] || $ADMIN
   case $PEER in
@@ -379,6 +445,7 @@ run_scenario() {
   esac
   sleep "$SETTLE"
   caps_stop
+  live_stop
   dbg "captures stopped"
   IFMAP=$(nsx "$NS_FW" ip -o link show | awk -F': ' '{split($2, a, "@"); printf "%s%s=%s", (NR > 1 ? "," : ""), $1, a[1]}')
   {
@@ -419,6 +486,7 @@ run_scenario() {
   dir=$OUT/$name
   rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
   for c in "${CAPS[@]}"; do cp "$WORK/cap/$c.pcap" "$dir.tmp/"; done
+  [[ -z $LIVE ]] || cp -r "$WORK/live" "$dir.tmp/live"
   sed "s|$WORK|\$WORK|g" "$WORK/setup.new" >"$dir.tmp/setup.txt"
   write_expected "$dir.tmp"
   (cd "$dir.tmp" && timeout 120 $PY "$REPO/tests/netns/pcap-summary.py" --ifmap "$IFMAP" "${CAPS[@]/%/.pcap}") >"$dir.tmp/summary.txt"
@@ -449,7 +517,7 @@ update_readme() {
 }
 
 usage() {
-  sed -n '7,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '7,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   echo "scenarios (default: all):"
   printf '  %s\n' "${SCENARIOS[@]}"
 }
@@ -460,6 +528,7 @@ main() {
   if ((NS_README_ONLY)); then update_readme; exit 0; fi
   local todo=("${NS_TODO[@]}")
   ns_require ip nft tcpdump dnsmasq prosody ejabberdctl setpriv openssl jq tshark timeout ss flock
+  [[ -z $LIVE || -x $LIVE ]] || die "FSL_LIVE=$LIVE is not an executable (the fedscope binary)"
   $PY -c 'import slixmpp' 2>/dev/null || die "$PY lacks slixmpp (python3-slixmpp; scripts/install-deps.sh --test)"
 
   exec 9>"$LOCKFILE"

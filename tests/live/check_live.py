@@ -14,7 +14,8 @@ Checked per case:
     does: a replay happens today);
   - the -w file ends with interface statistics blocks (isb_endtime) that `report` reads.
 Bad input: a device that does not exist, a filter that does not compile, a device that goes
-away mid-capture (the capture keeps what it had and ends with its report).
+away mid-capture (the capture keeps what it had and ends with its report), a SIGINT that
+timeout(1) delivers twice (the report is still written).
 
 Addresses: the replayed captures use 192.0.2.0/24, 198.51.100.0/24 and 203.0.113.0/24 only;
 the namespace has no route anywhere, and IPv6 is off on its devices (no stray router
@@ -343,6 +344,22 @@ def bad_input(fedscope, tmp):
     check(p.returncode == 2 and "filter" in p.stderr, f"bad filter: rc {p.returncode}: {p.stderr}")
     p = run([fedscope, "capture", "-i", B, "-W", "3", "-w", str(tmp / "x.pcapng")])
     check(p.returncode == 2 and "-W needs -C" in p.stderr, f"-W without -C: {p.stderr}")
+    # Stopped through timeout(1), which forwards the SIGINT to its command and then to its
+    # process group: two deliveries of one request, which must still end with the report
+    # (a second signal ends at once only a second or more after the first).
+    for k in range(5):
+        rfile = tmp / f"timeout{k}.report.json"
+        proc = subprocess.Popen(["timeout", "30", "ip", "netns", "exec", NS, fedscope, "capture",
+                                 "-i", B, "--report", str(rfile)], stdout=subprocess.DEVNULL,
+                                stderr=open(tmp / f"timeout{k}.err", "w"), stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and proc.poll() is None and \
+                "listening on" not in (tmp / f"timeout{k}.err").read_text():
+            time.sleep(0.05)
+        stop(proc)
+        check(proc.returncode == 3 and rfile.exists(),
+              f"SIGINT through timeout(1) #{k}: exit {proc.returncode}, report "
+              f"{'written' if rfile.exists() else 'missing'}")
     # A device that goes away mid-capture: a clear message, the frames so far kept and judged.
     run(["ip", "-n", NS, "link", "add", "fsgoA", "type", "veth", "peer", "name", "fsgoB"])
     for d in ("fsgoA", "fsgoB"):

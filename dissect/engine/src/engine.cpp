@@ -617,8 +617,16 @@ struct Engine::Impl : flow::StreamSinkFactory {
       rec.conn = std::move(*conn);
       rec.conn.capture_ended = true;  // "not yet", not "never"
       if (auto x = xmpp_conns.find(id); x != xmpp_conns.end() && x->second->created) {
-        if (!x->second->analyzer) continue;  // its facts are on the stage
-        rec.xmpp = std::make_unique<s2s::ConnectionFacts>(x->second->analyzer->facts());
+        if (x->second->analyzer) {
+          rec.xmpp = std::make_unique<s2s::ConnectionFacts>(x->second->analyzer->facts());
+        } else if (auto d = xmpp_done.find(id); d != xmpp_done.end() && d->second) {
+          // Both directions ended, so the analyzer's facts are final, but the closed leg
+          // lingers (closed_linger_seconds) before the connection is released: say them now
+          // rather than seconds later (a stream closed on an error names it at once).
+          rec.xmpp = std::make_unique<s2s::ConnectionFacts>(*d->second);
+        } else {
+          continue;  // its facts are on the stage
+        }
         x->second->reported = true;
         x->second->last_progress = now;
       }
