@@ -155,13 +155,18 @@ class StreamSink : public report::LiveSink {
   StreamSink(bool jsonl, bool sessions, report::TimeFormat time)
       : jsonl_(jsonl), sessions_(sessions), time_(time) {}
 
+  // Text lines say what a person acts on, when it changes: a finding when it is raised (or
+  // its severity changes, or it comes out from under a cause), folded or withdrawn — not each
+  // time a count in its summary grows; a verdict when its status, stage or root cause
+  // changes. Judging lines carry the time they were said; JSON lines carry everything.
   void on_finding(const report::FindingEvent& e) override {
     if (jsonl_) return put(report::event_json(e));
-    // Text: root causes and independent findings; a folded one is said once, under its cause.
+    if (shown_.size() > kMaxRemembered) shown_.clear();  // only the wording of later lines
+    auto it = shown_.find(e.key);
     if (e.kind == report::EventKind::kWithdrawn) {
-      auto it = shown_.find(e.key);
       if (it == shown_.end()) return;
-      line(Timestamp{}, "finding", "withdrawn " + it->second);
+      line(Timestamp{}, "finding",
+           it->second.code + " withdrawn (" + std::string(report::to_string(e.reason)) + ")");
       shown_.erase(it);
       return;
     }
@@ -169,18 +174,19 @@ class StreamSink : public report::LiveSink {
     const auto& f = *e.finding;
     const std::string code(report::to_string(f.code));
     if (e.kind == report::EventKind::kFolded) {
-      if (shown_.erase(e.key) || f.severity != report::Severity::kInfo)
-        line(f.evidence.empty() ? Timestamp{} : f.evidence.front().time, "finding",
+      if (it != shown_.end() || f.severity != report::Severity::kInfo)
+        line(Timestamp{}, "finding",
              code + " is a consequence of " + e.cause.substr(0, e.cause.find('@')));
+      shown_[e.key] = Shown{code, f.severity, true};
       return;
     }
-    if (f.severity == report::Severity::kInfo && !shown_.count(e.key)) return;
-    std::string what = std::string(report::to_string(f.severity)) + " " + code +
-                       (f.flow ? " (flow " + std::to_string(*f.flow) + ")" : "") + ": " + f.summary;
-    const bool again = shown_.count(e.key) > 0;
-    shown_[e.key] = code;
-    line(f.evidence.empty() ? Timestamp{} : f.evidence.back().time, "finding",
-         (again ? "updated " : "") + what);
+    if (it != shown_.end() && it->second.severity == f.severity && !it->second.folded) return;
+    if (it == shown_.end() && f.severity == report::Severity::kInfo) return;
+    line(Timestamp{}, "finding",
+         std::string(it == shown_.end() ? "" : "now ") +
+             std::string(report::to_string(f.severity)) + " " + code +
+             (f.flow ? " (flow " + std::to_string(*f.flow) + ")" : "") + ": " + f.summary);
+    shown_[e.key] = Shown{code, f.severity, false};
   }
   void on_attempt(const report::AttemptEvent& e) override {
     if (jsonl_) put(report::event_json(e));
@@ -188,10 +194,14 @@ class StreamSink : public report::LiveSink {
   void on_verdict(const report::VerdictEvent& e) override {
     if (jsonl_) return put(report::event_json(e));
     if (!e.verdict) {
-      line(Timestamp{}, "verdict", e.key + ": no longer judged");
+      if (verdicts_.erase(e.key)) line(Timestamp{}, "verdict", e.key + ": no longer judged");
       return;
     }
     const auto& v = *e.verdict;
+    std::string said = v.status + "/" + v.basis + "/" + v.stage + "/" + v.root_cause_key;
+    auto& last = verdicts_[e.key];
+    if (last == said) return;
+    last = std::move(said);
     std::string s = v.from + " -> " + v.to + ": " + v.status;
     if (!v.basis.empty()) s += " (" + v.basis + ")";
     if (v.status == "failed" && !v.stage.empty()) s += " at " + v.stage;
@@ -288,7 +298,14 @@ class StreamSink : public report::LiveSink {
 
   bool jsonl_, sessions_;
   report::TimeFormat time_;
-  std::map<std::string, std::string> shown_;  // text: findings said, by key -> code
+  struct Shown {
+    std::string code;
+    report::Severity severity = report::Severity::kInfo;
+    bool folded = false;
+  };
+  static constexpr std::size_t kMaxRemembered = 100000;
+  std::map<std::string, Shown> shown_;           // text: findings said, by key
+  std::map<std::string, std::string> verdicts_;  // text: the verdict last said, by FROM>TO
   std::map<std::string, std::uint64_t> dropped_;
   std::map<std::string, bool> failed_, down_;
 };
@@ -464,8 +481,8 @@ int cmd_capture(const std::vector<std::string>& args) {
   std::string names;
   for (const auto& i : cap->interfaces())
     names += (names.empty() ? "" : ",") + i.name;
-  source.path = a.write.empty() ? "live:" + names : a.write;
-  source.name = source.path;
+  source.path = a.write.empty() ? "live" : a.write;
+  source.name = a.write.empty() ? "live capture" : a.write;
   source.format = a.write.empty() ? "live" : "pcapng";
   for (std::size_t k = 0; k < cap->interfaces().size(); ++k) {
     const auto& i = cap->interfaces()[k];

@@ -377,7 +377,7 @@ std::string render_text(const Result& r, const TextOptions& options) {
   out += "\n  times: " + tf.describe(r.stats.first) + "\n";
   for (const auto& f : r.files) {
     out += "  " + (f.name.empty() ? f.path : f.name) + ": " +
-           (f.format.empty()
+           (f.format.empty() || f.format == "live"
                 ? ""
                 : f.format + (f.compression.empty() ? "" : " (" + f.compression + ")") + ", ") +
            f.linktype_name + ", " + std::to_string(f.packets) + " packets";
