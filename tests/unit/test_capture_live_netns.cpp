@@ -239,7 +239,9 @@ TEST_F(LiveNetns, CapturesTwoDevicesFilteredAndNumberedAndWritesThem) {
     EXPECT_GE(i.stats.received, i.packets) << i.name;
     EXPECT_EQ(i.stats.dropped, 0u) << i.name;
   }
-  EXPECT_EQ(live->anomalies().total(), 0u);
+  // Frames of two devices arrive interleaved out of time order now and then; that is counted
+  // as the file reader counts it (capture.time_went_backwards), and nothing else is.
+  EXPECT_EQ(live->anomalies().total(), live->anomalies().get("capture.time_went_backwards"));
 
   // What was captured, written as pcapng and read back, has the same frame identities.
   char tmpl[] = "/tmp/fedscope-test-live-XXXXXX";
