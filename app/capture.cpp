@@ -84,7 +84,7 @@ struct CaptureArgs {
   unsigned max_files = 0;
   std::uint64_t count = 0;
   std::size_t history = 10000;
-  int snaplen = 262144, buffer_kib = 4096;
+  int snaplen = 262144, buffer_kib = 32768;
   bool no_promisc = false, quiet_sessions = false, immediate = false;
 };
 
@@ -117,8 +117,9 @@ po::options_description capture_options(CaptureArgs& a) {
      "after opening the devices, change to USER's uid and groups (as tcpdump -Z); -w files are "
      "created as USER")
     ("snaplen,s", po::value(&a.snaplen)->default_value(262144), "bytes kept per packet")
-    ("buffer-size,B", po::value(&a.buffer_kib)->default_value(4096),
-     "kernel capture buffer per device, in KiB (as tcpdump -B)")
+    ("buffer-size,B", po::value(&a.buffer_kib)->default_value(32768),
+     "kernel capture buffer per device, in KiB (as tcpdump -B): it absorbs the pauses while "
+     "the history is judged (up to about 0.1 s with a full history)")
     ("immediate-mode", po::bool_switch(&a.immediate),
      "hand each packet over at once (libpcap immediate mode) instead of at most 100 ms late; "
      "on Linux the kernel buffer then holds only buffer-size / snaplen packets (use -s 2048 "

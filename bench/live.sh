@@ -6,6 +6,7 @@
 #
 # usage: sudo bench/live.sh [--rates "20000 50000 100000 200000 0"] [--size 20M]
 #                           [--sessions 200] [--long-loops 20] [--long-rate 20000] [--keep]
+#   --long-loops 0 skips the long run
 #   FEDSCOPE=path/to/fedscope  binary to measure (default: build/app/fedscope)
 #   rate 0 = tcpreplay --topspeed
 #
@@ -81,7 +82,7 @@ replay() {  # rate [extra tcpreplay args...] -> prints the achieved rate (pps)
 # fedscope: the final stats event says what the kernel and the interface dropped.
 run_fedscope() {  # rate
   local out=$work/ev.jsonl err=$work/ev.err
-  ip netns exec "$ns" "$fedscope" capture -i rB -f jsonl --stats-interval 0 -B 8192 >"$out" 2>"$err" &
+  ip netns exec "$ns" "$fedscope" capture -i rB -f jsonl --stats-interval 0 >"$out" 2>"$err" &
   local pid=$!
   pids+=("$pid")
   for _ in $(seq 100); do grep -q "listening on" "$err" 2>/dev/null && break; sleep 0.05; done
@@ -100,7 +101,7 @@ EOF
 
 run_tcpdump() {  # rate
   local err=$work/td.err
-  ip netns exec "$ns" tcpdump -i rB -B 8192 -w /dev/null 2>"$err" &
+  ip netns exec "$ns" tcpdump -i rB -B 32768 -w /dev/null 2>"$err" &
   local pid=$!
   pids+=("$pid")
   for _ in $(seq 100); do grep -q "listening on" "$err" 2>/dev/null && break; sleep 0.05; done
@@ -125,10 +126,11 @@ for r in $rates; do
   echo "   tcpdump:  $(run_tcpdump "$r")"
 done
 
+((loops > 0)) || exit 0  # --long-loops 0: no long run (tcpreplay --loop=0 would never end)
 echo
 echo "== memory over a long replay: $loops loops at $long_rate pps, unique addresses per loop"
 out=$work/long.jsonl
-ip netns exec "$ns" "$fedscope" capture -i rB -f jsonl --stats-interval 5 -B 8192 >"$out" 2>"$work/long.err" &
+ip netns exec "$ns" "$fedscope" capture -i rB -f jsonl --stats-interval 5 ${BUFFER_KIB:+-B "$BUFFER_KIB"} >"$out" 2>"$work/long.err" &
 pid=$!
 pids+=("$pid")
 for _ in $(seq 100); do grep -q "listening on" "$work/long.err" 2>/dev/null && break; sleep 0.05; done

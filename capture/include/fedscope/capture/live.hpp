@@ -31,7 +31,7 @@ struct LiveOptions {
   std::vector<std::string> interfaces;  ///< device names as `ip link` shows them ("any" works)
   std::string filter;                   ///< BPF expression; "" captures everything
   int snaplen = 262144;                 ///< bytes kept per packet (tcpdump's default)
-  int buffer_bytes = 4 * 1024 * 1024;   ///< kernel buffer per device (pcap_set_buffer_size)
+  int buffer_bytes = 32 * 1024 * 1024;  ///< kernel buffer per device (pcap_set_buffer_size)
   bool promiscuous = true;              ///< as tcpdump; -p turns it off
   /// Deliver each packet at once (pcap_set_immediate_mode). On Linux, libpcap then uses a
   /// TPACKET_V2 ring of fixed slots of snaplen bytes: the buffer holds buffer_bytes / snaplen
