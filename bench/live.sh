@@ -70,6 +70,10 @@ EOF
 )
 echo "capture: $(du -h "$pcap" | cut -f1), $npk packets, $sessions federation sessions (gen_federation.py --seed 1)"
 
+wait_listening() {  # ERRFILE: until the tool says it listens (bounded: 5 s)
+  for _ in $(seq 100); do grep -q "listening on" "$1" 2>/dev/null && return; sleep 0.05; done
+}
+
 replay() {  # rate [extra tcpreplay args...] -> prints the achieved rate (pps)
   local rate=$1
   shift
@@ -85,7 +89,7 @@ run_fedscope() {  # rate
   ip netns exec "$ns" "$fedscope" capture -i rB -f jsonl --stats-interval 0 >"$out" 2>"$err" &
   local pid=$!
   pids+=("$pid")
-  for _ in $(seq 100); do grep -q "listening on" "$err" 2>/dev/null && break; sleep 0.05; done
+  wait_listening "$err"
   local achieved
   achieved=$(replay "$1")
   sleep 1.5
@@ -104,7 +108,7 @@ run_tcpdump() {  # rate
   ip netns exec "$ns" tcpdump -i rB -B 32768 -w /dev/null 2>"$err" &
   local pid=$!
   pids+=("$pid")
-  for _ in $(seq 100); do grep -q "listening on" "$err" 2>/dev/null && break; sleep 0.05; done
+  wait_listening "$err"
   local achieved
   achieved=$(replay "$1")
   sleep 0.5
@@ -133,7 +137,7 @@ out=$work/long.jsonl
 ip netns exec "$ns" "$fedscope" capture -i rB -f jsonl --stats-interval 5 ${BUFFER_KIB:+-B "$BUFFER_KIB"} >"$out" 2>"$work/long.err" &
 pid=$!
 pids+=("$pid")
-for _ in $(seq 100); do grep -q "listening on" "$work/long.err" 2>/dev/null && break; sleep 0.05; done
+wait_listening "$work/long.err"
 replay "$long_rate" --loop="$loops" --unique-ip >/dev/null &
 rp=$!
 pids+=("$rp")

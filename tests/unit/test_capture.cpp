@@ -26,6 +26,7 @@
 
 #include "fedscope/capture/pcapng.hpp"
 #include "fedscope/capture/reader.hpp"
+#include "read_frames.hpp"
 
 using namespace fedscope;
 using namespace fedscope::capture;
@@ -184,22 +185,8 @@ class TempFile {
   std::string path_;
 };
 
-struct Got {
-  std::int64_t ns;
-  std::int32_t interface;
-  int linktype;
-  std::uint32_t wire_length;
-  Bytes data;
-  std::uint64_t number;
-};
-
-struct ReadResult {
-  bool opened = false;
-  std::string open_error;
-  FileInfo info;
-  AnomalyCounters anomalies;
-  std::vector<Got> frames;
-};
+using test::Got;
+using test::ReadResult;
 
 ReadResult read_file(const std::string& path) {
   ReadResult r;
@@ -209,8 +196,7 @@ ReadResult read_file(const std::string& path) {
   Frame f;
   std::uint64_t last_position = 0;
   while (reader->next(f, r.anomalies)) {
-    r.frames.push_back(Got{f.time.ns, f.interface, f.linktype, f.wire_length,
-                           Bytes(f.data.begin(), f.data.end()), f.number});
+    r.frames.push_back(test::got_of(f));
     // Progress: never backwards, never past the file (a pipe's size is unknown: 0).
     EXPECT_GE(reader->position(), last_position);
     if (reader->size() != 0) {

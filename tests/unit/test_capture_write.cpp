@@ -26,6 +26,7 @@
 #include "fedscope/capture/pcapng.hpp"
 #include "fedscope/capture/pcapng_writer.hpp"
 #include "fedscope/capture/reader.hpp"
+#include "read_frames.hpp"
 
 using namespace fedscope;
 using namespace fedscope::capture;
@@ -64,22 +65,8 @@ class TempDir {
   std::string path_;
 };
 
-struct Got {
-  std::int64_t ns;
-  std::int32_t interface;
-  int linktype;
-  std::uint32_t wire_length;
-  Bytes data;
-  std::uint64_t number;
-};
-
-struct ReadResult {
-  bool opened = false;
-  std::string open_error;
-  FileInfo info;
-  AnomalyCounters anomalies;
-  std::vector<Got> frames;
-};
+using test::Got;
+using test::ReadResult;
 
 ReadResult read_file(const std::string& path) {
   ReadResult r;
@@ -88,8 +75,7 @@ ReadResult read_file(const std::string& path) {
   r.opened = true;
   Frame f;
   while (reader->next(f, r.anomalies)) {
-    r.frames.push_back(Got{f.time.ns, f.interface, f.linktype, f.wire_length,
-                           Bytes(f.data.begin(), f.data.end()), f.number});
+    r.frames.push_back(test::got_of(f));
   }
   r.info = reader->info();
   return r;
