@@ -400,27 +400,37 @@ struct Judge::Impl {
       std::string key = v.from + ">" + v.to;
       if (now.emplace(key, std::move(st)).second) order.push_back(std::move(key));
     }
+    send_changes<VerdictEvent>(order, now, verdicts_sent, &VerdictEvent::verdict,
+                               [&](const VerdictEvent& e) { sink->on_verdict(e); });
+    verdicts_sent = std::move(now);
+  }
+
+  // Compares what is said now with what was sent, by key: raised or updated in @p order,
+  // then withdrawn (rejudged) for the keys that are gone. Attempts and verdicts share it.
+  template <class Event, class State, class Send>
+  void send_changes(const std::vector<std::string>& order, const std::map<std::string, State>& now,
+                    const std::map<std::string, State>& sent, std::optional<State> Event::*state,
+                    Send&& send) {
     for (const auto& key : order) {
-      const auto& st = now.at(key);
-      auto it = verdicts_sent.find(key);
-      if (it != verdicts_sent.end() && it->second == st) continue;
-      VerdictEvent e;
-      e.kind = it == verdicts_sent.end() ? EventKind::kRaised : EventKind::kUpdated;
+      const State& st = now.at(key);
+      auto it = sent.find(key);
+      if (it != sent.end() && it->second == st) continue;
+      Event e;
+      e.kind = it == sent.end() ? EventKind::kRaised : EventKind::kUpdated;
       e.key = key;
-      e.verdict = st;
+      e.*state = st;
       e.seq = ++seq;
-      sink->on_verdict(e);
+      send(e);
     }
-    for (const auto& [key, st] : verdicts_sent) {
+    for (const auto& [key, st] : sent) {
       if (now.count(key)) continue;
-      VerdictEvent e;
+      Event e;
       e.kind = EventKind::kWithdrawn;
       e.key = key;
       e.reason = WithdrawReason::kRejudged;
       e.seq = ++seq;
-      sink->on_verdict(e);
+      send(e);
     }
-    verdicts_sent = std::move(now);
   }
 
   void send_attempts() {
@@ -433,26 +443,12 @@ struct Judge::Impl {
     for (const auto& a : records.attempts)
       now.emplace(a.key, attempt_state(records, a));
     // Attempts in report order (their position), then the ones that are gone.
-    for (const auto& a : records.attempts) {
-      const auto& s = now.at(a.key);
-      auto it = attempts_sent.find(a.key);
-      if (it != attempts_sent.end() && it->second == s) continue;
-      AttemptEvent e;
-      e.kind = it == attempts_sent.end() ? EventKind::kRaised : EventKind::kUpdated;
-      e.key = a.key;
-      e.attempt = s;
-      e.seq = ++seq;
-      if (sink) sink->on_attempt(e);
-    }
-    for (const auto& [key, s] : attempts_sent) {
-      if (now.count(key)) continue;
-      AttemptEvent e;
-      e.kind = EventKind::kWithdrawn;
-      e.key = key;
-      e.reason = WithdrawReason::kRejudged;
-      e.seq = ++seq;
-      if (sink) sink->on_attempt(e);
-    }
+    std::vector<std::string> order;
+    order.reserve(records.attempts.size());
+    for (const auto& a : records.attempts)
+      order.push_back(a.key);
+    send_changes<AttemptEvent>(order, now, attempts_sent, &AttemptEvent::attempt,
+                               [&](const AttemptEvent& e) { sink->on_attempt(e); });
     attempts_sent = std::move(now);
   }
 

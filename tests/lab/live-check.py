@@ -85,7 +85,7 @@ def run_fedscope(fedscope, args, timeout=120):
 
 def check_scenario(fedscope, out, name, marker, validator):
     # Imported here: check_live imports jsonschema at its top (preflight checks it first).
-    from check_live import events, same_as_report_of, verdict_view
+    from check_live import events, fold_verdicts, same_as_report_of, verdict_view
     from checks import check
 
     exp = json.loads((ROOT / "pcaps" / "lab" / name / "expected.json").read_text())
@@ -149,15 +149,9 @@ def check_scenario(fedscope, out, name, marker, validator):
         return
 
     # The verdict events folded give the final verdicts.
-    folded = {}
-    for e in evs:
-        if e["type"] == "verdict":
-            if e["event"] == "withdrawn":
-                folded.pop(e["key"], None)
-            else:
-                folded[e["key"]] = e["verdict"]
-    check(verdict_view({"verdicts": list(folded.values())}) == verdict_view(rep),
-          f"{name}: folded verdict events {verdict_view({'verdicts': list(folded.values())})} "
+    folded = fold_verdicts(evs)
+    check(verdict_view(folded) == verdict_view(rep),
+          f"{name}: folded verdict events {verdict_view(folded)} "
           f"vs the report's {verdict_view(rep)}")
 
     # Text mode: verdict lines while it ran, then the report; its --report agrees.

@@ -144,6 +144,18 @@ def verdict_view(rep):
     return sorted((v["from"], v["to"], v["status"], v["root_cause"]) for v in rep["verdicts"])
 
 
+def fold_verdicts(evs):
+    """The verdicts a consumer of the events holds at the end, in the report's shape."""
+    folded = {}
+    for e in evs:
+        if e["type"] == "verdict":
+            if e["event"] == "withdrawn":
+                folded.pop(e["key"], None)
+            else:
+                folded[e["key"]] = e["verdict"]
+    return {"verdicts": list(folded.values())}
+
+
 def first_difference(a, b, path=""):
     if type(a) is not type(b):
         return f"{path}: {str(a)[:120]} vs {str(b)[:120]}"
@@ -233,15 +245,8 @@ def replay_case(fedscope, tmp, validator, rel, opts, dated, extra=()):
         check(verdict_view(live) == verdict_view(orig),
               f"{name}: live verdicts {verdict_view(live)} vs original {verdict_view(orig)}")
     # The events folded give the final verdicts.
-    folded = {}
-    for e in evs:
-        if e["type"] == "verdict":
-            if e["event"] == "withdrawn":
-                folded.pop(e["key"], None)
-            else:
-                folded[e["key"]] = e["verdict"]
-    check(sorted((v["from"], v["to"], v["status"], v["root_cause"]) for v in folded.values())
-          == verdict_view(live), f"{name}: folded verdict events differ from the final report")
+    check(verdict_view(fold_verdicts(evs)) == verdict_view(live),
+          f"{name}: folded verdict events differ from the final report")
     # Statistics blocks: tshark shows isb_endtime; our reader takes it as the end.
     t = run(["tshark", "-r", str(wfile), "-q", "-z", "io,stat,0"], timeout=30)
     check(t.returncode == 0, f"{name}: tshark cannot read the -w file: {t.stderr[-200:]}")
