@@ -26,6 +26,7 @@
 #include "fedscope/report/live.hpp"
 #include "fedscope/report/time_format.hpp"
 #include "fedscope/tls/decrypt.hpp"
+#include "live_source.hpp"
 #include "output.hpp"
 
 namespace po = boost::program_options;
@@ -68,13 +69,6 @@ void install_signals() {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   ::signal(SIGPIPE, SIG_IGN);  // a closed pipe (| head) is a write error we see, not a death
-}
-
-Timestamp wall_now() {
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
-  return Timestamp{static_cast<std::int64_t>(ns)};
 }
 
 struct CaptureArgs {
@@ -311,25 +305,6 @@ class StreamSink : public report::LiveSink {
   std::map<std::string, bool> failed_, down_;
 };
 
-report::CaptureStatsEvent stats_event(const capture::LiveCapture& cap, Timestamp now, bool final) {
-  report::CaptureStatsEvent e;
-  e.time = now;
-  e.final = final;
-  for (const auto& i : cap.interfaces()) {
-    report::CaptureStatsEvent::Interface x;
-    x.name = i.name;
-    x.packets = i.packets;
-    x.received = i.stats.received;
-    x.dropped = i.stats.dropped;
-    x.if_dropped = i.stats.if_dropped;
-    x.down = i.down;
-    x.failed = i.failed;
-    x.error = i.error;
-    e.interfaces.push_back(std::move(x));
-  }
-  return e;
-}
-
 std::vector<capture::PcapngInterfaceStats> isb_stats(const capture::LiveCapture& cap,
                                                      Timestamp end) {
   std::vector<capture::PcapngInterfaceStats> v;
@@ -478,30 +453,11 @@ int cmd_capture(const std::vector<std::string>& args) {
 
   // The capture as the report will name it: the -w file (so evidence reads the same), else
   // the devices.
-  capture::FileInfo source;
   std::string names;
   for (const auto& i : cap->interfaces())
     names += (names.empty() ? "" : ",") + i.name;
-  source.path = a.write.empty() ? "live" : a.write;
-  source.name = a.write.empty() ? "live capture" : a.write;
-  source.format = a.write.empty() ? "live" : "pcapng";
-  for (std::size_t k = 0; k < cap->interfaces().size(); ++k) {
-    const auto& i = cap->interfaces()[k];
-    capture::InterfaceInfo info;
-    info.id = static_cast<std::int32_t>(k);
-    info.name = i.name;
-    info.description = i.description;
-    info.linktype = i.linktype;
-    info.linktype_name = i.linktype_name;
-    info.snaplen = i.snaplen;
-    source.interfaces.push_back(std::move(info));
-  }
-  source.linktype = source.interfaces.empty() ? 0 : source.interfaces.front().linktype;
-  // Named as the pcapng reader names the -w file: each link type once, in interface order.
-  for (const auto& i : source.interfaces)
-    if (("," + source.linktype_name + ",").find("," + i.linktype_name + ",") == std::string::npos)
-      source.linktype_name += (source.linktype_name.empty() ? "" : ",") + i.linktype_name;
-  source.snaplen = source.interfaces.empty() ? 0 : source.interfaces.front().snaplen;
+  capture::FileInfo source = live_source_info(*cap, a.write.empty() ? "live" : a.write,
+                                              a.write.empty() ? "live capture" : a.write);
 
   report::LiveConfig lc;
   lc.inside_nets = inside;
@@ -541,13 +497,8 @@ int cmd_capture(const std::vector<std::string>& args) {
     }
     live.on_frame(f);
   };
-  // The default filter follows the ports SRV answers name for federation (a typo like 5369
-  // is exactly what must be seen), at most kMaxWidened of them. A user's own filter is left
-  // alone. Best effort: packets already queued under the old filter are not seen again, so a
-  // connection that starts within microseconds of the answer shows from its retransmissions.
-  const bool default_filter = a.filter.empty() && a.filter_words.empty() && !vm.count("filter");
-  constexpr std::size_t kMaxWidened = 16;
-  std::vector<std::uint16_t> widened;
+  // The default filter follows the ports SRV answers name (live_source.hpp).
+  FilterWidener widener(a.filter.empty() && a.filter_words.empty() && !vm.count("filter"));
   bool all_failed = false;
   constexpr Duration kHousekeeping = Duration::millis(50);
   Timestamp next_housekeeping = start;
@@ -558,25 +509,9 @@ int cmd_capture(const std::vector<std::string>& args) {
       all_failed = true;
       break;
     }
-    if (default_filter && n > 0 && widened.size() < kMaxWidened) {
-      bool more = false;
-      for (auto p : live.federation_ports())
-        if (p != 5269 && p != 5270 && widened.size() < kMaxWidened &&
-            std::find(widened.begin(), widened.end(), p) == widened.end()) {
-          widened.push_back(p);
-          more = true;
-        }
-      if (more) {
-        filter = capture::kDefaultLiveFilter;
-        for (auto p : widened)
-          filter += " or tcp port " + std::to_string(p);
-        if (cap->set_filter(filter, error))
-          std::cerr << "fedscope capture: an SRV answer names another federation port; filter "
-                       "now '"
-                    << filter << "'\n";
-        else
-          std::cerr << "fedscope capture: could not widen the filter: " << error << "\n";
-      }
+    if (n > 0) {
+      std::string note;
+      if (widener.update(*cap, live, filter, note)) std::cerr << "fedscope capture: " << note << "\n";
     }
     if (a.count && live.frames() >= a.count) break;
     // In immediate mode poll() returns for every packet; the clock, the judges, statistics

@@ -21,4 +21,8 @@ std::string local_zone_name();
 int cmd_capture(const std::vector<std::string>& args);
 void print_capture_help(std::ostream& os);
 
+/// `fedscope tui`: app/tui.cpp.
+int cmd_tui(const std::vector<std::string>& args);
+void print_tui_help(std::ostream& os);
+
 }  // namespace fedscope::app

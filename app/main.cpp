@@ -35,7 +35,7 @@ using app::usage_error;
 namespace {
 
 constexpr const char* kVersion = FEDSCOPE_VERSION;
-constexpr const char* kCommands[] = {"report", "capture", "findings", "help", "version"};
+constexpr const char* kCommands[] = {"report", "capture", "tui", "findings", "help", "version"};
 
 void print_main_help(std::ostream& os) {
   os << "fedscope " << kVersion
@@ -46,6 +46,8 @@ void print_main_help(std::ostream& os) {
         "                     input) and report findings\n"
         "  capture -i IFACE   watch federation live on devices: events as they happen, then\n"
         "                     the report (optionally writing pcapng with -w)\n"
+        "  tui FILE... | -i IFACE  browse sessions, verdicts and findings in the terminal,\n"
+        "                     of saved captures or live devices\n"
         "  findings [CODE]    the findings catalogue, or one finding's meaning and remedy\n"
         "  help [COMMAND]     this help, or a command's\n\n"
         "options:\n"
@@ -458,6 +460,10 @@ int cmd_help(const std::vector<std::string>& args) {
     app::print_capture_help(std::cout);
     return kExitOk;
   }
+  if (args.front() == "tui") {
+    app::print_tui_help(std::cout);
+    return kExitOk;
+  }
   if (args.front() == "findings") {
     print_findings_help(std::cout);
     return kExitOk;
@@ -467,7 +473,7 @@ int cmd_help(const std::vector<std::string>& args) {
     return kExitOk;
   }
   return usage_error("help",
-                     "no command '" + args.front() + "' (commands: report, capture, findings)");
+                     "no command '" + args.front() + "' (commands: report, capture, tui, findings)");
 }
 
 }  // namespace
@@ -492,6 +498,7 @@ int main(int argc, char** argv) {
     }
     if (cmd == "report") return cmd_report(rest);
     if (cmd == "capture") return app::cmd_capture(rest);
+    if (cmd == "tui") return app::cmd_tui(rest);
     if (cmd == "findings") return cmd_findings(rest);
   } catch (const std::exception& e) {
     // Only setup can throw here (allocation, option parsing); the data path does not.

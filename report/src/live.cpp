@@ -48,12 +48,43 @@ std::string rdata_text(const dns::ResourceRecord& rr) {
 }  // namespace
 
 struct LiveAnalysis::Impl : engine::Observer, EventSink {
-  Impl(LiveConfig c, capture::FileInfo src, LiveSink* s)
+  Impl(LiveConfig c, std::vector<capture::FileInfo> src, LiveSink* s)
       : config(std::move(c)),
-        source(std::move(src)),
+        sources(std::move(src)),
         sink(s),
         judge(judge_config(), this),
-        eng(engine_config(), *this) {}
+        eng(engine_config(), *this) {
+    if (sources.empty()) sources.emplace_back();
+    name_sources();
+  }
+
+  // Several saved files: vantages are named as the report names them (the file's shortest
+  // distinct path, then "@interface"); one source keeps the live capture's interface names.
+  void name_sources() {
+    if (sources.size() < 2) return;
+    std::vector<std::string> paths;
+    for (const auto& f : sources)
+      paths.push_back(f.path);
+    file_names = distinct_file_names(paths);
+  }
+  std::uint64_t packets() const {
+    std::uint64_t n = 0;
+    for (const auto& f : sources)
+      n += f.packets;
+    return n;
+  }
+  std::uint64_t bytes() const {
+    std::uint64_t n = 0;
+    for (const auto& f : sources)
+      n += f.bytes;
+    return n;
+  }
+  std::size_t capture_points() const {
+    std::size_t n = 0;
+    for (const auto& f : sources)
+      n += std::max<std::size_t>(1, f.interfaces.size());
+    return std::max<std::size_t>(1, n);
+  }
 
   JudgeConfig judge_config() const {
     JudgeConfig jc;
@@ -92,6 +123,18 @@ struct LiveAnalysis::Impl : engine::Observer, EventSink {
 
   // ---- the engine's records --------------------------------------------------------------------
   std::string vantage_name(const packet::Vantage& v) const {
+    if (sources.size() > 1) {
+      if (v.file >= sources.size()) return "?";
+      std::string s = file_names[v.file];
+      const auto& ifs = sources[v.file].interfaces;
+      if (v.interface >= 0) {
+        auto i = static_cast<std::size_t>(v.interface);
+        s += "@" + (i < ifs.size() && !ifs[i].name.empty() ? ifs[i].name
+                                                             : std::to_string(v.interface));
+      }
+      return s;
+    }
+    const auto& source = sources.front();
     if (v.interface >= 0 && static_cast<std::size_t>(v.interface) < source.interfaces.size() &&
         !source.interfaces[static_cast<std::size_t>(v.interface)].name.empty())
       return source.interfaces[static_cast<std::size_t>(v.interface)].name;
@@ -106,8 +149,19 @@ struct LiveAnalysis::Impl : engine::Observer, EventSink {
     e.time = phase == SessionPhase::kOpened ? p.start : p.last;
     e.client = p.orig.to_string();
     e.server = p.resp.to_string();
-    for (const auto& l : c.legs)
+    for (const auto& l : c.legs) {
       e.vantages.push_back(vantage_name(l.vantage));
+      SessionLeg leg;
+      leg.vantage = e.vantages.back();
+      leg.file = l.vantage.file;
+      leg.interface = l.vantage.interface;
+      leg.client = l.orig;
+      leg.server = l.resp;
+      leg.start = l.start;
+      leg.last = l.last;
+      leg.state = std::string(flow::to_string(flow::conn_state(l)));
+      e.legs.push_back(std::move(leg));
+    }
     e.state = std::string(flow::to_string(flow::conn_state(p)));
     e.history = p.history;
     e.packets = p.o.packets + p.r.packets;
@@ -193,14 +247,15 @@ struct LiveAnalysis::Impl : engine::Observer, EventSink {
   void flush_judge(Timestamp wall) {
     using Clock = std::chrono::steady_clock;
     const auto t0 = Clock::now();
-    judge.set_capture_points(std::max<std::size_t>(1, source.interfaces.size()));
+    judge.set_capture_points(capture_points());
     judge.flush();
     const double took = std::chrono::duration<double>(Clock::now() - t0).count();
     next_flush = wall + Duration::seconds(std::max(config.flush_seconds, 10 * took));
   }
 
   LiveConfig config;
-  capture::FileInfo source;
+  std::vector<capture::FileInfo> sources;
+  std::vector<std::string> file_names;  // with several sources: distinct_file_names()
   LiveSink* sink;
   Judge judge;
   engine::Engine eng;
@@ -213,13 +268,35 @@ struct LiveAnalysis::Impl : engine::Observer, EventSink {
 };
 
 LiveAnalysis::LiveAnalysis(LiveConfig config, capture::FileInfo source, LiveSink* sink)
-    : impl_(std::make_unique<Impl>(std::move(config), std::move(source), sink)) {}
+    : impl_(std::make_unique<Impl>(std::move(config),
+                                   std::vector<capture::FileInfo>{std::move(source)}, sink)) {}
+
+LiveAnalysis::LiveAnalysis(LiveConfig config, std::vector<capture::FileInfo> sources,
+                           LiveSink* sink)
+    : impl_(std::make_unique<Impl>(std::move(config), std::move(sources), sink)) {}
+
+void LiveAnalysis::set_sources(std::vector<capture::FileInfo> sources) {
+  auto& im = *impl_;
+  if (sources.size() != im.sources.size()) return;
+  im.sources = std::move(sources);
+  im.name_sources();
+}
+
+void LiveAnalysis::advance(Timestamp t) {
+  impl_->eng.advance(t);
+}
+
+void LiveAnalysis::flush() {
+  auto& im = *impl_;
+  im.judge.set_capture_points(im.capture_points());
+  im.judge.flush();
+}
 
 LiveAnalysis::~LiveAnalysis() = default;
 
 void LiveAnalysis::on_frame(const Frame& frame) {
   auto& im = *impl_;
-  auto& f = im.source;
+  auto& f = im.sources[frame.file < im.sources.size() ? frame.file : 0];
   if (f.packets == 0) f.first = frame.time;
   if (frame.time > f.last) f.last = frame.time;
   ++f.packets;
@@ -246,8 +323,8 @@ void LiveAnalysis::tick(Timestamp wall) {
 
 void LiveAnalysis::send_stats(CaptureStatsEvent e) {
   auto& im = *impl_;
-  if (e.packets == 0) e.packets = im.source.packets;
-  if (e.bytes == 0) e.bytes = im.source.bytes;
+  if (e.packets == 0) e.packets = im.packets();
+  if (e.bytes == 0) e.bytes = im.bytes();
   if (e.rate == 0 && im.started) {
     const double dt = (e.time - im.last_stats_time).seconds();
     if (dt > 0) e.rate = static_cast<double>(e.packets - im.last_stats_packets) / dt;
@@ -262,13 +339,13 @@ void LiveAnalysis::finish(Timestamp end, Result& result) {
   auto& im = *impl_;
   im.eng.advance(end);
   im.eng.finish();
-  result.files = {im.source};
-  result.files.front().end_time = end;
+  result.files = im.sources;
+  if (im.sources.size() == 1) result.files.front().end_time = end;
   result.keylog_files = im.config.keylog_files;
   result.keylog_secrets = im.config.engine.keylog ? im.config.engine.keylog->size() : 0;
   result.stats = im.eng.stats();
   result.anomalies.merge(im.eng.anomalies());
-  im.judge.set_capture_points(std::max<std::size_t>(1, im.source.interfaces.size()));
+  im.judge.set_capture_points(im.capture_points());
   im.judge.finish(result);
 }
 
@@ -277,10 +354,10 @@ std::vector<std::uint16_t> LiveAnalysis::federation_ports() const {
 }
 
 std::uint64_t LiveAnalysis::frames() const {
-  return impl_->source.packets;
+  return impl_->packets();
 }
 std::uint64_t LiveAnalysis::bytes() const {
-  return impl_->source.bytes;
+  return impl_->bytes();
 }
 std::uint64_t LiveAnalysis::events() const {
   return impl_->seq;

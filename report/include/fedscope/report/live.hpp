@@ -36,6 +36,17 @@ struct SessionStep {
   std::uint32_t repeat = 1;
 };
 
+/// One leg of a session: the connection as one capture point saw it (NAT legs differ in
+/// their addresses). Typed endpoints, so a viewer can select the session's packets.
+struct SessionLeg {
+  std::string vantage;      ///< the interface or file it was seen on (as SessionEvent::vantages)
+  std::uint16_t file = 0;   ///< input file index (Frame::file)
+  std::int32_t interface = -1;  ///< pcapng interface within the file; -1 for classic pcap
+  Endpoint client, server;
+  Timestamp start, last;
+  std::string state;  ///< Zeek conn_state of this leg
+};
+
 struct SessionEvent {
   SessionPhase phase = SessionPhase::kOpened;
   std::uint64_t seq = 0;
@@ -43,6 +54,7 @@ struct SessionEvent {
   Timestamp time;              ///< opened: first packet; else the latest packet
   std::string client, server;  ///< "address:port" (primary leg)
   std::vector<std::string> vantages;  ///< one per leg: the interface it was seen on
+  std::vector<SessionLeg> legs;       ///< parallel to vantages; legs[0] is the primary leg
   std::string state;                  ///< Zeek conn_state of the primary leg ("S0", "SF", ...)
   std::string history;                ///< Zeek history letters
   std::uint64_t packets = 0, client_bytes = 0, server_bytes = 0;
@@ -121,6 +133,18 @@ class LiveAnalysis {
   /// indexes them) and path (the -w file, or a name like "live:eth0,eth1"). @p sink may be
   /// null; it must outlive this object.
   LiveAnalysis(LiveConfig config, capture::FileInfo source, LiveSink* sink);
+  /// Several sources (saved files read by capture::MergedReader: Frame::file indexes them,
+  /// each file's interfaces are its vantages, named as the report names them).
+  LiveAnalysis(LiveConfig config, std::vector<capture::FileInfo> sources, LiveSink* sink);
+
+  /// Replaces what is known of the sources (a file reader learns interfaces and counts as it
+  /// reads): vantage names and the number of capture points follow. Same count as given.
+  void set_sources(std::vector<capture::FileInfo> sources);
+  /// Moves the engine clock to @p t (packet time) without judging: a reader of saved files
+  /// drives time by its packets and judges with flush() on its own schedule.
+  void advance(Timestamp t);
+  /// Runs the judges now (a reader of saved files calls it on a wall-clock schedule).
+  void flush();
   ~LiveAnalysis();
   LiveAnalysis(const LiveAnalysis&) = delete;
   LiveAnalysis& operator=(const LiveAnalysis&) = delete;

@@ -1,0 +1,392 @@
+// `fedscope tui`: the ncurses view of saved captures and live interfaces. The analysis runs in
+// its own thread (saved files through capture::MergedReader, devices through LiveCapture),
+// both into report::LiveAnalysis, whose events reach the view through a tui::EventQueue; the
+// UI thread folds them into the tui::Model, lays out a Screen with tui::View and paints it.
+
+#include <clocale>
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/program_options.hpp>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cli.hpp"
+#include "fedscope/base/domain.hpp"
+#include "fedscope/capture/live.hpp"
+#include "fedscope/capture/reader.hpp"
+#include "fedscope/report/live.hpp"
+#include "fedscope/tls/decrypt.hpp"
+#if __has_include("fedscope/tui/extract.hpp")
+#include "fedscope/tui/extract.hpp"
+#define FEDSCOPE_TUI_EXTRACT 1
+#endif
+#include "fedscope/tui/model.hpp"
+#include "fedscope/tui/source.hpp"
+#include "fedscope/tui/terminal.hpp"
+#include "live_source.hpp"
+
+namespace po = boost::program_options;
+
+namespace fedscope::app {
+namespace {
+
+volatile sig_atomic_t g_quit = 0;
+void on_quit_signal(int) {
+  g_quit = 1;
+}
+
+struct TuiArgs {
+  std::vector<std::string> inputs, interfaces, inside, domains, keylogs;
+  std::string filter, user, dump;
+  double dns_timeout = 5.0;
+  std::size_t history = 10000;
+  double ring_mb = 64;
+  int snaplen = 262144, buffer_kib = 32768;
+  bool follow = false, ascii = false, no_promisc = false, immediate = false;
+};
+
+po::options_description tui_options(TuiArgs& a) {
+  po::options_description o(
+      "usage: fedscope tui [options] CAPTURE...\n"
+      "       fedscope tui [options] -i IFACE [-i IFACE...] [BPF filter words]\n\noptions");
+  o.add_options()("help,h", "this help")
+      ("interface,i", po::value(&a.interfaces)->composing(),
+       "watch a device live (repeat for several capture points, e.g. both sides of a firewall)")
+      ("filter", po::value(&a.filter),
+       "live: BPF filter (default: federation ports, DNS and ICMP, as `fedscope capture`)")
+      ("follow,f", po::bool_switch(&a.follow),
+       "read a capture file that is still being written on, like tail -f; also selects the "
+       "newest session as sessions arrive (the f key turns it off and on)")
+      ("inside-net", po::value(&a.inside)->composing(), "CIDR behind the firewall (repeatable)")
+      ("domain", po::value(&a.domains)->composing(), "a domain that is ours (repeatable)")
+      ("tls-keylog", po::value(&a.keylogs)->composing(),
+       "SSLKEYLOGFILE to read inside TLS (repeatable)")
+      ("dns-timeout", po::value(&a.dns_timeout)->default_value(5.0),
+       "seconds before a DNS query counts as unanswered")
+      ("history", po::value(&a.history)->default_value(10000),
+       "live: closed connections judged at most (older ones leave the history)")
+      ("ring", po::value(&a.ring_mb)->default_value(64),
+       "live: MB of recent packets kept so a session's packets can be saved (s)")
+      ("snaplen,s", po::value(&a.snaplen)->default_value(262144), "live: bytes kept per packet")
+      ("buffer-size,B", po::value(&a.buffer_kib)->default_value(32768),
+       "live: kernel buffer per device, KiB")
+      ("no-promiscuous-mode,p", po::bool_switch(&a.no_promisc), "live: not promiscuous")
+      ("immediate-mode", po::bool_switch(&a.immediate), "live: deliver every packet at once")
+      ("relinquish-privileges,Z", po::value(&a.user), "live: run as USER once devices are open")
+      ("ascii", po::bool_switch(&a.ascii), "ASCII only, even in a UTF-8 terminal")
+      ("dump", po::value(&a.dump),
+       "no terminal: read the capture, then print the main screen laid out for COLSxLINES "
+       "(e.g. 100x30) as plain text, and exit");
+  return o;
+}
+
+// ---- the analysis thread ----------------------------------------------------------------------
+
+struct Shared {
+  tui::EventQueue queue;
+  std::atomic<bool> stop{false};
+  std::atomic<bool> done{false};
+#ifdef FEDSCOPE_TUI_EXTRACT
+  std::unique_ptr<tui::FrameRing> ring;  // live: recent frames for saving a session
+#endif
+};
+
+report::LiveConfig live_config(const TuiArgs& a, const std::vector<Cidr>& inside,
+                               const tls::KeyLog* keylog) {
+  report::LiveConfig lc;
+  lc.inside_nets = inside;
+  lc.domains = a.domains;
+  lc.engine.dns_timeout_seconds = a.dns_timeout;
+  if (keylog) {
+    lc.engine.keylog = keylog;
+    lc.keylog_files = a.keylogs.size();
+  }
+  return lc;
+}
+
+void run_live(const TuiArgs& a, report::LiveConfig lc, capture::LiveCapture& cap,
+              std::string filter, bool default_filter, Shared& sh) {
+  lc.max_records = a.history;
+  lc.max_full_records = std::min<std::size_t>(lc.max_full_records, a.history ? a.history : 2000);
+  std::string names;
+  for (const auto& i : cap.interfaces())
+    names += (names.empty() ? "" : ", ") + i.name;
+  report::LiveAnalysis la(lc, live_source_info(cap, "live", "live capture"), &sh.queue);
+  sh.queue.update_status([&](tui::SourceStatus& s) {
+    s.name = "live: " + names;
+    s.live = true;
+    s.state = tui::SourceState::kLive;
+  });
+  FilterWidener widener(default_filter);
+  const Timestamp start = wall_now();
+  Timestamp next_stats = start, next_housekeeping = start;
+  const auto on_frame = [&](const Frame& f) {
+#ifdef FEDSCOPE_TUI_EXTRACT
+    if (sh.ring) sh.ring->push(f);
+#endif
+    la.on_frame(f);
+  };
+  bool all_failed = false;
+  while (!sh.stop) {
+    const int n = cap.poll(200, on_frame);
+    const Timestamp now = wall_now();
+    if (n < 0) {
+      all_failed = true;
+      break;
+    }
+    if (n > 0) {
+      std::string note;
+      if (widener.update(cap, la, filter, note)) sh.queue.message(note);
+    }
+    if (n > 0 && now < next_housekeeping) continue;
+    next_housekeeping = now + Duration::millis(50);
+    la.tick(now);
+    if (now >= next_stats) {
+      cap.update_stats();
+      la.send_stats(stats_event(cap, now, false));
+      sh.queue.update_status([&](tui::SourceStatus& s) {
+        if (s.first.ns == 0) s.first = start;
+        s.last = now;
+        for (const auto& i : cap.interfaces())
+          if (i.failed) s.message = i.name + ": capture stopped: " + i.error;
+      });
+      next_stats = now + Duration::seconds(1);
+    }
+  }
+  if (all_failed) {
+    sh.queue.message("no device left to capture on");
+    sh.queue.update_status([](tui::SourceStatus& s) { s.state = tui::SourceState::kFailed; });
+  }
+  if (sh.stop) return;
+  report::Result result;
+  la.finish(wall_now(), result);
+  sh.done = true;
+}
+
+// A session's packets saved (the s key): re-read from the files, or from the live ring.
+void save_session(const tui::Session& s, const std::string& path, const TuiArgs& a, Shared& sh) {
+#ifndef FEDSCOPE_TUI_EXTRACT
+  (void)s, (void)path, (void)a;
+  sh.queue.message("saving is not built in");
+  return;
+#else
+  tui::SessionSelector sel = tui::SessionSelector::from_legs(s.legs);
+  tui::ExtractResult r;
+  if (sh.ring)
+    r = tui::save_from_ring(*sh.ring, sel, path);
+  else
+    r = tui::save_from_files(a.inputs, sel, path);
+  sh.queue.message(r.message);
+#endif
+}
+
+int dump_screen(const TuiArgs& a, Shared& sh) {
+  int w = 0, h = 0;
+  if (std::sscanf(a.dump.c_str(), "%dx%d", &w, &h) != 2 || w <= 0 || h <= 0 || w > 1000 ||
+      h > 1000)
+    return usage_error("tui", "--dump wants COLSxLINES, e.g. 100x30, not '" + a.dump + "'");
+  tui::Model model;
+  tui::View view(model, {!a.ascii, false});
+  tui::Batch b;
+  while (!sh.done && !sh.stop) {
+    if (sh.queue.take(b)) model.apply(b);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  while (sh.queue.take(b))
+    model.apply(b);
+  std::cout << view.render(w, h).text();
+  return kExitOk;
+}
+
+}  // namespace
+
+void print_tui_help(std::ostream& os) {
+  TuiArgs a;
+  os << tui_options(a)
+     << "\nBrowses federation sessions without a display-filter language: the verdict of each "
+        "federation\ndirection at the top, the sessions (peer domains, state, TLS, "
+        "authentication, findings),\nand for the selected one its ladder (DNS, TCP, XMPP) and "
+        "findings with remedies. Saved\ncaptures open at once and fill in while they are "
+        "read. Keys: arrows or j/k, PgUp/PgDn,\nHome/End, Enter opens a session, Tab changes "
+        "pane (sessions, findings, DNS), / filters,\nf follows, s saves the session's packets, "
+        "? help, q quits. NO_COLOR turns colour off.\nMessage bodies are never kept or shown.\n";
+}
+
+int cmd_tui(const std::vector<std::string>& args) {
+  TuiArgs a;
+  po::options_description opts = tui_options(a);
+  po::options_description hidden;
+  hidden.add_options()("input", po::value(&a.inputs)->composing());
+  po::options_description all;
+  all.add(opts).add(hidden);
+  po::positional_options_description pos;
+  pos.add("input", -1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return usage_error("tui", e.what());
+  }
+  if (vm.count("help")) {
+    print_tui_help(std::cout);
+    return kExitOk;
+  }
+  const bool live = !a.interfaces.empty();
+  std::string filter = a.filter;
+  if (live) {
+    // Trailing words are the BPF filter, as with tcpdump and `fedscope capture`.
+    if (!a.filter.empty() && !a.inputs.empty())
+      return usage_error("tui", "give the filter either with --filter or as trailing words");
+    for (const auto& w : a.inputs)
+      filter += (filter.empty() ? "" : " ") + w;
+    if (filter.empty() && !vm.count("filter")) filter = capture::kDefaultLiveFilter;
+    if (!a.dump.empty()) return usage_error("tui", "--dump reads saved captures, not devices");
+  } else if (a.inputs.empty()) {
+    return usage_error("tui", "no capture given (fedscope tui FILE..., or -i IFACE to watch "
+                              "a device)");
+  }
+  if (!(a.dns_timeout > 0))
+    return usage_error("tui", "--dns-timeout must be a positive number of seconds");
+  if (a.ring_mb < 0) return usage_error("tui", "--ring must not be negative");
+  std::vector<Cidr> inside;
+  for (const auto& c : a.inside) {
+    auto cidr = Cidr::parse(c);
+    if (!cidr)
+      return usage_error("tui", "--inside-net: '" + c + "' is not an address range like "
+                                "192.0.2.0/24");
+    inside.push_back(*cidr);
+  }
+  for (const auto& d : a.domains) {
+    const DomainKey k = make_domain_key(d);
+    if (k.key.empty() || k.key == ".")
+      return usage_error("tui", "--domain: '" + d + "' is not a domain name");
+  }
+  tls::KeyLog keylog;
+  for (const auto& k : a.keylogs) {
+    std::string why;
+    if (!keylog.load_file(k, why)) {
+      std::cerr << "fedscope tui: --tls-keylog: " << why << "\n";
+      return kExitUsage;
+    }
+  }
+  const auto lc = live_config(a, inside, a.keylogs.empty() ? nullptr : &keylog);
+
+  // Inputs are opened before the terminal is taken, so their errors are plain lines.
+  Shared sh;
+  std::string error;
+  capture::MergedReader reader;
+  std::unique_ptr<capture::LiveCapture> cap;
+  if (live) {
+    capture::LiveOptions lo;
+    lo.interfaces = a.interfaces;
+    lo.filter = filter;
+    lo.snaplen = a.snaplen;
+    lo.buffer_bytes = a.buffer_kib * 1024;
+    lo.promiscuous = !a.no_promisc;
+    lo.immediate = a.immediate;
+    cap = capture::LiveCapture::open(lo, error);
+    if (!cap) {
+      std::cerr << "fedscope tui: " << error << "\n";
+      return kExitUsage;
+    }
+    if (!a.user.empty() && !capture::drop_privileges(a.user, error)) {
+      std::cerr << "fedscope tui: " << error << "\n";
+      return kExitUsage;
+    }
+#ifdef FEDSCOPE_TUI_EXTRACT
+    if (a.ring_mb > 0)
+      sh.ring = std::make_unique<tui::FrameRing>(
+          static_cast<std::size_t>(a.ring_mb * 1e6),
+          std::vector<capture::InterfaceInfo>(live_source_info(*cap, "live", "").interfaces));
+#endif
+  } else {
+    if (!reader.open(a.inputs, error)) {
+      std::cerr << "fedscope tui: " << error << "\n";
+      return kExitUsage;
+    }
+  }
+
+  std::unique_ptr<tui::Terminal> term;
+  std::setlocale(LC_ALL, "");  // ncursesw draws UTF-8 only in a UTF-8 locale
+  if (a.dump.empty()) {
+    term = tui::Terminal::open(error);
+    if (!term) {
+      std::cerr << error << "\n";
+      return kExitUsage;
+    }
+  }
+  struct sigaction sa {};
+  sa.sa_handler = on_quit_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGHUP, &sa, nullptr);
+
+  std::thread worker([&] {
+    if (live)
+      run_live(a, lc, *cap, filter, a.filter.empty() && a.inputs.empty() && !vm.count("filter"),
+               sh);
+    else
+      sh.done = tui::read_saved(a.inputs, reader, lc, sh.queue, sh.stop);
+  });
+  int rc = kExitOk;
+  if (!term) {
+    rc = dump_screen(a, sh);
+  } else {
+    tui::Model model;
+    tui::View view(model, {term->utf8() && !a.ascii, a.follow});
+    tui::Batch b;
+    std::vector<std::thread> savers;
+    using Clock = std::chrono::steady_clock;
+    auto last_draw = Clock::now() - std::chrono::seconds(1);
+    bool dirty = true;
+    while (!g_quit) {
+      if (sh.queue.take(b)) {
+        model.apply(b);
+        dirty = true;
+      }
+      const auto now = Clock::now();
+      if (dirty && now - last_draw >= std::chrono::milliseconds(80)) {
+        const auto [w, h] = term->size();
+        term->draw(view.render(w, h));
+        last_draw = now;
+        dirty = false;
+      }
+      bool resized = false;
+      const auto k = term->read_key(dirty ? 40 : 100, resized);
+      if (resized) {
+        dirty = true;
+        last_draw = Clock::now() - std::chrono::seconds(1);
+      }
+      if (k.key == tui::Key::kNone) continue;
+      const auto act = view.handle(k);
+      dirty = true;
+      last_draw = Clock::now() - std::chrono::seconds(1);  // a key is answered at once
+      if (act.kind == tui::Action::Kind::kQuit) break;
+      if (act.kind == tui::Action::Kind::kSave) {
+        if (const auto* s = model.session(act.flow)) {
+          sh.queue.message("saving flow " + std::to_string(act.flow) + " to " + act.path + "...");
+          savers.emplace_back([s = *s, path = act.path, &a, &sh] { save_session(s, path, a, sh); });
+        }
+      }
+    }
+    sh.stop = true;
+    for (auto& t : savers)
+      t.join();
+  }
+  sh.stop = true;
+  worker.join();
+  term.reset();
+  return rc;
+}
+
+}  // namespace fedscope::app
