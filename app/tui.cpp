@@ -188,11 +188,19 @@ void save_session(const tui::Session& s, const std::string& path, const TuiArgs&
 #endif
 }
 
-int dump_screen(const TuiArgs& a, Shared& sh) {
-  int w = 0, h = 0;
-  if (std::sscanf(a.dump.c_str(), "%dx%d", &w, &h) != 2 || w <= 0 || h <= 0 || w > 1000 ||
+// --dump COLSxLINES; "" when valid, else what is wrong.
+std::string parse_dump(const std::string& text, int& w, int& h) {
+  if (std::sscanf(text.c_str(), "%dx%d", &w, &h) != 2 || w <= 0 || h <= 0 || w > 1000 ||
       h > 1000)
-    return usage_error("tui", "--dump wants COLSxLINES, e.g. 100x30, not '" + a.dump + "'");
+    return "--dump wants COLSxLINES, e.g. 100x30, not '" + text + "'";
+  if (w < tui::View::kMinWidth || h < tui::View::kMinHeight)
+    return "--dump " + text + " is smaller than the screen needs (" +
+           std::to_string(tui::View::kMinWidth) + "x" + std::to_string(tui::View::kMinHeight) +
+           ")";
+  return "";
+}
+
+int dump_screen(const TuiArgs& a, int w, int h, Shared& sh) {
   tui::Model model;
   tui::View view(model, {!a.ascii, false});
   tui::Batch b;
@@ -254,6 +262,9 @@ int cmd_tui(const std::vector<std::string>& args) {
     return usage_error("tui", "no capture given (fedscope tui FILE..., or -i IFACE to watch "
                               "a device)");
   }
+  int dump_w = 0, dump_h = 0;
+  if (!a.dump.empty())
+    if (auto why = parse_dump(a.dump, dump_w, dump_h); !why.empty()) return usage_error("tui", why);
   if (!(a.dns_timeout > 0))
     return usage_error("tui", "--dns-timeout must be a positive number of seconds");
   if (a.ring_mb < 0) return usage_error("tui", "--ring must not be negative");
@@ -340,7 +351,7 @@ int cmd_tui(const std::vector<std::string>& args) {
   });
   int rc = kExitOk;
   if (!term) {
-    rc = dump_screen(a, sh);
+    rc = dump_screen(a, dump_w, dump_h, sh);
   } else {
     tui::Model model;
     tui::View view(model, {term->utf8() && !a.ascii, a.follow});

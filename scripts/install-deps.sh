@@ -14,7 +14,7 @@ build_pkgs=(
 )
 # Test tools: packet capture, reference dissector, network namespaces, kernel firewall.
 test_pkgs=(
-  tcpdump tshark tcpreplay iproute2 nftables socat dnsmasq-base bind9-dnsutils python3 time jq tzdata
+  tcpdump tshark tcpreplay tmux iproute2 nftables socat dnsmasq-base bind9-dnsutils python3 time jq tzdata
   clang libclang-rt-14-dev python3-jsonschema
   prosody ejabberd python3-slixmpp openssl
 )

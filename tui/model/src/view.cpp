@@ -288,6 +288,10 @@ void View::refresh() {
                                 ? std::string()
                                 : findings_[selected_[1]];
   seen_version_ = model_.version();
+  verdict_of_attempt_.clear();
+  for (const auto& [key, v] : model_.fold().verdicts())
+    for (const auto& a : v.attempts)
+      verdict_of_attempt_.emplace(a, &v);
   seen_filter_ = filter_;
   seen_sort_ = sort_;
   seen_reverse_ = reverse_;
@@ -763,6 +767,12 @@ void View::draw_sessions(Screen& sc, int top, int height) {
                             ? s->client + arrow() + s->server
                             : (s->from_domain.empty() ? "?" : show(s->from_domain)) + arrow() +
                                   (s->to_domain.empty() ? "?" : show(s->to_domain));
+    if (s->from_domain.empty() && s->to_domain.empty()) {
+      // No stream header to name the domains: the verdict this session counts for does.
+      if (auto v = verdict_of_attempt_.find(model_.attempt_of(s->flow));
+          v != verdict_of_attempt_.end())
+        peers = show(v->second->from) + arrow() + show(v->second->to);
+    }
     if (!s->stream.empty() && s->stream != "xmpp") peers += " (" + s->stream + ")";
     std::string auth;
     if (auto a = model_.attempt_of(s->flow); !a.empty())

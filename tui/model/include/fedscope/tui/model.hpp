@@ -323,6 +323,7 @@ class View {
   std::vector<std::uint32_t> sessions_;
   std::vector<std::string> findings_;
   std::vector<std::size_t> dns_rows_;
+  std::unordered_map<std::string, const report::VerdictState*> verdict_of_attempt_;
   std::size_t detail_lines_count_ = 0;
 };
 
