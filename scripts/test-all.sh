@@ -21,3 +21,10 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 echo "== ThreadSanitizer build: --threads 2 equals --threads 1 on every capture, no race"
 TSAN_OPTIONS=halt_on_error=1:exitcode=66 \
   /usr/bin/python3 tests/pcap/check_pcaps.py --fedscope build-tsan/app/fedscope threads
+echo "== ThreadSanitizer build: the TUI's analysis thread and view (tui --dump reads on its own thread)"
+for set in "pcaps/lab/fw-drop-5269/fw-outside.pcap pcaps/lab/fw-drop-5269/fw-inside.pcap" \
+           pcaps/lab/healthy-ca/fw-any.pcap pcaps/xmpp/tls13-healthy/s2s.pcap; do
+  # shellcheck disable=SC2086
+  TSAN_OPTIONS=halt_on_error=1:exitcode=66 build-tsan/app/fedscope tui --dump 100x30 $set >/dev/null
+done
+echo "tsan tui: ok"

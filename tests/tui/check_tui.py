@@ -358,23 +358,39 @@ def live(fedscope):
         cl.teardown()
 
 
-def docs(fedscope):
-    out = ROOT / "docs/tui"
-    out.mkdir(exist_ok=True)
-    for name, files, opts, keys in (
-            ("fault-main", FAULT, FAULT_OPTS, []),
-            ("fault-session", FAULT, FAULT_OPTS, ["Down", "Enter"]),
-            ("healthy-main", HEALTHY, [], [])):
+DUMPS = (("fault-main", FAULT, FAULT_OPTS, []),
+         ("fault-session", FAULT, FAULT_OPTS, ["Down", "Enter"]),
+         ("healthy-main", HEALTHY, [], []))
+
+
+def docs(fedscope, write):
+    """docs/tui.md's screens, between <!-- dump:NAME --> and its code block: written, or
+    checked against what the binary shows now."""
+    page = ROOT / "docs/tui.md"
+    text = page.read_text()
+    for name, files, opts, keys in DUMPS:
         p = Pane(f"{fedscope} tui {q([f.relative_to(ROOT) for f in files])} {q(opts)}", 100, 30)
         try:
             p.wait(r"done \|")
             for k in keys:
                 p.keys(k)
             time.sleep(0.3)
-            (out / f"{name}.txt").write_text(p.text().rstrip("\n") + "\n")
+            shot = "\n".join(l.rstrip() for l in p.text().rstrip("\n").splitlines())
             p.keys("q")
         finally:
             p.close()
+        pat = re.compile(r"(<!-- dump:" + re.escape(name) + r" -->\n```\n)(.*?)(```)", re.S)
+        m = pat.search(text)
+        if not check(m is not None, f"docs: docs/tui.md has the marker dump:{name}"):
+            continue
+        if write:
+            text = text[:m.start(2)] + shot + "\n" + text[m.end(2):]
+        else:
+            check(m.group(2) == shot + "\n",
+                  f"docs: docs/tui.md dump:{name} is what the binary shows "
+                  f"(tests/tui/check_tui.py BINARY --docs rewrites it)")
+    if write:
+        page.write_text(text)
 
 
 def main():
@@ -384,7 +400,7 @@ def main():
         sys.exit(77)
     try:
         if "--docs" in sys.argv:
-            docs(fedscope)
+            docs(fedscope, True)
             return
         with tempfile.TemporaryDirectory() as d:
             tmp = Path(d)
@@ -393,6 +409,7 @@ def main():
             healthy(fedscope)
             follow(fedscope, tmp)
             bad_input(fedscope, tmp)
+            docs(fedscope, False)
             if "--no-live" not in sys.argv:
                 live(fedscope)
     finally:

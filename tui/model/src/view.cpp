@@ -773,7 +773,8 @@ void View::draw_sessions(Screen& sc, int top, int height) {
           v != verdict_of_attempt_.end())
         peers = show(v->second->from) + arrow() + show(v->second->to);
     }
-    if (!s->stream.empty() && s->stream != "xmpp") peers += " (" + s->stream + ")";
+    if (!s->stream.empty() && s->stream != "xmpp")
+      peers += " (" + (s->stream == "no-data" ? std::string("no data") : s->stream) + ")";
     std::string auth;
     if (auto a = model_.attempt_of(s->flow); !a.empty())
       if (auto it = model_.fold().attempts().find(a); it != model_.fold().attempts().end())
