@@ -3,7 +3,7 @@
 - every `schema_version N` they mention is the schema's (docs/report.schema.json) and the one
   the binary writes;
 - every long option they mention exists in some `fedscope ... --help`, and every option of
-  `fedscope report --help`, `fedscope findings --help` and `fedscope capture --help` is
+  `fedscope report --help`, `fedscope findings --help`, `fedscope capture --help` and `fedscope tui --help` is
   documented in docs/cli.md.in.
 usage: check_docs.py --fedscope build/app/fedscope"""
 import argparse, json, re, subprocess, sys
@@ -17,6 +17,7 @@ FOREIGN = {
     "--fedscope": "tests/docs/make_cli_doc.py and tests/pcap/check_pcaps.py take the binary",
     "--test": "scripts/install-deps.sh --test",
     "--check": "tests/docs/make_cli_doc.py --check",
+    "--docs": "tests/tui/check_tui.py --docs",
 }
 
 ap = argparse.ArgumentParser()
@@ -44,7 +45,8 @@ check(json.loads(rep.stdout)["schema_version"] == version, "the binary writes th
 docs = sorted((ROOT / "docs").glob("*.md")) + sorted((ROOT / "docs").glob("*.in")) + [ROOT / "README.md"]
 main_opts, report_opts, findings_opts = help_options("--help"), help_options("report", "--help"), help_options("findings", "--help")
 capture_opts = help_options("capture", "--help")
-known = main_opts | report_opts | findings_opts | capture_opts
+tui_opts = help_options("tui", "--help")
+known = main_opts | report_opts | findings_opts | capture_opts | tui_opts
 for doc in docs:
     text = doc.read_text()
     rel = doc.relative_to(ROOT)
@@ -55,6 +57,6 @@ for doc in docs:
         check(opt in known or opt in FOREIGN, f"{rel}: mentions {opt}, which no fedscope --help has")
 
 cli = (ROOT / "docs/cli.md.in").read_text()
-for opt in sorted(report_opts | findings_opts | capture_opts):
+for opt in sorted(report_opts | findings_opts | capture_opts | tui_opts):
     check(f"`{opt}" in cli, f"docs/cli.md.in does not document {opt}")
 finish("docs")
