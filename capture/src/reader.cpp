@@ -66,11 +66,12 @@ std::unique_ptr<FileReader> FileReader::open(const std::string& path, std::uint1
       r->impl_->source = detail::open_libpcap_source(in, r->info_, why);
       break;
     default: {
-      const auto head = in.peek(detail::kDescribeBytes);
-      if (head.size() < kMagicBytes && in.stopped()) {
+      if (in.stopped() && in.peek(kMagicBytes).size() < kMagicBytes) {
         why = "stopped before the writer had written the capture's header";
         break;
       }
+      in.set_follow(nullptr);  // no capture: describe the bytes there, wait for no more
+      const auto head = in.peek(detail::kDescribeBytes);
       // Too few bytes to tell because the data broke off (gzip cut short): say that instead.
       why = head.size() < kMagicBytes && !in.failure().empty()
                 ? in.failure()

@@ -349,6 +349,19 @@ TEST(CaptureFollow, StopWhileWaitingForTheHeaderFailsTheOpen) {
   EXPECT_LT(Clock::now() - start, 2s);
 }
 
+TEST(CaptureFollow, ANonCaptureIsToldAtOnce) {
+  // Its first bytes already say it is no capture: no waiting for more to describe it.
+  TempFile file("notes.txt");
+  const std::string text = "hello, this is not a capture\n";
+  file.append(Bytes(text.begin(), text.end()), 0, text.size());
+  FollowControl control(std::chrono::milliseconds(60'000));
+  std::string error;
+  const auto start = Clock::now();
+  EXPECT_EQ(FileReader::open(file.path(), 0, error, &control), nullptr);
+  EXPECT_LT(Clock::now() - start, 2s);
+  EXPECT_NE(error.find("text, starts with 'hello, this is n'"), std::string::npos) << error;
+}
+
 TEST(CaptureFollow, SeveralFilesAreRefused) {
   TempFile a("a.pcap"), b("b.pcap");
   FollowControl control;
