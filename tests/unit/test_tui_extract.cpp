@@ -426,6 +426,46 @@ TEST(ExtractFromRing, IcmpErrorsQuotingTheSessionAreSaved) {
   std::filesystem::remove(out);
 }
 
+TEST(ExtractFromRing, TheViewsShortFormsSayTheSame) {
+  // What the TUI calls: a ring made from the live devices, a selector from the view's legs
+  // (report::SessionLeg's fields), results whose message is the error when it failed.
+  struct ViewLeg {
+    std::uint16_t file;
+    std::int32_t interface;
+    Endpoint client, server;
+    Timestamp start, last;
+  };
+  capture::InterfaceInfo eth1;
+  eth1.name = "eth1";
+  eth1.linktype = kDltRaw;
+  eth1.snaplen = 9000;
+  FrameRing ring(1 << 20, {capture::InterfaceInfo{}, eth1});
+  std::vector<OwnedFrame> frames;
+  frames.push_back(frame_at(10, ipv4(6, kClient, kServer, tcp(40000, 5269, 0x02)), 1));
+  frames.push_back(frame_at(10, ipv4(6, kServer, kClient, tcp(5269, 40000, 0x12)), 2));
+  frames.back().frame.interface = 1;
+  for (const auto& f : frames)
+    ring.push(f.frame);
+  const std::vector<ViewLeg> legs{
+      {0, 1, ep(kClient, 40000), ep(kServer, 5269), frames[0].frame.time, frames[1].frame.time}};
+  const SessionSelector sel = SessionSelector::from_legs(legs);
+  const std::string out = temp_path("short.pcapng");
+  const ExtractResult r = save_from_ring(ring, sel, out);
+  EXPECT_TRUE(r.ok) << r.message;
+  EXPECT_EQ(r.frames_written, 1u) << "only interface 1's frame";
+  EXPECT_EQ(r.message, "saved 1 packet to " + out);
+  std::vector<capture::FileInfo> info;
+  ASSERT_EQ(read_all({out}, &info).size(), 1u);
+  ASSERT_EQ(info[0].interfaces.size(), 1u);
+  EXPECT_EQ(info[0].interfaces[0].name, "eth1");
+  EXPECT_EQ(info[0].interfaces[0].snaplen, 9000u);
+  std::filesystem::remove(out);
+  const ExtractResult bad = save_from_files({"-"}, sel, out);
+  EXPECT_FALSE(bad.ok);
+  EXPECT_NE(bad.message.find("standard input cannot be read again"), std::string::npos)
+      << bad.message;
+}
+
 TEST(FrameRingTest, EvictsByBytesAndByCount) {
   {
     FrameRing ring(RingLimits{1000, 1000});

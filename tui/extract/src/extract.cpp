@@ -35,7 +35,10 @@ std::uint16_t be16(std::span<const std::uint8_t> p, std::size_t at) {
 
 bool leg_matches(const LegSelector& leg, Duration slack, const packet::Packet& p, const Endpoint& a,
                  const Endpoint& b) {
-  if (leg.match_vantage && !(leg.vantage == p.vantage)) return false;
+  if (leg.match_vantage &&
+      (leg.vantage.file != p.vantage.file || leg.vantage.interface != p.vantage.interface ||
+       (leg.vantage.ifindex >= 0 && leg.vantage.ifindex != p.vantage.ifindex)))
+    return false;
   return in_window(p.time, leg.start, leg.last, slack) && between(a, b, leg.client, leg.server);
 }
 
@@ -274,7 +277,16 @@ bool save_from_files(const std::vector<std::string>& paths, const SessionSelecto
   result.message = "saved " + plural(writer.written(), "packet", "packets") + " to " + out_path;
   if (!result.input_errors.empty())
     result.message += " (an input ended early: " + result.input_errors.front() + ")";
+  result.ok = true;
   return true;
+}
+
+ExtractResult save_from_files(const std::vector<std::string>& paths,
+                              const SessionSelector& selector, const std::string& out_path) {
+  ExtractResult r;
+  std::string error;
+  if (!save_from_files(paths, selector, out_path, r, error)) r.message = error;
+  return r;
 }
 
 }  // namespace fedscope::tui

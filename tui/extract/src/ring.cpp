@@ -22,6 +22,15 @@ constexpr std::size_t kSaveChunkBytes = 4 * 1024 * 1024;
 
 FrameRing::FrameRing(RingLimits limits) : limits_(limits) {}
 
+FrameRing::FrameRing(std::size_t max_bytes, const std::vector<capture::InterfaceInfo>& interfaces)
+    : limits_(RingLimits{max_bytes, RingLimits{}.max_frames}) {
+  for (std::size_t i = 0; i < interfaces.size(); ++i) {
+    const capture::InterfaceInfo& d = interfaces[i];
+    interfaces_[{std::uint16_t{0}, static_cast<std::int32_t>(i)}] =
+        capture::PcapngInterface{d.name, d.description, d.linktype, d.snaplen};
+  }
+}
+
 void FrameRing::describe_interface(std::uint16_t file, std::int32_t interface,
                                    capture::PcapngInterface description) {
   std::lock_guard lock(mutex_);
@@ -195,7 +204,16 @@ bool save_from_ring(FrameRing& ring, const SessionSelector& selector, const std:
   if (result.evicted_while_saving != 0)
     result.message += "; " + std::to_string(result.evicted_while_saving) +
                       " frames were evicted while saving (some of the session may be missing)";
+  result.ok = true;
   return true;
+}
+
+ExtractResult save_from_ring(FrameRing& ring, const SessionSelector& selector,
+                             const std::string& out_path) {
+  ExtractResult r;
+  std::string error;
+  if (!save_from_ring(ring, selector, out_path, r, error)) r.message = error;
+  return r;
 }
 
 }  // namespace fedscope::tui

@@ -34,6 +34,7 @@
 #include "fedscope/base/frame.hpp"
 #include "fedscope/base/time.hpp"
 #include "fedscope/capture/pcapng_writer.hpp"
+#include "fedscope/capture/reader.hpp"
 #include "fedscope/engine/engine.hpp"
 #include "fedscope/flow/flow_table.hpp"
 #include "fedscope/packet/packet.hpp"
@@ -43,8 +44,9 @@ namespace fedscope::tui {
 /// One TCP leg: the connection between two endpoints as seen at one vantage point.
 struct LegSelector {
   Endpoint client, server;  ///< either direction matches
-  /// Where the leg was seen (Frame::file, Frame::interface, SLL2 ifindex). File indexes are
-  /// those of the analysis that found the leg: re-read the same files in the same order.
+  /// Where the leg was seen (Frame::file, Frame::interface, SLL2 ifindex; an ifindex of -1
+  /// matches any). File indexes are those of the analysis that found the leg: re-read the
+  /// same files in the same order.
   packet::Vantage vantage;
   /// Only frames seen at @c vantage; false: the endpoints at any vantage point.
   bool match_vantage = true;
@@ -78,6 +80,18 @@ struct SessionSelector {
 
   /// The earliest start of a leg or DNS exchange (without slack); nullopt when empty.
   std::optional<Timestamp> earliest() const;
+
+  /// From a view's legs: any range of elements with @c client, @c server, @c file,
+  /// @c interface, @c start and @c last (report::SessionLeg), each matched at its own file
+  /// and interface (any SLL2 ifindex).
+  template <class Legs>
+  static SessionSelector from_legs(const Legs& legs) {
+    SessionSelector s;
+    for (const auto& l : legs)
+      s.legs.push_back(LegSelector{l.client, l.server, packet::Vantage{l.file, l.interface, -1},
+                                   true, l.start, l.last});
+    return s;
+  }
 };
 
 /// Every leg of @p connection, each at its own vantage.
@@ -97,6 +111,9 @@ bool matches(const SessionSelector& selector, const packet::Packet& packet);
 
 /// What a save did.
 struct SaveResult {
+  /// The returning overloads below: true when the file was written; false, and @c message is
+  /// the error.
+  bool ok = false;
   std::uint64_t frames_written = 0;
   std::uint64_t frames_examined = 0;  ///< frames read and looked at
   /// Ring only: the ring's oldest frame is newer than the session's start, so packets before
@@ -122,6 +139,12 @@ struct SaveResult {
 bool save_from_files(const std::vector<std::string>& paths, const SessionSelector& selector,
                      const std::string& out_path, SaveResult& result, std::string& error);
 
+/// The same, for a caller that only shows the outcome: @c ok, and @c message is the error
+/// when it failed.
+using ExtractResult = SaveResult;
+ExtractResult save_from_files(const std::vector<std::string>& paths,
+                              const SessionSelector& selector, const std::string& out_path);
+
 /// Limits of a FrameRing. Memory is max_bytes of frame data (allocated at the first push)
 /// plus about 48 bytes per held frame.
 struct RingLimits {
@@ -139,6 +162,9 @@ struct RingLimits {
 class FrameRing {
  public:
   explicit FrameRing(RingLimits limits = {});
+  /// A live capture's ring: @p max_bytes of frames (default frame limit), and its devices
+  /// (LiveCapture's one file: file 0, interface i = @p interfaces[i]) described.
+  FrameRing(std::size_t max_bytes, const std::vector<capture::InterfaceInfo>& interfaces);
   FrameRing(const FrameRing&) = delete;
   FrameRing& operator=(const FrameRing&) = delete;
 
@@ -198,5 +224,8 @@ class FrameRing {
 /// are not included.
 bool save_from_ring(FrameRing& ring, const SessionSelector& selector, const std::string& out_path,
                     SaveResult& result, std::string& error);
+/// The same with the error in ExtractResult::message.
+ExtractResult save_from_ring(FrameRing& ring, const SessionSelector& selector,
+                             const std::string& out_path);
 
 }  // namespace fedscope::tui
