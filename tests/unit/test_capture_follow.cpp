@@ -349,6 +349,29 @@ TEST(CaptureFollow, StopWhileWaitingForTheHeaderFailsTheOpen) {
   EXPECT_LT(Clock::now() - start, 2s);
 }
 
+TEST(CaptureFollow, StopStillReadsWhatIsWritten) {
+  // Turning follow off (a UI's "f") ends the waiting, not the reading: every frame already in
+  // the file is read, then the data end.
+  for (const bool pcapng : {false, true}) {
+    std::vector<std::size_t> ends;
+    const Bytes bytes = pcapng ? pcapng_bytes(5, ends) : pcap_bytes(5, ends);
+    TempFile file(pcapng ? "written.pcapng" : "written.pcap");
+    file.append(bytes, 0, bytes.size());
+    FollowControl control(kPoll);
+    MergedReader reader;
+    std::string error;
+    ASSERT_TRUE(reader.open({file.path()}, error, &control)) << error;
+    control.request_stop();
+    Frame f;
+    int n = 0;
+    while (n < 10 && reader.next(f))
+      EXPECT_EQ(f.time.ns, time_ns(n++));
+    EXPECT_EQ(n, 5) << (pcapng ? "pcapng" : "pcap");
+    EXPECT_TRUE(reader.files().front().complete);
+    EXPECT_EQ(reader.anomalies().total(), 0u);
+  }
+}
+
 TEST(CaptureFollow, ANonCaptureIsToldAtOnce) {
   // Its first bytes already say it is no capture: no waiting for more to describe it.
   TempFile file("notes.txt");

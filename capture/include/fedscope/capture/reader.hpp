@@ -108,7 +108,8 @@ class FollowControl {
   FollowControl(const FollowControl&) = delete;
   FollowControl& operator=(const FollowControl&) = delete;
 
-  /// Ends following: a reader waiting now wakes at once and sees the end of the data.
+  /// Ends following: from now on the end of the file is the end of the data. What is already
+  /// written is still read; a reader waiting now wakes at once and sees the end.
   void request_stop() {
     {
       std::lock_guard lock(mutex_);
