@@ -24,10 +24,7 @@
 #include "fedscope/capture/reader.hpp"
 #include "fedscope/report/live.hpp"
 #include "fedscope/tls/decrypt.hpp"
-#if __has_include("fedscope/tui/extract.hpp")
 #include "fedscope/tui/extract.hpp"
-#define FEDSCOPE_TUI_EXTRACT 1
-#endif
 #include "fedscope/tui/model.hpp"
 #include "fedscope/tui/source.hpp"
 #include "fedscope/tui/terminal.hpp"
@@ -94,9 +91,7 @@ struct Shared {
   tui::EventQueue queue;
   std::atomic<bool> stop{false};
   std::atomic<bool> done{false};
-#ifdef FEDSCOPE_TUI_EXTRACT
   std::unique_ptr<tui::FrameRing> ring;  // live: recent frames for saving a session
-#endif
 };
 
 report::LiveConfig live_config(const TuiArgs& a, const std::vector<Cidr>& inside,
@@ -129,9 +124,7 @@ void run_live(const TuiArgs& a, report::LiveConfig lc, capture::LiveCapture& cap
   const Timestamp start = wall_now();
   Timestamp next_stats = start, next_housekeeping = start;
   const auto on_frame = [&](const Frame& f) {
-#ifdef FEDSCOPE_TUI_EXTRACT
     if (sh.ring) sh.ring->push(f);
-#endif
     la.on_frame(f);
   };
   bool all_failed = false;
@@ -171,21 +164,48 @@ void run_live(const TuiArgs& a, report::LiveConfig lc, capture::LiveCapture& cap
   sh.done = true;
 }
 
-// A session's packets saved (the s key): re-read from the files, or from the live ring.
-void save_session(const tui::Session& s, const std::string& path, const TuiArgs& a, Shared& sh) {
-#ifndef FEDSCOPE_TUI_EXTRACT
-  (void)s, (void)path, (void)a;
-  sh.queue.message("saving is not built in");
-  return;
-#else
-  tui::SessionSelector sel = tui::SessionSelector::from_legs(s.legs);
-  tui::ExtractResult r;
-  if (sh.ring)
-    r = tui::save_from_ring(*sh.ring, sel, path);
-  else
-    r = tui::save_from_files(a.inputs, sel, path);
-  sh.queue.message(r.message);
-#endif
+// A session's packets saved (the s key): its legs at their capture points and the DNS
+// exchanges of its attempt, re-read from the files, or from the live ring.
+tui::SessionSelector selector_of(const tui::Session& s, const std::vector<report::DnsEvent>& dns) {
+  tui::SessionSelector sel;
+  for (const auto& l : s.legs) {
+    tui::LegSelector leg;
+    leg.client = l.client;
+    leg.server = l.server;
+    leg.vantage.file = l.file;
+    leg.vantage.interface = l.interface;
+    leg.vantage.ifindex = l.ifindex;
+    leg.start = l.start;
+    leg.last = l.last;
+    sel.legs.push_back(leg);
+  }
+  for (const auto& d : dns) {
+    tui::DnsSelector x;
+    x.client = d.client_endpoint;
+    x.server = d.server_endpoint;
+    x.txid = d.txid;
+    x.tcp = d.tcp;
+    x.start = d.time;
+    x.last = d.answered ? std::max(*d.answered, d.time) : d.time + tui::kDnsNoAnswerWindow;
+    sel.dns.push_back(x);
+  }
+  return sel;
+}
+
+void save_session(const tui::SessionSelector& sel, std::uint32_t flow, const std::string& path,
+                  const TuiArgs& a, Shared& sh) {
+  tui::SaveResult r;
+  std::string error;
+  const bool ok = sh.ring ? tui::save_from_ring(*sh.ring, sel, path, r, error)
+                          : tui::save_from_files(a.inputs, sel, path, r, error);
+  if (!ok) {
+    sh.queue.message("flow " + std::to_string(flow) + ": not saved: " + error);
+    return;
+  }
+  sh.queue.message("flow " + std::to_string(flow) + ": " +
+                   (r.message.empty() ? "saved " + std::to_string(r.frames_written) +
+                                            " packets to " + path
+                                      : r.message));
 }
 
 // --dump COLSxLINES; "" when valid, else what is wrong.
@@ -295,6 +315,8 @@ int cmd_tui(const std::vector<std::string>& args) {
   Shared sh;
   std::string error;
   capture::MergedReader reader;
+  capture::FollowControl follow;  // --follow: a growing file is read on
+  const bool following = a.follow && !live;
   std::unique_ptr<capture::LiveCapture> cap;
   if (live) {
     capture::LiveOptions lo;
@@ -313,14 +335,24 @@ int cmd_tui(const std::vector<std::string>& args) {
       std::cerr << "fedscope tui: " << error << "\n";
       return kExitUsage;
     }
-#ifdef FEDSCOPE_TUI_EXTRACT
-    if (a.ring_mb > 0)
-      sh.ring = std::make_unique<tui::FrameRing>(
-          static_cast<std::size_t>(a.ring_mb * 1e6),
-          std::vector<capture::InterfaceInfo>(live_source_info(*cap, "live", "").interfaces));
-#endif
+    if (a.ring_mb > 0) {
+      tui::RingLimits limits;
+      limits.max_bytes = static_cast<std::size_t>(a.ring_mb * 1e6);
+      sh.ring = std::make_unique<tui::FrameRing>(limits);
+      for (std::size_t k = 0; k < cap->interfaces().size(); ++k) {
+        const auto& i = cap->interfaces()[k];
+        sh.ring->describe_interface(
+            0, static_cast<std::int32_t>(k),
+            capture::PcapngInterface{i.name, i.description, i.linktype, i.snaplen});
+      }
+    }
   } else {
-    if (!reader.open(a.inputs, error)) {
+    if (following && a.inputs.size() != 1)
+      return usage_error("tui", "--follow reads one growing file (merging several by time "
+                                "would wait on the quietest)");
+    if (following && !a.dump.empty())
+      return usage_error("tui", "--dump reads a capture to its end; it cannot --follow");
+    if (!reader.open(a.inputs, error, following ? &follow : nullptr)) {
       std::cerr << "fedscope tui: " << error << "\n";
       return kExitUsage;
     }
@@ -347,7 +379,8 @@ int cmd_tui(const std::vector<std::string>& args) {
       run_live(a, lc, *cap, filter, a.filter.empty() && a.inputs.empty() && !vm.count("filter"),
                sh);
     else
-      sh.done = tui::read_saved(a.inputs, reader, lc, sh.queue, sh.stop);
+      sh.done = tui::read_saved(a.inputs, reader, lc, sh.queue, sh.stop,
+                                following ? &follow : nullptr);
   });
   int rc = kExitOk;
   if (!term) {
@@ -383,18 +416,34 @@ int cmd_tui(const std::vector<std::string>& args) {
       dirty = true;
       last_draw = Clock::now() - std::chrono::seconds(1);  // a key is answered at once
       if (act.kind == tui::Action::Kind::kQuit) break;
+      if (act.kind == tui::Action::Kind::kFollow && following && !act.follow &&
+          !follow.stop_requested()) {
+        follow.request_stop();
+        sh.queue.message("stopped following: the file is judged as it is now");
+      } else if (act.kind == tui::Action::Kind::kFollow && following && act.follow &&
+                 follow.stop_requested()) {
+        sh.queue.message("the file was read to its end; open it again with --follow to follow it");
+      }
       if (act.kind == tui::Action::Kind::kSave) {
         if (const auto* s = model.session(act.flow)) {
-          sh.queue.message("saving flow " + std::to_string(act.flow) + " to " + act.path + "...");
-          savers.emplace_back([s = *s, path = act.path, &a, &sh] { save_session(s, path, a, sh); });
+          std::vector<report::DnsEvent> dns;
+          if (auto key = model.attempt_of(act.flow); !key.empty())
+            if (auto it = model.fold().attempts().find(key); it != model.fold().attempts().end())
+              for (auto id : it->second.dns)
+                if (const auto* d = model.dns_by_id(id)) dns.push_back(*d);
+          sh.queue.message("flow " + std::to_string(act.flow) + ": saving to " + act.path);
+          savers.emplace_back([sel = selector_of(*s, dns), flow = act.flow, path = act.path, &a,
+                               &sh] { save_session(sel, flow, path, a, sh); });
         }
       }
     }
     sh.stop = true;
+    follow.request_stop();
     for (auto& t : savers)
       t.join();
   }
   sh.stop = true;
+  follow.request_stop();
   worker.join();
   term.reset();
   return rc;

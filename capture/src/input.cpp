@@ -3,6 +3,8 @@
 
 #include "input.hpp"
 
+#include "fedscope/capture/reader.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/stat.h>
@@ -69,6 +71,8 @@ std::unique_ptr<Input> Input::open(const std::string& path, std::string& error) 
     // Standard input may be a file someone already read part of: progress counts from here.
     const off_t at = std::max<off_t>(::lseek(in->fd_, 0, SEEK_CUR), 0);
     in->size_ = st.st_size > at ? static_cast<std::uint64_t>(st.st_size - at) : 0;
+    in->is_regular_ = true;
+    in->start_offset_ = static_cast<std::uint64_t>(at);
     ::posix_fadvise(in->fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
   }
   in->raw_.data.reset(new std::uint8_t[kInputBufferSize]);
@@ -105,9 +109,25 @@ bool Input::fill_raw() {
     if (n > 0) {
       raw_.end += static_cast<std::size_t>(n);
       raw_position_ += static_cast<std::uint64_t>(n);
+      if (follow_) follow_->data_arrived();
       return true;
     }
     if (n < 0 && errno == EINTR) continue;
+    if (n == 0 && follow_) {
+      // Following a file still being written: its end is only where the writer is now.
+      struct stat st {};
+      if (::fstat(fd_, &st) == 0 &&
+          static_cast<std::uint64_t>(st.st_size) < start_offset_ + raw_position_) {
+        raw_eof_ = true;
+        raw_error_ = "the file shrank while it was followed (truncated or rewritten)";
+        return false;
+      }
+      if (follow_->wait_for_data()) continue;
+      follow_->data_arrived();  // not waiting any more: stopped
+      stopped_ = true;
+      raw_eof_ = true;
+      return false;
+    }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       // Standard input inherited in non-blocking mode: wait for data instead of failing.
       pollfd p{fd_, POLLIN, 0};
@@ -146,8 +166,8 @@ bool Input::fill_gzip() {
         fail(raw_error_);
         return false;
       }
-      if (raw_.available() == 0) {
-        end_ = true;  // the clean end: right after a member
+      if (raw_.available() == 0 || (stopped_ && raw_.available() < 2)) {
+        end_ = true;  // the clean end: right after a member (or stopped while following)
         return false;
       }
       if (raw_.available() < 2 || raw_.data[raw_.begin] != kGzipMagic0 ||
@@ -160,6 +180,10 @@ bool Input::fill_gzip() {
       in_member_ = true;
     }
     if (raw_.available() == 0 && !fill_raw()) {
+      if (stopped_) {
+        end_ = true;  // stopped while following: the member is cut by the stop, no damage
+        return false;
+      }
       fail(raw_error_.empty() ? "gzip data cut short after " +
                                     std::to_string(compressed_consumed()) + " compressed bytes"
                               : raw_error_);
@@ -214,6 +238,13 @@ std::size_t Input::read_some(std::uint8_t* dst, std::size_t n) {
   std::memcpy(dst, b.data.get() + b.begin, k);
   b.begin += k;
   return k;
+}
+
+bool Input::data_ready() const {
+  if (!follow_ || view().available() > 0 || raw_.available() > 0) return true;
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) return true;  // reading will say what is wrong
+  return static_cast<std::uint64_t>(st.st_size) > start_offset_ + raw_position_;
 }
 
 const std::string& Input::error() const {

@@ -12,6 +12,10 @@
 #include <span>
 #include <string>
 
+namespace fedscope::capture {
+class FollowControl;
+}
+
 namespace fedscope::capture::detail {
 
 /// A byte stream over one file descriptor, optionally gzip-decoded. Memory is fixed: two
@@ -47,6 +51,17 @@ class Input {
   bool start_gzip(std::string& error);
   bool gzip() const { return gzip_; }
 
+  /// Follow mode (reader.hpp, FollowControl; borrowed): for a regular file, the end of the
+  /// file waits for more instead of ending the data, until stop is requested; then the data
+  /// end cleanly (no error, stopped() is true). Nothing changes for other inputs.
+  void set_follow(const FollowControl* follow) { follow_ = is_regular_ ? follow : nullptr; }
+  /// The data ended because stop was requested while following (what was cut then is no
+  /// damage).
+  bool stopped() const { return stopped_; }
+  /// Whether reading now would find data without waiting for the writer: always true unless
+  /// following (bytes buffered, or the file is longer than what was read).
+  bool data_ready() const;
+
   /// Why the data ended early (read error, gzip cut short or corrupt), once reading has reached
   /// that point; "" before it and after a clean end.
   const std::string& error() const;
@@ -81,6 +96,10 @@ class Input {
 
   int fd_ = -1;
   bool own_fd_ = false;
+  bool is_regular_ = false;
+  std::uint64_t start_offset_ = 0;  ///< where reading started in a regular file
+  const FollowControl* follow_ = nullptr;
+  bool stopped_ = false;
   std::uint64_t size_ = 0;
   std::uint64_t raw_position_ = 0;
   Buffer raw_;

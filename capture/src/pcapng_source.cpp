@@ -506,8 +506,9 @@ bool PcapngSource::start(FileInfo& info, std::string& error) {
     return false;
   }
   // Take the Interface Description Blocks that follow, so that info() describes the file
-  // before the first frame (as libpcap's open does); stop at the first other block.
-  while (!done_) {
+  // before the first frame (as libpcap's open does); stop at the first other block. A file
+  // being followed may have no more yet: next() takes the IDBs still to come.
+  while (!done_ && input_->data_ready()) {
     got = read_block(info);
     if (got == Got::kEnd) {
       done_ = true;

@@ -203,18 +203,21 @@ struct PcapngWriter::Impl {
     shb.u64(~std::uint64_t{0});  // section length: not known while writing
     shb.option_text(kOptShbUserappl, options.application);
     if (!append(shb.finish())) return false;
-    for (const PcapngInterface& i : interfaces) {
-      Block idb(kBlockIdb, block);
-      idb.u16(static_cast<std::uint16_t>(linktype_from_dlt(i.linktype)));
-      idb.u16(0);
-      idb.u32(i.snaplen);
-      idb.option_text(kOptIfName, i.name);
-      idb.option_text(kOptIfDescription, i.description);
-      const std::uint8_t tsresol = kTsresolNano;
-      idb.option(kOptIfTsresol, &tsresol, 1);
-      if (!append(idb.finish())) return false;
-    }
+    for (const PcapngInterface& i : interfaces)
+      if (!append_idb(i)) return false;
     return drain();
+  }
+
+  bool append_idb(const PcapngInterface& i) {
+    Block idb(kBlockIdb, block);
+    idb.u16(static_cast<std::uint16_t>(linktype_from_dlt(i.linktype)));
+    idb.u16(0);
+    idb.u32(i.snaplen);
+    idb.option_text(kOptIfName, i.name);
+    idb.option_text(kOptIfDescription, i.description);
+    const std::uint8_t tsresol = kTsresolNano;
+    idb.option(kOptIfTsresol, &tsresol, 1);
+    return append(idb.finish());
   }
 
   bool write_isbs(const std::vector<PcapngInterfaceStats>& stats) {
@@ -306,6 +309,20 @@ bool PcapngWriter::write(const Frame& frame, const std::vector<PcapngInterfaceSt
   ++m.file_frames;
   ++m.frames;
   return true;
+}
+
+std::int32_t PcapngWriter::add_interface(const PcapngInterface& interface, std::string& error) {
+  Impl& m = *impl_;
+  if (!m.error.empty() || m.fd < 0) {
+    error = m.error.empty() ? m.path + ": already closed" : m.error;
+    return -1;
+  }
+  if (!m.append_idb(interface)) {
+    error = m.error;
+    return -1;
+  }
+  m.interfaces.push_back(interface);
+  return static_cast<std::int32_t>(m.interfaces.size() - 1);
 }
 
 bool PcapngWriter::flush(std::string& error) {

@@ -26,7 +26,7 @@ struct FileReader::Impl {
 FileReader::~FileReader() = default;
 
 std::unique_ptr<FileReader> FileReader::open(const std::string& path, std::uint16_t file_index,
-                                             std::string& error) {
+                                             std::string& error, const FollowControl* follow) {
   const std::string name = input_name(path);
   std::string why;
   auto input = detail::Input::open(path, why);
@@ -34,6 +34,7 @@ std::unique_ptr<FileReader> FileReader::open(const std::string& path, std::uint1
     error = name + ": " + why;
     return nullptr;
   }
+  input->set_follow(follow);
   std::unique_ptr<FileReader> r(new FileReader());
   r->impl_ = std::make_unique<Impl>();
   r->index_ = file_index;
@@ -65,6 +66,11 @@ std::unique_ptr<FileReader> FileReader::open(const std::string& path, std::uint1
       r->impl_->source = detail::open_libpcap_source(in, r->info_, why);
       break;
     default: {
+      if (in.stopped() && in.peek(kMagicBytes).size() < kMagicBytes) {
+        why = "stopped before the writer had written the capture's header";
+        break;
+      }
+      in.set_follow(nullptr);  // no capture: describe the bytes there, wait for no more
       const auto head = in.peek(detail::kDescribeBytes);
       // Too few bytes to tell because the data broke off (gzip cut short): say that instead.
       why = head.size() < kMagicBytes && !in.failure().empty()
@@ -104,6 +110,12 @@ bool FileReader::next(Frame& out, AnomalyCounters& anomalies) {
     return true;
   }
   const std::string& input_error = impl_->input->error();
+  if (impl_->input->stopped() && input_error.empty()) {
+    // Following, stopped: a record the writer had not finished is the end, not damage. Every
+    // other damage is found with the record's bytes in hand, before the stop cut anything.
+    info_.complete = true;
+    info_.error.clear();
+  }
   if (!input_error.empty()) {
     // Data cut short or corrupt under the capture format (gzip, read error): the frames read
     // so far are kept, like before a damaged record; the input's words say why.
@@ -126,24 +138,42 @@ std::uint64_t FileReader::position() const {
   return size_ != 0 ? std::min(at, size_) : at;  // a file still being written may grow
 }
 
-bool MergedReader::open(const std::vector<std::string>& paths, std::string& error) {
+bool MergedReader::open(const std::vector<std::string>& paths, std::string& error,
+                        const FollowControl* follow) {
   slots_.clear();
+  if (follow && paths.size() != 1) {
+    // Merging by time waits for every file's next frame: one quiet file would hold back the
+    // rest for as long as it stays quiet.
+    error = "follow reads exactly one file (" + std::to_string(paths.size()) +
+            " given): merging files that are still being written would wait on the quietest";
+    return false;
+  }
   if (std::count(paths.begin(), paths.end(), kStdin) > 1) {
     error = "standard input (-) given more than once";
     return false;
   }
   for (std::size_t i = 0; i < paths.size(); ++i) {
-    auto r = FileReader::open(paths[i], static_cast<std::uint16_t>(i), error);
+    auto r = FileReader::open(paths[i], static_cast<std::uint16_t>(i), error, follow);
     if (!r) return false;
     slots_.push_back(Slot{std::move(r), Frame{}, false});
   }
-  for (auto& s : slots_)
-    s.has = s.reader->next(s.frame, anomalies_);
+  last_ = -1;
+  primed_ = false;
+  // A followed file may have no frame yet: its first is waited for in next(), not here.
+  if (!follow) prime();
   return true;
 }
 
+void MergedReader::prime() {
+  for (auto& s : slots_)
+    s.has = s.reader->next(s.frame, anomalies_);
+  primed_ = true;
+}
+
 bool MergedReader::next(Frame& out) {
-  if (last_ >= 0) {
+  if (!primed_) {
+    prime();
+  } else if (last_ >= 0) {
     auto& s = slots_[static_cast<std::size_t>(last_)];
     s.has = s.reader->next(s.frame, anomalies_);
   }

@@ -155,6 +155,7 @@ struct LiveAnalysis::Impl : engine::Observer, EventSink {
       leg.vantage = e.vantages.back();
       leg.file = l.vantage.file;
       leg.interface = l.vantage.interface;
+      leg.ifindex = l.vantage.ifindex;
       leg.client = l.orig;
       leg.server = l.resp;
       leg.start = l.start;
@@ -236,6 +237,11 @@ struct LiveAnalysis::Impl : engine::Observer, EventSink {
       e.server = t.server.to_string();
       e.outcome = std::string(engine::to_string(t.outcome));
       if (t.answered()) e.rcode = dns::rcode_name(t.rcode);
+      e.client_endpoint = t.client;
+      e.server_endpoint = t.server;
+      e.txid = t.txid;
+      e.tcp = t.tcp;
+      if (t.response) e.answered = t.response->time;
       for (const auto& rr : t.answers)
         e.answers.push_back(rdata_text(rr));
       e.seq = ++seq;

@@ -290,6 +290,38 @@ TEST(PcapngWriter, FrameOfAnUnknownInterfaceIsRefusedAndTheWriterGoesOn) {
   EXPECT_EQ(read_file(path).frames.size(), 1u);
 }
 
+TEST(PcapngWriter, InterfacesAddedWhileWritingReadBack) {
+  // Start without interfaces, add them as frames need them (tui/extract does): the IDBs come
+  // between the packets, each before its first packet.
+  TempDir dir;
+  const std::string path = dir.file("added.pcapng");
+  std::string error;
+  auto w = PcapngWriter::open({path, 0, 0, ""}, {}, error);
+  ASSERT_NE(w, nullptr) << error;
+  EXPECT_EQ(w->add_interface({"eth0", "outside", kDltEthernet, 262144}, error), 0) << error;
+  const Bytes a = payload(60, 1), b = payload(40, 2), c = payload(61, 3);
+  EXPECT_TRUE(w->write(frame_of(a, kBase * kSecond, 0), error)) << error;
+  EXPECT_EQ(w->add_interface({"tun0", "", kDltRawLinux, 1500}, error), 1) << error;
+  EXPECT_TRUE(w->write(frame_of(b, kBase * kSecond + 1, 1), error)) << error;
+  EXPECT_TRUE(w->write(frame_of(c, kBase * kSecond + 2, 0), error)) << error;
+  EXPECT_TRUE(w->close({}, error)) << error;
+  EXPECT_EQ(w->add_interface({"late", "", kDltEthernet, 0}, error), -1);
+  EXPECT_NE(error.find("already closed"), std::string::npos) << error;
+  const ReadResult r = read_file(path);
+  ASSERT_TRUE(r.opened) << r.open_error;
+  EXPECT_TRUE(r.info.complete) << r.info.error;
+  ASSERT_EQ(r.info.interfaces.size(), 2u);
+  EXPECT_EQ(r.info.interfaces[0].name, "eth0");
+  EXPECT_EQ(r.info.interfaces[1].name, "tun0");
+  EXPECT_EQ(r.info.interfaces[1].snaplen, 1500u);
+  ASSERT_EQ(r.frames.size(), 3u);
+  EXPECT_EQ(r.frames[0].interface, 0);
+  EXPECT_EQ(r.frames[1].interface, 1);
+  EXPECT_EQ(r.frames[1].linktype, kDltRawLinux);
+  EXPECT_EQ(r.frames[2].interface, 0);
+  EXPECT_EQ(r.frames[1].data, b);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Rotation
 

@@ -386,6 +386,34 @@ TEST(TuiView, SmallTerminalsAsciiAndHostileText) {
   EXPECT_NE(t.find("b?[31m\xC3\xA4.example"), std::string::npos) << t;
 }
 
+TEST(TuiView, StatusBarSaysStateAndLeadsWithANewMessageUntilAKey) {
+  Fixture f;
+  View v(f.m, {});
+  Batch b;
+  SourceStatus st;
+  st.state = SourceState::kReading;
+  st.progress = 0.42;
+  st.packets = 1234567;
+  st.files = 2;
+  b.status = st;
+  f.m.apply(b);
+  auto last = [&] {
+    auto t = v.render(100, 30).text();
+    t.pop_back();
+    return t.substr(t.rfind('\n') + 1);
+  };
+  EXPECT_NE(last().find("reading 42% | 1,234,567 pkts | drops 0 | 2 files"), std::string::npos)
+      << last();
+  st.state = SourceState::kFollowing;
+  b.status = st;
+  b.messages = {"flow 2: saved 12 packets to x.pcapng"};
+  f.m.apply(b);
+  EXPECT_EQ(last().rfind(" flow 2: saved 12 packets to x.pcapng | following", 0), 0u) << last();
+  v.handle({Key::kDown, 0});
+  EXPECT_EQ(last().find("saved 12 packets"), std::string::npos) << last();
+  EXPECT_NE(last().find("following: waiting for more packets"), std::string::npos) << last();
+}
+
 TEST(TuiFit, CutsAndPadsByColumns) {
   EXPECT_EQ(fit("abc", 5), "abc  ");
   EXPECT_EQ(fit("abcdef", 4), "abc\xE2\x80\xA6");

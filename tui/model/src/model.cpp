@@ -90,6 +90,7 @@ void Model::apply(const Batch& b) {
   if (b.status) status_ = *b.status;
   for (const auto& m : b.messages)
     messages_.push_back(m);
+  messages_total_ += b.messages.size();
   if (messages_.size() > 100) messages_.erase(messages_.begin(), messages_.end() - 100);
   ++version_;
 }

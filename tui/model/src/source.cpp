@@ -10,7 +10,8 @@
 namespace fedscope::tui {
 
 bool read_saved(const std::vector<std::string>& inputs, capture::MergedReader& reader,
-                report::LiveConfig lc, EventQueue& queue, const std::atomic<bool>& stop) {
+                report::LiveConfig lc, EventQueue& queue, const std::atomic<bool>& stop,
+                capture::FollowControl* follow) {
   using Clock = std::chrono::steady_clock;
   lc.max_records = 0;  // a saved capture is judged whole, as `fedscope report` judges it
   lc.max_full_records = 0;
@@ -39,15 +40,27 @@ bool read_saved(const std::vector<std::string>& inputs, capture::MergedReader& r
     });
   };
   status(SourceState::kReading);
-  Frame frame;
+  std::uint64_t judged_at = 0;  // frames read at the last flush while following
   std::uint64_t n = 0;
+  if (follow)
+    follow->set_on_wait([&] {
+      if (n != judged_at) {
+        la.set_sources(reader.files());
+        la.flush();
+        judged_at = n;
+      }
+      status(SourceState::kFollowing);
+    });
+  Frame frame;
   auto next_status = Clock::now();
   auto next_flush = Clock::now() + std::chrono::milliseconds(300);
   while (!stop && reader.next(frame)) {
     la.on_frame(frame);
-    if ((++n & 1023) != 0) continue;
+    ++n;
+    // While following, a frame after a wait is news: show reading again at once.
+    if ((n & 1023) != 0 && !(follow && follow->waiting())) continue;
     const auto now = Clock::now();
-    if (now >= next_status) {
+    if (now >= next_status || (follow && follow->waiting())) {
       status(SourceState::kReading);
       next_status = now + std::chrono::milliseconds(100);
     }
@@ -60,6 +73,7 @@ bool read_saved(const std::vector<std::string>& inputs, capture::MergedReader& r
                                                             10 * took);
     }
   }
+  if (follow) follow->set_on_wait(nullptr);
   if (stop) return false;
   la.set_sources(reader.files());
   std::optional<Timestamp> end;

@@ -480,6 +480,7 @@ void View::open_detail() {
 Action View::handle(const KeyEvent& k) {
   refresh();
   note_.clear();
+  flash_.clear();
   if (input_ != Input::kNone) {
     switch (k.key) {
       case Key::kEscape:
@@ -1114,14 +1115,15 @@ void View::draw_status(Screen& sc) const {
     sc.lines[last] = fit_line(std::move(l), sc.width, options_.utf8, Style::kInput);
     return;
   }
-  std::string note = !note_.empty() ? note_
-                     : !model_.messages().empty() ? model_.messages().back()
+  // A message that came since the last key leads (a save's result, a device going down);
+  // the next key puts the counters back in front.
+  std::string note = !note_.empty() ? note_ : !flash_.empty() ? flash_
                      : st.state == SourceState::kFailed ? st.message
                                                         : "";
   Line l;
+  if (!note.empty()) l.spans.push_back({" " + show(note) + " |", Style::kInput});
   l.spans.push_back({s, st.dropped || st.state == SourceState::kFailed ? Style::kError
                                                                         : Style::kStatus});
-  if (!note.empty()) l.spans.push_back({" | " + show(note), Style::kStatus});
   sc.lines[last] = fit_line(std::move(l), sc.width, options_.utf8, Style::kStatus);
 }
 
@@ -1158,6 +1160,10 @@ void View::draw_help(Screen& sc) const {
 
 Screen View::render(int width, int height) {
   refresh();
+  if (model_.messages_total() != messages_seen_) {
+    messages_seen_ = model_.messages_total();
+    if (!model_.messages().empty()) flash_ = model_.messages().back();
+  }
   width_ = width;
   Screen sc;
   sc.width = width;

@@ -74,6 +74,12 @@ class PcapngWriter {
   bool write(const Frame& frame, const std::vector<PcapngInterfaceStats>& stats,
              std::string& error);
   bool write(const Frame& frame, std::string& error) { return write(frame, {}, error); }
+  /// Describes one more interface (an IDB in the current file, where pcapng allows one
+  /// anywhere before its first packet; a rotated file repeats every IDB at its start). Returns
+  /// its id for Frame::interface (the count of interfaces before it), or -1 with @p error when
+  /// the writer failed or is closed. For writers that learn their interfaces as frames come
+  /// (a session saved from several files).
+  std::int32_t add_interface(const PcapngInterface& interface, std::string& error);
   /// Flushes to the kernel (for a reader that follows the file).
   bool flush(std::string& error);
   /// Writes one ISB per interface from @p stats (parallel to the interfaces; may be empty)

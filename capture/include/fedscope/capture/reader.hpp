@@ -11,8 +11,13 @@
 /// members in a row) are decoded on the fly; the format is told by the first bytes, never by
 /// the file name.
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -82,6 +87,70 @@ struct FileInfo {
   std::vector<InterfaceInfo> interfaces;
 };
 
+/// Follow mode (`tail -f`) for a regular file that is still being written (tcpdump -w,
+/// fedscope capture -w): its end is not the end of the data. A read that meets the end of the
+/// file, also in the middle of a record the writer has only half written, sleeps one poll
+/// interval and tries again, until data come or request_stop() is called. Then reading ends
+/// cleanly: a record cut by the stop is not returned and not counted as damage
+/// (FileInfo::complete stays true). Pipes, FIFOs and terminals wait at their end anyway;
+/// follow changes nothing for them. gzip input is followed too (the decoder waits for more
+/// compressed bytes in the same way). A file that shrinks while followed (truncated,
+/// rewritten) ends with an error; one renamed away (tcpdump -C rotation) is read until stop.
+///
+/// Thread-safety: request_stop(), stop_requested() and waiting() may be called from any thread
+/// (a UI); the reader calls wait_for_data() from its own. The control is borrowed by the
+/// readers given it and must outlive them.
+class FollowControl {
+ public:
+  static constexpr std::chrono::milliseconds kDefaultPollInterval{200};
+
+  explicit FollowControl(std::chrono::milliseconds poll_interval = kDefaultPollInterval)
+      : poll_interval_(poll_interval) {}
+  FollowControl(const FollowControl&) = delete;
+  FollowControl& operator=(const FollowControl&) = delete;
+
+  /// Ends following: from now on the end of the file is the end of the data. What is already
+  /// written is still read; a reader waiting now wakes at once and sees the end.
+  void request_stop() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+  }
+  bool stop_requested() const { return stop_.load(std::memory_order_acquire); }
+  /// True while a reader is at the end of its file waiting for the writer ("waiting for
+  /// data" in a UI); false while data flow.
+  bool waiting() const { return waiting_.load(std::memory_order_relaxed); }
+  std::chrono::milliseconds poll_interval() const { return poll_interval_; }
+
+  /// For the reader: sleeps one poll interval, or less when stop is requested. Returns false
+  /// when stop has been requested (the data end), true to try reading again.
+  bool wait_for_data() const {
+    // The reader's own thread has nothing to read: its user may do other work now (the TUI
+    // judges what it has read so far). Called before each sleep, outside the lock.
+    if (on_wait_ && !stop_requested()) on_wait_();
+    std::unique_lock lock(mutex_);
+    if (stop_) return false;
+    waiting_.store(true, std::memory_order_relaxed);
+    wake_.wait_for(lock, poll_interval_, [this] { return stop_.load(); });
+    return !stop_;
+  }
+  /// For the reader: data came, it is no longer waiting.
+  void data_arrived() const { waiting_.store(false, std::memory_order_relaxed); }
+  /// Called on the reading thread each time the reader is about to wait for data (set it
+  /// before reading starts; the reading thread's own objects may be used there).
+  void set_on_wait(std::function<void()> f) { on_wait_ = std::move(f); }
+
+ private:
+  const std::chrono::milliseconds poll_interval_;
+  std::function<void()> on_wait_;
+  mutable std::mutex mutex_;
+  mutable std::condition_variable wake_;
+  std::atomic<bool> stop_{false};
+  mutable std::atomic<bool> waiting_{false};
+};
+
 /// One capture input. The reader is picked by the first bytes (after gzip decoding when they
 /// are 1f 8b): 0x0A0D0D0A (a pcapng Section Header Block) selects fedscope's own pcapng reader,
 /// a pcap magic number libpcap; anything else is refused with a message that says what it is
@@ -94,8 +163,12 @@ class FileReader {
   /// until a writer comes. On failure returns nullptr and sets @p error to a message fit for a
   /// user that starts with the input's name, e.g. "x.pcap: No such file or directory",
   /// "standard input: not a readable pcap or pcapng capture (empty input)".
+  /// With @p follow (borrowed, must outlive the reader) a regular file is followed as it
+  /// grows (see FollowControl); open() then waits, too, until the file's header is there
+  /// (tcpdump -w writes it with its first buffer) or stop is requested.
   static std::unique_ptr<FileReader> open(const std::string& path, std::uint16_t file_index,
-                                          std::string& error);
+                                          std::string& error,
+                                          const FollowControl* follow = nullptr);
   ~FileReader();
   FileReader(const FileReader&) = delete;
   FileReader& operator=(const FileReader&) = delete;
@@ -128,7 +201,13 @@ class MergedReader {
  public:
   /// Opens every file in order; on the first failure returns false with @p error naming the
   /// file. Standard input ("-") may be given once.
-  bool open(const std::vector<std::string>& paths, std::string& error);
+  ///
+  /// With @p follow (borrowed, must outlive the reader) exactly one path is accepted and
+  /// followed (FollowControl); several are refused with an error. Merging by time needs every
+  /// file's next frame, so one quiet file would hold back all the others for as long as it
+  /// stays quiet: a merged view of growing files would be late or out of order.
+  bool open(const std::vector<std::string>& paths, std::string& error,
+            const FollowControl* follow = nullptr);
   /// The next frame in time order across files; false when all are exhausted.
   bool next(Frame& out);
   std::vector<FileInfo> files() const;
@@ -143,8 +222,11 @@ class MergedReader {
     Frame frame;
     bool has = false;
   };
+  void prime();  ///< reads every file's first frame
+
   std::vector<Slot> slots_;
   AnomalyCounters anomalies_;
+  bool primed_ = false;
   int last_ = -1;  ///< slot whose frame was handed out last (advanced on the next call)
 };
 

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,7 @@ struct SessionLeg {
   std::string vantage;      ///< the interface or file it was seen on (as SessionEvent::vantages)
   std::uint16_t file = 0;   ///< input file index (Frame::file)
   std::int32_t interface = -1;  ///< pcapng interface within the file; -1 for classic pcap
+  std::int32_t ifindex = -1;    ///< SLL2 interface index; -1 when the link layer doesn't say
   Endpoint client, server;
   Timestamp start, last;
   std::string state;  ///< Zeek conn_state of this leg
@@ -73,6 +75,11 @@ struct DnsEvent {
   Timestamp time;        ///< the query
   std::string query, type, client, server, outcome, rcode;
   std::vector<std::string> answers;  ///< "TYPE value" per answer record kept
+  // Typed, for a viewer that selects the exchange's packets (not in the JSON form).
+  Endpoint client_endpoint, server_endpoint;
+  std::uint16_t txid = 0;
+  bool tcp = false;
+  std::optional<Timestamp> answered;  ///< the response's time
 };
 
 /// Capture statistics (the capture's own counters and pcap_stats per device).

@@ -137,7 +137,9 @@ class Model {
   const report::DnsEvent* dns_by_id(std::uint64_t id) const;
   const report::EventFold& fold() const { return fold_; }
   const SourceStatus& status() const { return status_; }
+  /// The latest messages (at most 100) and how many there were in all.
   const std::vector<std::string>& messages() const { return messages_; }
+  std::uint64_t messages_total() const { return messages_total_; }
 
   /// Finding keys that name @p flow (in key order); the attempt key of @p flow, or "".
   std::vector<std::string> findings_of(std::uint32_t flow) const;
@@ -169,6 +171,7 @@ class Model {
   SourceStatus status_;
   std::vector<std::string> messages_;
   std::uint64_t version_ = 0, sessions_expired_ = 0, events_ = 0, order_ = 0;
+  std::uint64_t messages_total_ = 0;
 };
 
 // ---- the view ----------------------------------------------------------------------------------
@@ -310,7 +313,9 @@ class View {
   std::string filter_;
   Input input_ = Input::kNone;
   std::string input_text_;
-  std::string note_;  // a transient line for the status bar (set by keys)
+  std::string note_;   // a transient line for the status bar (set by keys)
+  std::string flash_;  // the latest message, until the next key
+  std::uint64_t messages_seen_ = 0;
   std::size_t selected_[3] = {0, 0, 0};
   std::size_t top_[3] = {0, 0, 0};
   std::size_t detail_top_ = 0;

@@ -19,7 +19,13 @@ namespace fedscope::tui {
 /// history bounds are ignored: a saved capture is judged whole, as the report judges it. The
 /// status (SourceStatus) is kept current in @p queue; it ends as kDone, with a message per
 /// file that could not be read to its end. Returns false when stopped early.
+///
+/// With @p follow (the control @p reader was opened with), the file is followed as it grows:
+/// whenever the reader waits for data, what was read is judged and the status says
+/// kFollowing; packet time moves with the packets only (a replayed old file is not expired
+/// by the wall clock). follow->request_stop() makes the data end there; the rest is as above.
 bool read_saved(const std::vector<std::string>& inputs, capture::MergedReader& reader,
-                report::LiveConfig config, EventQueue& queue, const std::atomic<bool>& stop);
+                report::LiveConfig config, EventQueue& queue, const std::atomic<bool>& stop,
+                capture::FollowControl* follow = nullptr);
 
 }  // namespace fedscope::tui
