@@ -353,6 +353,24 @@ def live(fedscope):
             check(r.returncode == 0, f"live: tcpreplay {r.stderr[-200:]}")
             t = p.wait(r"FAILED .*fw-blocked|FAILED .*tcp-no-answer", 20)
             check(t is not None, f"live: the verdict appears on screen ({p.text()!r})")
+            # Save the failing session's packets from the live ring.
+            p.keys("/")
+            p.type("5269")
+            p.keys("Enter")
+            out = Path(tempfile.mkdtemp()) / "live-flow.pcapng"
+            p.keys("s")
+            p.keys("C-u")
+            for _ in range(40):
+                tmux("send-keys", "-t", p.name, "BSpace")
+            p.type(str(out))
+            p.keys("Enter", pause=0.5)
+            check(p.wait(r"saved \d+ packets", 15) is not None,
+                  f"live: the session's packets saved from the ring ({p.text()[-300:]!r})")
+            saved = report_json(fedscope, [out]) if out.exists() else None
+            check(saved is not None and len(saved["flows"]) == 1 and
+                  saved["flows"][0]["server"].endswith(":5269"),
+                  "live: the saved file's report shows the session")
+            shutil.rmtree(out.parent, ignore_errors=True)
             p.keys("q")
             check(p.exit_status() == 0, "live: q quits")
         finally:
