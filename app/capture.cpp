@@ -340,23 +340,9 @@ void print_capture_help(std::ostream& os) {
 int cmd_capture(const std::vector<std::string>& args) {
   CaptureArgs a;
   po::options_description opts = capture_options(a);
-  po::options_description hidden;
-  hidden.add_options()("filter-word", po::value(&a.filter_words)->composing());
-  po::options_description all;
-  all.add(opts).add(hidden);
-  po::positional_options_description pos;
-  pos.add("filter-word", -1);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    return usage_error("capture", e.what());
-  }
-  if (vm.count("help")) {
-    print_capture_help(std::cout);
-    return kExitOk;
-  }
+  if (auto rc = parse_command_line("capture", args, opts, a.filter_words, vm, print_capture_help))
+    return *rc;
   if (a.interfaces.empty())
     return usage_error("capture", "no device given (-i IFACE; `ip link` lists them)");
   if (a.format == "json") a.format = "jsonl";
@@ -511,7 +497,8 @@ int cmd_capture(const std::vector<std::string>& args) {
     }
     if (n > 0) {
       std::string note;
-      if (widener.update(*cap, live, filter, note)) std::cerr << "fedscope capture: " << note << "\n";
+      if (widener.update(*cap, live, filter, note))
+        std::cerr << "fedscope capture: " << note << "\n";
     }
     if (a.count && live.frames() >= a.count) break;
     // In immediate mode poll() returns for every packet; the clock, the judges, statistics

@@ -14,6 +14,32 @@ int usage_error(const std::string& command, const std::string& message) {
   return kExitUsage;
 }
 
+std::optional<int> parse_command_line(const std::string& command,
+                                      const std::vector<std::string>& args,
+                                      const boost::program_options::options_description& options,
+                                      std::vector<std::string>& words,
+                                      boost::program_options::variables_map& vm,
+                                      void (*print_help)(std::ostream&)) {
+  namespace po = boost::program_options;
+  po::options_description hidden;
+  hidden.add_options()("fedscope-words", po::value(&words)->composing());
+  po::options_description all;
+  all.add(options).add(hidden);
+  po::positional_options_description pos;
+  pos.add("fedscope-words", -1);
+  try {
+    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return usage_error(command, e.what());
+  }
+  if (vm.count("help")) {
+    print_help(std::cout);
+    return kExitOk;
+  }
+  return std::nullopt;
+}
+
 // The zone name for `--time local`'s header: TZ as given, else what /etc/localtime links to.
 std::string local_zone_name() {
   if (const char* tz = std::getenv("TZ")) {

@@ -3,8 +3,8 @@
 // both into report::LiveAnalysis, whose events reach the view through a tui::EventQueue; the
 // UI thread folds them into the tui::Model, lays out a Screen with tui::View and paints it.
 
-#include <clocale>
 #include <signal.h>
+#include <clocale>
 
 #include <algorithm>
 #include <atomic>
@@ -54,34 +54,34 @@ po::options_description tui_options(TuiArgs& a) {
   po::options_description o(
       "usage: fedscope tui [options] CAPTURE...\n"
       "       fedscope tui [options] -i IFACE [-i IFACE...] [BPF filter words]\n\noptions");
-  o.add_options()("help,h", "this help")
-      ("interface,i", po::value(&a.interfaces)->composing(),
-       "watch a device live (repeat for several capture points, e.g. both sides of a firewall)")
-      ("filter", po::value(&a.filter),
-       "live: BPF filter (default: federation ports, DNS and ICMP, as `fedscope capture`)")
-      ("follow,f", po::bool_switch(&a.follow),
-       "read a capture file that is still being written on, like tail -f; also selects the "
-       "newest session as sessions arrive (the f key turns it off and on)")
-      ("inside-net", po::value(&a.inside)->composing(), "CIDR behind the firewall (repeatable)")
-      ("domain", po::value(&a.domains)->composing(), "a domain that is ours (repeatable)")
-      ("tls-keylog", po::value(&a.keylogs)->composing(),
-       "SSLKEYLOGFILE to read inside TLS (repeatable)")
-      ("dns-timeout", po::value(&a.dns_timeout)->default_value(5.0),
-       "seconds before a DNS query counts as unanswered")
-      ("history", po::value(&a.history)->default_value(10000),
-       "live: closed connections judged at most (older ones leave the history)")
-      ("ring", po::value(&a.ring_mb)->default_value(64),
-       "live: MB of recent packets kept so a session's packets can be saved (s)")
-      ("snaplen,s", po::value(&a.snaplen)->default_value(262144), "live: bytes kept per packet")
-      ("buffer-size,B", po::value(&a.buffer_kib)->default_value(32768),
-       "live: kernel buffer per device, KiB")
-      ("no-promiscuous-mode,p", po::bool_switch(&a.no_promisc), "live: not promiscuous")
-      ("immediate-mode", po::bool_switch(&a.immediate), "live: deliver every packet at once")
-      ("relinquish-privileges,Z", po::value(&a.user), "live: run as USER once devices are open")
-      ("ascii", po::bool_switch(&a.ascii), "ASCII only, even in a UTF-8 terminal")
-      ("dump", po::value(&a.dump),
-       "no terminal: read the capture, then print the main screen laid out for COLSxLINES "
-       "(e.g. 100x30) as plain text, and exit");
+  o.add_options()("help,h", "this help")(
+      "interface,i", po::value(&a.interfaces)->composing(),
+      "watch a device live (repeat for several capture points, e.g. both sides of a firewall)")(
+      "filter", po::value(&a.filter),
+      "live: BPF filter (default: federation ports, DNS and ICMP, as `fedscope capture`)")(
+      "follow,f", po::bool_switch(&a.follow),
+      "read a capture file that is still being written on, like tail -f; also selects the "
+      "newest session as sessions arrive (the f key turns it off and on)")(
+      "inside-net", po::value(&a.inside)->composing(), "CIDR behind the firewall (repeatable)")(
+      "domain", po::value(&a.domains)->composing(), "a domain that is ours (repeatable)")(
+      "tls-keylog", po::value(&a.keylogs)->composing(),
+      "SSLKEYLOGFILE to read inside TLS (repeatable)")(
+      "dns-timeout", po::value(&a.dns_timeout)->default_value(5.0),
+      "seconds before a DNS query counts as unanswered")(
+      "history", po::value(&a.history)->default_value(10000),
+      "live: closed connections judged at most (older ones leave the history)")(
+      "ring", po::value(&a.ring_mb)->default_value(64),
+      "live: MB of recent packets kept so a session's packets can be saved (s)")(
+      "snaplen,s", po::value(&a.snaplen)->default_value(262144), "live: bytes kept per packet")(
+      "buffer-size,B", po::value(&a.buffer_kib)->default_value(32768),
+      "live: kernel buffer per device, KiB")(
+      "no-promiscuous-mode,p", po::bool_switch(&a.no_promisc), "live: not promiscuous")(
+      "immediate-mode", po::bool_switch(&a.immediate), "live: deliver every packet at once")(
+      "relinquish-privileges,Z", po::value(&a.user), "live: run as USER once devices are open")(
+      "ascii", po::bool_switch(&a.ascii), "ASCII only, even in a UTF-8 terminal")(
+      "dump", po::value(&a.dump),
+      "no terminal: read the capture, then print the main screen laid out for COLSxLINES "
+      "(e.g. 100x30) as plain text, and exit");
   return o;
 }
 
@@ -203,20 +203,18 @@ void save_session(const tui::SessionSelector& sel, std::uint32_t flow, const std
     return;
   }
   sh.queue.message("flow " + std::to_string(flow) + ": " +
-                   (r.message.empty() ? "saved " + std::to_string(r.frames_written) +
-                                            " packets to " + path
-                                      : r.message));
+                   (r.message.empty()
+                        ? "saved " + std::to_string(r.frames_written) + " packets to " + path
+                        : r.message));
 }
 
 // --dump COLSxLINES; "" when valid, else what is wrong.
 std::string parse_dump(const std::string& text, int& w, int& h) {
-  if (std::sscanf(text.c_str(), "%dx%d", &w, &h) != 2 || w <= 0 || h <= 0 || w > 1000 ||
-      h > 1000)
+  if (std::sscanf(text.c_str(), "%dx%d", &w, &h) != 2 || w <= 0 || h <= 0 || w > 1000 || h > 1000)
     return "--dump wants COLSxLINES, e.g. 100x30, not '" + text + "'";
   if (w < tui::View::kMinWidth || h < tui::View::kMinHeight)
     return "--dump " + text + " is smaller than the screen needs (" +
-           std::to_string(tui::View::kMinWidth) + "x" + std::to_string(tui::View::kMinHeight) +
-           ")";
+           std::to_string(tui::View::kMinWidth) + "x" + std::to_string(tui::View::kMinHeight) + ")";
   return "";
 }
 
@@ -251,23 +249,8 @@ void print_tui_help(std::ostream& os) {
 int cmd_tui(const std::vector<std::string>& args) {
   TuiArgs a;
   po::options_description opts = tui_options(a);
-  po::options_description hidden;
-  hidden.add_options()("input", po::value(&a.inputs)->composing());
-  po::options_description all;
-  all.add(opts).add(hidden);
-  po::positional_options_description pos;
-  pos.add("input", -1);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    return usage_error("tui", e.what());
-  }
-  if (vm.count("help")) {
-    print_tui_help(std::cout);
-    return kExitOk;
-  }
+  if (auto rc = parse_command_line("tui", args, opts, a.inputs, vm, print_tui_help)) return *rc;
   const bool live = !a.interfaces.empty();
   std::string filter = a.filter;
   if (live) {
@@ -279,8 +262,9 @@ int cmd_tui(const std::vector<std::string>& args) {
     if (filter.empty() && !vm.count("filter")) filter = capture::kDefaultLiveFilter;
     if (!a.dump.empty()) return usage_error("tui", "--dump reads saved captures, not devices");
   } else if (a.inputs.empty()) {
-    return usage_error("tui", "no capture given (fedscope tui FILE..., or -i IFACE to watch "
-                              "a device)");
+    return usage_error("tui",
+                       "no capture given (fedscope tui FILE..., or -i IFACE to watch "
+                       "a device)");
   }
   int dump_w = 0, dump_h = 0;
   if (!a.dump.empty())
@@ -292,8 +276,9 @@ int cmd_tui(const std::vector<std::string>& args) {
   for (const auto& c : a.inside) {
     auto cidr = Cidr::parse(c);
     if (!cidr)
-      return usage_error("tui", "--inside-net: '" + c + "' is not an address range like "
-                                "192.0.2.0/24");
+      return usage_error("tui", "--inside-net: '" + c +
+                                    "' is not an address range like "
+                                    "192.0.2.0/24");
     inside.push_back(*cidr);
   }
   for (const auto& d : a.domains) {
@@ -348,8 +333,9 @@ int cmd_tui(const std::vector<std::string>& args) {
     }
   } else {
     if (following && a.inputs.size() != 1)
-      return usage_error("tui", "--follow reads one growing file (merging several by time "
-                                "would wait on the quietest)");
+      return usage_error("tui",
+                         "--follow reads one growing file (merging several by time "
+                         "would wait on the quietest)");
     if (following && !a.dump.empty())
       return usage_error("tui", "--dump reads a capture to its end; it cannot --follow");
     if (!reader.open(a.inputs, error, following ? &follow : nullptr)) {
@@ -379,8 +365,8 @@ int cmd_tui(const std::vector<std::string>& args) {
       run_live(a, lc, *cap, filter, a.filter.empty() && a.inputs.empty() && !vm.count("filter"),
                sh);
     else
-      sh.done = tui::read_saved(a.inputs, reader, lc, sh.queue, sh.stop,
-                                following ? &follow : nullptr);
+      sh.done =
+          tui::read_saved(a.inputs, reader, lc, sh.queue, sh.stop, following ? &follow : nullptr);
   });
   int rc = kExitOk;
   if (!term) {

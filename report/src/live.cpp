@@ -129,8 +129,8 @@ struct LiveAnalysis::Impl : engine::Observer, EventSink {
       const auto& ifs = sources[v.file].interfaces;
       if (v.interface >= 0) {
         auto i = static_cast<std::size_t>(v.interface);
-        s += "@" + (i < ifs.size() && !ifs[i].name.empty() ? ifs[i].name
-                                                             : std::to_string(v.interface));
+        s += "@" +
+             (i < ifs.size() && !ifs[i].name.empty() ? ifs[i].name : std::to_string(v.interface));
       }
       return s;
     }

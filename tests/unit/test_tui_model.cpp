@@ -46,9 +46,9 @@ report::SessionEvent session(std::uint32_t flow, SessionPhase phase, std::int64_
   return e;
 }
 
-report::FindingEvent finding(const std::string& key, report::FindingCode code,
-                             report::Severity sev, std::optional<std::uint32_t> flow,
-                             EventKind kind = EventKind::kRaised, std::uint64_t seq = 1) {
+report::FindingEvent finding(const std::string& key, report::FindingCode code, report::Severity sev,
+                             std::optional<std::uint32_t> flow, EventKind kind = EventKind::kRaised,
+                             std::uint64_t seq = 1) {
   report::FindingEvent e;
   e.kind = kind;
   e.seq = seq;
@@ -157,10 +157,11 @@ TEST(TuiModel, SessionsStepsFindingsAndAttemptsIndexed) {
   EXPECT_EQ(s->steps[2].text, "c");
   EXPECT_EQ(s->last, Timestamp{3'000'000});
 
-  m.apply(QueuedEvent(finding("tcp-reset@flow:7#0", report::FindingCode::kTcpReset,
-                              report::Severity::kError, 7)));
-  m.apply(QueuedEvent(finding("dns-srv-missing@dns:b.example#0", report::FindingCode::kDnsSrvMissing,
-                              report::Severity::kWarning, std::nullopt)));
+  m.apply(QueuedEvent(
+      finding("tcp-reset@flow:7#0", report::FindingCode::kTcpReset, report::Severity::kError, 7)));
+  m.apply(
+      QueuedEvent(finding("dns-srv-missing@dns:b.example#0", report::FindingCode::kDnsSrvMissing,
+                          report::Severity::kWarning, std::nullopt)));
   EXPECT_EQ(m.findings_of(7), std::vector<std::string>{"tcp-reset@flow:7#0"});
   EXPECT_EQ(m.domain_findings("b.example").size(), 1u);
   m.apply(QueuedEvent(finding("tcp-reset@flow:7#0", report::FindingCode::kTcpReset,
@@ -191,7 +192,8 @@ TEST(TuiModel, ClosedSessionsAreBounded) {
 struct Fixture {
   Model m;
   Fixture() {
-    m.apply(QueuedEvent(session(1, SessionPhase::kClosed, 1000, {"<stream:stream to='b.example'>"})));
+    m.apply(
+        QueuedEvent(session(1, SessionPhase::kClosed, 1000, {"<stream:stream to='b.example'>"})));
     auto s2 = session(2, SessionPhase::kProgress, 2000);
     s2.from_domain = "c.example";
     s2.to_domain = "d.example";

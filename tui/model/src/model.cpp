@@ -139,7 +139,8 @@ void Model::on_session(const report::SessionEvent& e) {
   if (e.phase == report::SessionPhase::kOpened && !fresh) return;
   s.phase = e.phase;
   if (e.time > s.last) s.last = e.time;
-  if (!e.legs.empty() && e.legs.front().start.ns && (s.first.ns == 0 || e.legs.front().start < s.first))
+  if (!e.legs.empty() && e.legs.front().start.ns &&
+      (s.first.ns == 0 || e.legs.front().start < s.first))
     s.first = e.legs.front().start;
   s.client = e.client;
   s.server = e.server;

@@ -69,8 +69,8 @@ bool read_saved(const std::vector<std::string>& inputs, capture::MergedReader& r
       const auto t0 = Clock::now();
       la.flush();
       const auto took = Clock::now() - t0;
-      next_flush = Clock::now() + std::max<Clock::duration>(std::chrono::milliseconds(500),
-                                                            10 * took);
+      next_flush =
+          Clock::now() + std::max<Clock::duration>(std::chrono::milliseconds(500), 10 * took);
     }
   }
   if (follow) follow->set_on_wait(nullptr);

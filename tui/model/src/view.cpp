@@ -94,9 +94,12 @@ std::string count_text(std::uint64_t n) {
 
 std::string bytes_text(std::uint64_t n) {
   char b[32];
-  if (n < 10'000) std::snprintf(b, sizeof b, "%" PRIu64 " B", n);
-  else if (n < 10'000'000) std::snprintf(b, sizeof b, "%.1f kB", static_cast<double>(n) / 1e3);
-  else std::snprintf(b, sizeof b, "%.1f MB", static_cast<double>(n) / 1e6);
+  if (n < 10'000)
+    std::snprintf(b, sizeof b, "%" PRIu64 " B", n);
+  else if (n < 10'000'000)
+    std::snprintf(b, sizeof b, "%.1f kB", static_cast<double>(n) / 1e3);
+  else
+    std::snprintf(b, sizeof b, "%.1f MB", static_cast<double>(n) / 1e6);
   return b;
 }
 
@@ -281,9 +284,8 @@ void View::refresh() {
       seen_reverse_ == reverse_)
     return;
   // Keep the selection on the same session / finding across a re-sort.
-  const auto keep_flow = sessions_.empty() || selected_[0] >= sessions_.size()
-                             ? 0u
-                             : sessions_[selected_[0]];
+  const auto keep_flow =
+      sessions_.empty() || selected_[0] >= sessions_.size() ? 0u : sessions_[selected_[0]];
   const auto keep_finding = findings_.empty() || selected_[1] >= findings_.size()
                                 ? std::string()
                                 : findings_[selected_[1]];
@@ -415,6 +417,15 @@ const std::vector<std::string>& View::visible_findings() {
   return findings_;
 }
 
+std::pair<std::size_t, std::size_t> View::scroll_into_view(int pane) {
+  const auto sel = selected_[pane];
+  auto& first = top_[pane];
+  if (sel < first) first = sel;
+  if (list_height_ > 0 && sel >= first + static_cast<std::size_t>(list_height_))
+    first = sel - static_cast<std::size_t>(list_height_) + 1;
+  return {sel, first};
+}
+
 std::size_t View::rows() const {
   switch (pane_) {
     case Pane::kSessions:
@@ -462,7 +473,8 @@ void View::open_detail() {
     if (flow && model_.session(flow)) {
       // A finding of a session: show that session.
       pane_ = Pane::kSessions;
-      if (!filter_.empty() && std::find(sessions_.begin(), sessions_.end(), flow) == sessions_.end())
+      if (!filter_.empty() &&
+          std::find(sessions_.begin(), sessions_.end(), flow) == sessions_.end())
         filter_.clear(), refresh();
       if (auto it = std::find(sessions_.begin(), sessions_.end(), flow); it != sessions_.end())
         selected_[0] = static_cast<std::size_t>(it - sessions_.begin());
@@ -566,8 +578,10 @@ Action View::handle(const KeyEvent& k) {
       in_detail ? scroll_detail(1L << 30) : move(1L << 30);
       return {};
     case Key::kEnter:
-      if (in_detail) detail_ = false;
-      else open_detail();
+      if (in_detail)
+        detail_ = false;
+      else
+        open_detail();
       return {};
     case Key::kEscape:
     case Key::kLeft:
@@ -688,7 +702,8 @@ int View::draw_verdicts(Screen& sc, int top, int max_lines) const {
                            ? " No federation direction in this capture (no XMPP server-to-server "
                              "traffic or lookups seen)."
                            : " No federation direction judged yet.";
-    sc.lines[static_cast<std::size_t>(row++)] = fit_line(line_of(what, Style::kDim), sc.width, options_.utf8);
+    sc.lines[static_cast<std::size_t>(row++)] =
+        fit_line(line_of(what, Style::kDim), sc.width, options_.utf8);
     return row - top;
   }
   const int room = std::max(1, max_lines);
@@ -717,11 +732,11 @@ int View::draw_verdicts(Screen& sc, int top, int max_lines) const {
     sc.lines[static_cast<std::size_t>(row++)] = fit_line(std::move(l), sc.width, options_.utf8);
   }
   if (more)
-    sc.lines[static_cast<std::size_t>(row++)] = fit_line(
-        line_of(" ... " + std::to_string(vs.size() - static_cast<std::size_t>(show_n)) +
-                    " more directions (Tab: the Findings pane lists every root cause)",
-                Style::kDim),
-        sc.width, options_.utf8);
+    sc.lines[static_cast<std::size_t>(row++)] =
+        fit_line(line_of(" ... " + std::to_string(vs.size() - static_cast<std::size_t>(show_n)) +
+                             " more directions (Tab: the Findings pane lists every root cause)",
+                         Style::kDim),
+                 sc.width, options_.utf8);
   return row - top;
 }
 
@@ -734,30 +749,25 @@ void View::draw_sessions(Screen& sc, int top, int height) {
   auto row_text = [&](const std::string& flow, const std::string& peers, const std::string& state,
                       const std::string& tls, const std::string& auth, const std::string& find,
                       const std::string& last) {
-    return fit(flow, 6) + " " + fit(peers, static_cast<std::size_t>(peers_w), options_.utf8) +
-           " " + fit(state, 5) + " " + fit(tls, 8) + " " + fit(auth, 15) + " " + fit(find, 5) +
-           " " + fit(last, 8);
+    return fit(flow, 6) + " " + fit(peers, static_cast<std::size_t>(peers_w), options_.utf8) + " " +
+           fit(state, 5) + " " + fit(tls, 8) + " " + fit(auth, 15) + " " + fit(find, 5) + " " +
+           fit(last, 8);
   };
-  static const char* const kSortNames[] = {"arrival", "peers", "state", "findings", "last"};
-  std::string head = row_text(" FLOW", "PEERS (from" + arrow() + "to)", "STATE", "TLS", "AUTH",
-                              "FIND", "LAST");
-  sc.lines[static_cast<std::size_t>(top)] = fit_line(line_of(head, Style::kHeader), w, options_.utf8, Style::kHeader);
-  (void)kSortNames;
-  auto& sel = selected_[0];
-  auto& first = top_[0];
-  if (sel < first) first = sel;
-  if (list_height_ > 0 && sel >= first + static_cast<std::size_t>(list_height_))
-    first = sel - static_cast<std::size_t>(list_height_) + 1;
+  std::string head =
+      row_text(" FLOW", "PEERS (from" + arrow() + "to)", "STATE", "TLS", "AUTH", "FIND", "LAST");
+  sc.lines[static_cast<std::size_t>(top)] =
+      fit_line(line_of(head, Style::kHeader), w, options_.utf8, Style::kHeader);
+  const auto [sel, first] = scroll_into_view(0);
   for (int i = 0; i < list_height_; ++i) {
     const auto idx = first + static_cast<std::size_t>(i);
     auto& out = sc.lines[static_cast<std::size_t>(top + 1 + i)];
     if (idx >= sessions_.size()) {
       if (i == 0 && sessions_.empty())
-        out = fit_line(line_of(filter_.empty() ? "  (no sessions yet)"
-                                               : "  (no session matches the filter '" +
-                                                     show(filter_) + "')",
-                               Style::kDim),
-                       w, options_.utf8);
+        out = fit_line(
+            line_of(filter_.empty() ? "  (no sessions yet)"
+                                    : "  (no session matches the filter '" + show(filter_) + "')",
+                    Style::kDim),
+            w, options_.utf8);
       else
         out = fit_line({}, w, options_.utf8);
       continue;
@@ -794,7 +804,7 @@ void View::draw_sessions(Screen& sc, int top, int height) {
     const bool is_sel = idx == sel;
     const std::string mark = is_sel ? (options_.utf8 ? "\xE2\x96\xB6" : ">") : " ";
     Line l;
-    const Style base = is_sel ? Style::kSelected
+    const Style base = is_sel                                      ? Style::kSelected
                        : s->phase == report::SessionPhase::kClosed ? Style::kNormal
                                                                    : Style::kBold;
     l.spans.push_back({mark + fit(std::to_string(s->flow), 5) + " " +
@@ -802,7 +812,7 @@ void View::draw_sessions(Screen& sc, int top, int height) {
                            fit(state, 5) + " " + fit(tls, 8) + " " +
                            fit(show(auth), 15, options_.utf8) + " ",
                        base});
-    l.spans.push_back({fit(find, 5), is_sel      ? Style::kSelected
+    l.spans.push_back({fit(find, 5), is_sel       ? Style::kSelected
                                      : worst == 2 ? Style::kError
                                      : worst == 1 ? Style::kWarning
                                                   : Style::kInfo});
@@ -822,9 +832,9 @@ std::vector<Line> View::finding_lines(const std::string& key, int width) const {
   head.spans.push_back({std::string(report::to_string(f.code)), Style::kBold});
   if (f.count > 1) head.spans.push_back({" (x" + std::to_string(f.count) + ")", Style::kNormal});
   if (!it->second.folded_under.empty())
-    head.spans.push_back({"  folded under " + it->second.folded_under.substr(
-                                                  0, it->second.folded_under.find('@')),
-                          Style::kDim});
+    head.spans.push_back(
+        {"  folded under " + it->second.folded_under.substr(0, it->second.folded_under.find('@')),
+         Style::kDim});
   out.push_back(std::move(head));
   for (const auto& s : wrap(show(f.summary), w, 8))
     out.push_back(line_of("        " + s));
@@ -832,18 +842,17 @@ std::vector<Line> View::finding_lines(const std::string& key, int width) const {
     for (const auto& s : wrap(show(f.detail), w, 8))
       out.push_back(line_of("        " + s, Style::kDim));
   bool first = true;
-  for (const auto& s : wrap(show(f.remedy.empty() ? std::string(report::entry(f.code).remedy)
-                                                  : f.remedy),
-                            w, 16)) {
+  for (const auto& s :
+       wrap(show(f.remedy.empty() ? std::string(report::entry(f.code).remedy) : f.remedy), w, 16)) {
     out.push_back(line_of((first ? "        remedy: " : "                ") + s, Style::kOk));
     first = false;
   }
   if (!f.evidence.empty()) {
     std::string ev = "        evidence:";
     for (const auto& e : f.evidence)
-      ev += e.is_packet() ? " #" + std::to_string(e.number)
-                          : " conn " + std::to_string(e.connection) + "@" +
-                                std::to_string(e.offset());
+      ev += e.is_packet()
+                ? " #" + std::to_string(e.number)
+                : " conn " + std::to_string(e.connection) + "@" + std::to_string(e.offset());
     if (f.evidence_total > f.evidence.size())
       ev += " (" + std::to_string(f.evidence_total) + " in all)";
     out.push_back(line_of(ev, Style::kDim));
@@ -865,8 +874,10 @@ std::vector<Line> View::detail_lines(const Session& s) const {
                      Style::kBold});
   out.push_back(std::move(h));
   std::string stream = " Stream: ";
-  if (s.stream.empty()) stream += "not analysed (not a federation port)";
-  else if (s.stream == "no-data") stream += "no payload either way";
+  if (s.stream.empty())
+    stream += "not analysed (not a federation port)";
+  else if (s.stream == "no-data")
+    stream += "no payload either way";
   else
     stream += s.stream + "  " + (s.from_domain.empty() ? "?" : show(s.from_domain)) + arrow() +
               (s.to_domain.empty() ? "?" : show(s.to_domain));
@@ -897,17 +908,17 @@ std::vector<Line> View::detail_lines(const Session& s) const {
       }
   }
   // Legs side by side (one row each).
-  out.push_back(line_of(" Legs (one per capture point; NAT shows as different addresses):",
-                        Style::kHeader));
+  out.push_back(
+      line_of(" Legs (one per capture point; NAT shows as different addresses):", Style::kHeader));
   for (const auto& l : s.legs)
     out.push_back(line_of("   " + fit(show(l.vantage), 18) + " " + l.client.to_string() + arrow() +
                           l.server.to_string() + "  " + l.state));
   if (s.legs.empty()) out.push_back(line_of("   (not known yet)", Style::kDim));
 
   // The ladder: DNS, then TCP, then the stream's steps, times relative to the first packet.
-  out.push_back(line_of(" Ladder (seconds from the first packet; " + arrow().substr(1) +
-                            "client to server):",
-                        Style::kHeader));
+  out.push_back(
+      line_of(" Ladder (seconds from the first packet; " + arrow().substr(1) + "client to server):",
+              Style::kHeader));
   const Timestamp base = s.first;
   if (att)
     for (auto id : att->dns)
@@ -953,9 +964,8 @@ std::vector<Line> View::detail_lines(const Session& s) const {
 void View::draw_detail(Screen& sc, int top, int height) {
   detail_height_ = height;
   std::vector<Line> lines;
-  const auto flow = pane_ == Pane::kSessions && selected_[0] < sessions_.size()
-                        ? sessions_[selected_[0]]
-                        : 0;
+  const auto flow =
+      pane_ == Pane::kSessions && selected_[0] < sessions_.size() ? sessions_[selected_[0]] : 0;
   if (const auto* s = flow ? model_.session(flow) : nullptr) {
     lines = detail_lines(*s);
   } else if (pane_ == Pane::kFindings && selected_[1] < findings_.size()) {
@@ -995,14 +1005,10 @@ void View::draw_detail(Screen& sc, int top, int height) {
 
 void View::draw_findings(Screen& sc, int top, int height) {
   list_height_ = height - 1;
-  sc.lines[static_cast<std::size_t>(top)] = fit_line(
-      line_of("  SEVERITY CODE                         FLOW   SUMMARY", Style::kHeader), sc.width,
-      options_.utf8, Style::kHeader);
-  auto& sel = selected_[1];
-  auto& first = top_[1];
-  if (sel < first) first = sel;
-  if (list_height_ > 0 && sel >= first + static_cast<std::size_t>(list_height_))
-    first = sel - static_cast<std::size_t>(list_height_) + 1;
+  sc.lines[static_cast<std::size_t>(top)] =
+      fit_line(line_of("  SEVERITY CODE                         FLOW   SUMMARY", Style::kHeader),
+               sc.width, options_.utf8, Style::kHeader);
+  const auto [sel, first] = scroll_into_view(1);
   for (int i = 0; i < list_height_; ++i) {
     const auto idx = first + static_cast<std::size_t>(i);
     auto& out = sc.lines[static_cast<std::size_t>(top + 1 + i)];
@@ -1022,8 +1028,11 @@ void View::draw_findings(Screen& sc, int top, int height) {
                        is_sel ? Style::kSelected : severity_style(f.severity)});
     l.spans.push_back({fit(std::string(report::to_string(f.code)), 28) + " " +
                            fit(f.flow ? std::to_string(*f.flow) : "-", 6) + " " + show(f.summary),
-                       is_sel ? Style::kSelected : folded ? Style::kDim : Style::kNormal});
-    out = fit_line(std::move(l), sc.width, options_.utf8, is_sel ? Style::kSelected : Style::kNormal);
+                       is_sel   ? Style::kSelected
+                       : folded ? Style::kDim
+                                : Style::kNormal});
+    out =
+        fit_line(std::move(l), sc.width, options_.utf8, is_sel ? Style::kSelected : Style::kNormal);
   }
 }
 
@@ -1033,18 +1042,14 @@ void View::draw_dns(Screen& sc, int top, int height) {
       fit_line(line_of("  TIME     QUERY                               TYPE  OUTCOME       ANSWERS",
                        Style::kHeader),
                sc.width, options_.utf8, Style::kHeader);
-  auto& sel = selected_[2];
-  auto& first = top_[2];
-  if (sel < first) first = sel;
-  if (list_height_ > 0 && sel >= first + static_cast<std::size_t>(list_height_))
-    first = sel - static_cast<std::size_t>(list_height_) + 1;
+  const auto [sel, first] = scroll_into_view(2);
   for (int i = 0; i < list_height_; ++i) {
     const auto idx = first + static_cast<std::size_t>(i);
     auto& out = sc.lines[static_cast<std::size_t>(top + 1 + i)];
     if (idx >= dns_rows_.size()) {
-      out = fit_line(i == 0 && dns_rows_.empty() ? line_of("  (no DNS transactions)", Style::kDim)
-                                                 : Line{},
-                     sc.width, options_.utf8);
+      out = fit_line(
+          i == 0 && dns_rows_.empty() ? line_of("  (no DNS transactions)", Style::kDim) : Line{},
+          sc.width, options_.utf8);
       continue;
     }
     const auto& d = model_.dns()[dns_rows_[idx]];
@@ -1058,12 +1063,14 @@ void View::draw_dns(Screen& sc, int top, int height) {
                            clock_text(d.time) + " " + fit(show(d.query), 35, options_.utf8) + " " +
                            fit(d.type, 5) + " ",
                        is_sel ? Style::kSelected : Style::kNormal});
-    l.spans.push_back({fit(d.outcome + (d.rcode.empty() || d.rcode == "NOERROR" ? "" : " " + d.rcode),
-                           13) +
-                           " ",
-                       is_sel ? Style::kSelected : bad ? Style::kWarning : Style::kNormal});
+    l.spans.push_back(
+        {fit(d.outcome + (d.rcode.empty() || d.rcode == "NOERROR" ? "" : " " + d.rcode), 13) + " ",
+         is_sel ? Style::kSelected
+         : bad  ? Style::kWarning
+                : Style::kNormal});
     l.spans.push_back({answers.empty() ? "-" : answers, is_sel ? Style::kSelected : Style::kDim});
-    out = fit_line(std::move(l), sc.width, options_.utf8, is_sel ? Style::kSelected : Style::kNormal);
+    out =
+        fit_line(std::move(l), sc.width, options_.utf8, is_sel ? Style::kSelected : Style::kNormal);
   }
 }
 
@@ -1117,13 +1124,14 @@ void View::draw_status(Screen& sc) const {
   }
   // A message that came since the last key leads (a save's result, a device going down);
   // the next key puts the counters back in front.
-  std::string note = !note_.empty() ? note_ : !flash_.empty() ? flash_
+  std::string note = !note_.empty()                     ? note_
+                     : !flash_.empty()                  ? flash_
                      : st.state == SourceState::kFailed ? st.message
                                                         : "";
   Line l;
   if (!note.empty()) l.spans.push_back({" " + show(note) + " |", Style::kInput});
-  l.spans.push_back({s, st.dropped || st.state == SourceState::kFailed ? Style::kError
-                                                                        : Style::kStatus});
+  l.spans.push_back(
+      {s, st.dropped || st.state == SourceState::kFailed ? Style::kError : Style::kStatus});
   sc.lines[last] = fit_line(std::move(l), sc.width, options_.utf8, Style::kStatus);
 }
 
@@ -1174,8 +1182,8 @@ Screen View::render(int width, int height) {
                             std::to_string(height) + ", fedscope tui needs at least " +
                             std::to_string(kMinWidth) + "x" + std::to_string(kMinHeight);
     for (int i = 0; i < height; ++i)
-      sc.lines[static_cast<std::size_t>(i)] = fit_line(
-          i == height / 2 ? line_of(msg) : Line{}, width, options_.utf8);
+      sc.lines[static_cast<std::size_t>(i)] =
+          fit_line(i == height / 2 ? line_of(msg) : Line{}, width, options_.utf8);
     // Narrow terminals: the message wrapped.
     if (width > 0 && static_cast<int>(msg.size()) > width) {
       auto parts = wrap(msg, static_cast<std::size_t>(width), 0);
@@ -1207,7 +1215,8 @@ Screen View::render(int width, int height) {
       l.spans.push_back({std::string(" sort: ") + kSortNames[static_cast<int>(sort_)] +
                              (reverse_ ? " (reversed)" : ""),
                          Style::kHeader});
-    sc.lines[static_cast<std::size_t>(row++)] = fit_line(std::move(l), width, options_.utf8, Style::kHeader);
+    sc.lines[static_cast<std::size_t>(row++)] =
+        fit_line(std::move(l), width, options_.utf8, Style::kHeader);
   }
   const int avail = height - 1 - row;  // the status bar takes the last line
   if (detail_) {
@@ -1238,9 +1247,9 @@ Screen View::render(int width, int height) {
   if (help_) draw_help(sc);
   draw_status(sc);
   if (input_ != Input::kNone)
-    sc.cursor = std::make_pair(height - 1,
-                               std::min(width - 1, static_cast<int>(columns(sc.lines.back().spans[0].text) +
-                                                                    columns(input_text_))));
+    sc.cursor = std::make_pair(
+        height - 1, std::min(width - 1, static_cast<int>(columns(sc.lines.back().spans[0].text) +
+                                                         columns(input_text_))));
   return sc;
 }
 

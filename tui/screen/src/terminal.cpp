@@ -127,8 +127,8 @@ void Terminal::draw(const Screen& screen) {
     int col = 0;
     for (const auto& span : screen.lines[static_cast<std::size_t>(row)].spans) {
       const auto l = look(span.style);
-      const attr_t a = color_ ? (l.attr | COLOR_PAIR(static_cast<int>(span.style) + 1))
-                              : l.mono_attr;
+      const attr_t a =
+          color_ ? (l.attr | COLOR_PAIR(static_cast<int>(span.style) + 1)) : l.mono_attr;
       attrset(a);
       // The last cell of the last line cannot be written without scrolling in some
       // terminals: stop one short there.

@@ -40,8 +40,8 @@ struct SessionStep {
 /// One leg of a session: the connection as one capture point saw it (NAT legs differ in
 /// their addresses). Typed endpoints, so a viewer can select the session's packets.
 struct SessionLeg {
-  std::string vantage;      ///< the interface or file it was seen on (as SessionEvent::vantages)
-  std::uint16_t file = 0;   ///< input file index (Frame::file)
+  std::string vantage;     ///< the interface or file it was seen on (as SessionEvent::vantages)
+  std::uint16_t file = 0;  ///< input file index (Frame::file)
   std::int32_t interface = -1;  ///< pcapng interface within the file; -1 for classic pcap
   std::int32_t ifindex = -1;    ///< SLL2 interface index; -1 when the link layer doesn't say
   Endpoint client, server;

@@ -165,8 +165,8 @@ class Model {
   report::EventFold fold_;
   std::unordered_map<std::uint32_t, std::set<std::string>> findings_by_flow_;
   std::map<std::string, std::set<std::string>> findings_by_domain_;  // flowless, by domain key
-  std::unordered_map<std::string, std::uint32_t> finding_flow_;       // key -> flow
-  std::unordered_map<std::string, std::string> finding_domain_;       // key -> domain key
+  std::unordered_map<std::string, std::uint32_t> finding_flow_;      // key -> flow
+  std::unordered_map<std::string, std::string> finding_domain_;      // key -> domain key
   std::unordered_map<std::uint32_t, std::string> attempt_by_flow_;
   SourceStatus status_;
   std::vector<std::string> messages_;
@@ -287,6 +287,8 @@ class View {
   bool session_matches(const Session& s) const;
   std::size_t rows() const;
   void move(long delta);
+  /// The selected row of @p pane and the first row shown, scrolled so the selection shows.
+  std::pair<std::size_t, std::size_t> scroll_into_view(int pane);
   void clamp();
   void open_detail();
 
