@@ -370,29 +370,9 @@ int cmd_capture(const std::vector<std::string>& args) {
   if (!report::parse_time_style(a.time, time_style) || time_style == report::TimeStyle::kRelative)
     return usage_error("capture", "--time must be utc or local, not '" + a.time + "'");
   std::vector<Cidr> inside;
-  for (const auto& c : a.inside) {
-    auto cidr = Cidr::parse(c);
-    if (!cidr)
-      return usage_error("capture",
-                         "--inside-net: '" + c + "' is not an address range like 192.0.2.0/24");
-    inside.push_back(*cidr);
-  }
-  for (const auto& d : a.domains) {
-    const DomainKey k = make_domain_key(d);
-    if (k.key.empty() || k.key == ".")
-      return usage_error("capture", "--domain: '" + d + "' is not a domain name");
-  }
   tls::KeyLog keylog;
-  for (const auto& k : a.keylogs) {
-    std::string why;
-    if (!keylog.load_file(k, why)) {
-      std::cerr << "fedscope capture: --tls-keylog: " << why << "\n";
-      return kExitUsage;
-    }
-    if (tls::keylog_file_exposed(k))
-      std::cerr << "fedscope capture: warning: --tls-keylog " << k
-                << " can be read by other users (chmod 600 " << k << ")\n";
-  }
+  if (auto rc = judging_options("capture", a.inside, a.domains, a.keylogs, inside, keylog))
+    return *rc;
 
   // Devices first (they need the privileges), then give them up, then create files as the user.
   capture::LiveOptions lo;

@@ -4,6 +4,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iostream>
+
+#include "cli.hpp"
+#include "fedscope/base/domain.hpp"
 
 namespace fedscope::app {
 
@@ -31,6 +35,36 @@ report::CaptureStatsEvent stats_event(const capture::LiveCapture& cap, Timestamp
     e.interfaces.push_back(std::move(x));
   }
   return e;
+}
+
+std::optional<int> judging_options(const std::string& command,
+                                   const std::vector<std::string>& inside_nets,
+                                   const std::vector<std::string>& domains,
+                                   const std::vector<std::string>& keylogs,
+                                   std::vector<Cidr>& inside, tls::KeyLog& keylog) {
+  for (const auto& c : inside_nets) {
+    auto cidr = Cidr::parse(c);
+    if (!cidr)
+      return usage_error(command,
+                         "--inside-net: '" + c + "' is not an address range like 192.0.2.0/24");
+    inside.push_back(*cidr);
+  }
+  for (const auto& d : domains) {
+    const DomainKey k = make_domain_key(d);
+    if (k.key.empty() || k.key == ".")
+      return usage_error(command, "--domain: '" + d + "' is not a domain name");
+  }
+  for (const auto& k : keylogs) {
+    std::string why;
+    if (!keylog.load_file(k, why)) {
+      std::cerr << "fedscope " << command << ": --tls-keylog: " << why << "\n";
+      return kExitUsage;
+    }
+    if (tls::keylog_file_exposed(k))
+      std::cerr << "fedscope " << command << ": warning: --tls-keylog " << k
+                << " can be read by other users (chmod 600 " << k << ")\n";
+  }
+  return std::nullopt;
 }
 
 capture::FileInfo live_source_info(const capture::LiveCapture& cap, const std::string& path,

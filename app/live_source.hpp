@@ -3,16 +3,27 @@
 // source, its statistics as an event, and the default filter's widening.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "fedscope/base/time.hpp"
 #include "fedscope/capture/live.hpp"
 #include "fedscope/report/live.hpp"
+#include "fedscope/tls/decrypt.hpp"
 
 namespace fedscope::app {
 
 Timestamp wall_now();
+
+/// The judging options `capture` and `tui` share, checked: --inside-net ranges into @p inside,
+/// --domain names, --tls-keylog files loaded into @p keylog (a file others can read is warned
+/// about). Returns the exit status when one is wrong (said on standard error), else nullopt.
+std::optional<int> judging_options(const std::string& command,
+                                   const std::vector<std::string>& inside_nets,
+                                   const std::vector<std::string>& domains,
+                                   const std::vector<std::string>& keylogs,
+                                   std::vector<Cidr>& inside, tls::KeyLog& keylog);
 
 /// The capture as the report names it: @p path ("live", or the -w file so evidence reads the
 /// same) with one interface per device.

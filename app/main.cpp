@@ -472,8 +472,8 @@ int cmd_help(const std::vector<std::string>& args) {
     print_main_help(std::cout);
     return kExitOk;
   }
-  return usage_error("help",
-                     "no command '" + args.front() + "' (commands: report, capture, tui, findings)");
+  return usage_error(
+      "help", "no command '" + args.front() + "' (commands: report, capture, tui, findings)");
 }
 
 }  // namespace

@@ -273,27 +273,8 @@ int cmd_tui(const std::vector<std::string>& args) {
     return usage_error("tui", "--dns-timeout must be a positive number of seconds");
   if (a.ring_mb < 0) return usage_error("tui", "--ring must not be negative");
   std::vector<Cidr> inside;
-  for (const auto& c : a.inside) {
-    auto cidr = Cidr::parse(c);
-    if (!cidr)
-      return usage_error("tui", "--inside-net: '" + c +
-                                    "' is not an address range like "
-                                    "192.0.2.0/24");
-    inside.push_back(*cidr);
-  }
-  for (const auto& d : a.domains) {
-    const DomainKey k = make_domain_key(d);
-    if (k.key.empty() || k.key == ".")
-      return usage_error("tui", "--domain: '" + d + "' is not a domain name");
-  }
   tls::KeyLog keylog;
-  for (const auto& k : a.keylogs) {
-    std::string why;
-    if (!keylog.load_file(k, why)) {
-      std::cerr << "fedscope tui: --tls-keylog: " << why << "\n";
-      return kExitUsage;
-    }
-  }
+  if (auto rc = judging_options("tui", a.inside, a.domains, a.keylogs, inside, keylog)) return *rc;
   const auto lc = live_config(a, inside, a.keylogs.empty() ? nullptr : &keylog);
 
   // Inputs are opened before the terminal is taken, so their errors are plain lines.
