@@ -11,6 +11,7 @@
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -323,12 +324,34 @@ int cmd_tui(const std::vector<std::string>& args) {
       std::cerr << "fedscope tui: " << error << "\n";
       return kExitUsage;
     }
+    // Inputs that cannot be read again (standard input, pipes, process substitution): their
+    // frames go into the ring as live frames do, so a session can still be saved.
+    bool once = false;
+    for (const auto& f : reader.files())
+      if (f.path == "-" || !std::filesystem::is_regular_file(f.path)) once = true;
+    if (once && a.ring_mb > 0) {
+      tui::RingLimits limits;
+      limits.max_bytes = static_cast<std::size_t>(a.ring_mb * 1e6);
+      sh.ring = std::make_unique<tui::FrameRing>(limits);
+      const auto files = reader.files();
+      for (std::size_t k = 0; k < files.size(); ++k) {
+        const auto& f = files[k];
+        if (f.interfaces.empty())
+          sh.ring->describe_interface(static_cast<std::uint16_t>(k), -1,
+                                      capture::PcapngInterface{f.name, "", f.linktype, f.snaplen});
+        for (const auto& i : f.interfaces)
+          sh.ring->describe_interface(
+              static_cast<std::uint16_t>(k), i.id,
+              capture::PcapngInterface{i.name, i.description, i.linktype, i.snaplen});
+      }
+    }
   }
 
   std::unique_ptr<tui::Terminal> term;
   std::setlocale(LC_ALL, "");  // ncursesw draws UTF-8 only in a UTF-8 locale
   if (a.dump.empty()) {
-    term = tui::Terminal::open(error);
+    term = tui::Terminal::open(
+        error, !live && std::find(a.inputs.begin(), a.inputs.end(), "-") != a.inputs.end());
     if (!term) {
       std::cerr << error << "\n";
       return kExitUsage;
@@ -346,8 +369,10 @@ int cmd_tui(const std::vector<std::string>& args) {
       run_live(a, lc, *cap, filter, a.filter.empty() && a.inputs.empty() && !vm.count("filter"),
                sh);
     else
-      sh.done =
-          tui::read_saved(a.inputs, reader, lc, sh.queue, sh.stop, following ? &follow : nullptr);
+      sh.done = tui::read_saved(a.inputs, reader, lc, sh.queue, sh.stop,
+                                following ? &follow : nullptr, [&](const Frame& f) {
+                                  if (sh.ring) sh.ring->push(f);
+                                });
   });
   int rc = kExitOk;
   if (!term) {
@@ -361,7 +386,7 @@ int cmd_tui(const std::vector<std::string>& args) {
     auto last_draw = Clock::now() - std::chrono::seconds(1);
     bool dirty = true;
     while (!g_quit) {
-      if (sh.queue.take(b)) {
+      if (!view.paused() && sh.queue.take(b)) {
         model.apply(b);
         dirty = true;
       }

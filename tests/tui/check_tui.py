@@ -308,6 +308,32 @@ def follow(fedscope, tmp):
         p.close()
 
 
+def stdin_save(fedscope, tmp):
+    """A capture on standard input cannot be read again: the session is saved from the ring
+    (keys come from /dev/tty)."""
+    out = tmp / "stdin-flow.pcapng"
+    p = Pane(f"{fedscope} tui - {q(FAULT_OPTS)} < {q([LAB / 'fw-drop-5269/fw-any.pcap'])}",
+             100, 30)
+    try:
+        t = p.wait(r"done \|")
+        check(t is not None and "FAILED" in t, f"stdin: read and judged ({p.text()[-300:]!r})")
+        p.keys("End")
+        p.keys("s")
+        p.keys("C-u")
+        for _ in range(40):
+            tmux("send-keys", "-t", p.name, "BSpace")
+        p.type(str(out))
+        p.keys("Enter", pause=0.5)
+        check(p.wait(r"saved \d+ packets", 15) is not None,
+              f"stdin: saved from the ring ({p.text()[-300:]!r})")
+        saved = report_json(fedscope, [out]) if out.exists() else None
+        check(saved is not None and len(saved["flows"]) == 1, "stdin: the saved file has the session")
+        p.keys("q")
+        check(p.exit_status() == 0, "stdin: q quits")
+    finally:
+        p.close()
+
+
 def bad_input(fedscope, tmp):
     r = subprocess.run([fedscope, "tui", str(FAULT[0])], stdin=subprocess.DEVNULL,
                        capture_output=True, text=True, timeout=20)
@@ -429,6 +455,7 @@ def main():
             colours(fedscope)
             healthy(fedscope)
             follow(fedscope, tmp)
+            stdin_save(fedscope, tmp)
             bad_input(fedscope, tmp)
             docs(fedscope, False)
             if "--no-live" not in sys.argv:

@@ -332,6 +332,13 @@ TEST(TuiView, KeysMoveFilterSortOpenAndSave) {
   v.handle({Key::kBackTab, 0});
   EXPECT_EQ(v.pane(), Pane::kFindings);
 
+  // Pause: the view says so; the app stops taking events while it is on.
+  v.handle(KeyEvent::character('p'));
+  EXPECT_TRUE(v.paused());
+  EXPECT_NE(v.render(100, 30).text().find("PAUSED"), std::string::npos);
+  v.handle(KeyEvent::character('p'));
+  EXPECT_FALSE(v.paused());
+
   // Help, follow, quit.
   v.handle(KeyEvent::character('?'));
   EXPECT_NE(v.render(80, 24).text().find("Keys"), std::string::npos);

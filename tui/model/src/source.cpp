@@ -11,7 +11,7 @@ namespace fedscope::tui {
 
 bool read_saved(const std::vector<std::string>& inputs, capture::MergedReader& reader,
                 report::LiveConfig lc, EventQueue& queue, const std::atomic<bool>& stop,
-                capture::FollowControl* follow) {
+                capture::FollowControl* follow, const std::function<void(const Frame&)>& on_frame) {
   using Clock = std::chrono::steady_clock;
   lc.max_records = 0;  // a saved capture is judged whole, as `fedscope report` judges it
   lc.max_full_records = 0;
@@ -55,6 +55,7 @@ bool read_saved(const std::vector<std::string>& inputs, capture::MergedReader& r
   auto next_status = Clock::now();
   auto next_flush = Clock::now() + std::chrono::milliseconds(300);
   while (!stop && reader.next(frame)) {
+    if (on_frame) on_frame(frame);
     la.on_frame(frame);
     ++n;
     // While following, a frame after a wait is news: show reading again at once.

@@ -662,6 +662,10 @@ Action View::handle(const KeyEvent& k) {
     case 'r':
       reverse_ = !reverse_;
       return {};
+    case 'p':
+      paused_ = !paused_;
+      note_ = paused_ ? "screen frozen, events wait (p resumes)" : "resumed";
+      return {};
     default:
       return {};
   }
@@ -1102,13 +1106,15 @@ void View::draw_status(Screen& sc) const {
   }
   char rate[32];
   std::snprintf(rate, sizeof rate, "%.0f/s", st.rate);
-  std::string s = " " + state + " | " + count_text(st.packets) + " pkts";
+  std::string s = " " + std::string(paused_ ? "PAUSED | " : "") + state + " | " +
+                  count_text(st.packets) + " pkts";
   if (st.live) s += " " + std::string(rate);
   s += " | drops " + count_text(st.dropped);
   if (!st.live) s += " | " + std::to_string(st.files) + (st.files == 1 ? " file" : " files");
   if (st.first.ns) s += " | " + clock_text(st.first) + "-" + clock_text(st.last);
   s += " | " + std::to_string(model_.sessions().size()) + " sessions";
   if (follow_) s += " | FOLLOW";
+
   if (!filter_.empty()) s += " | filter: " + show(filter_);
   const auto last = sc.lines.size() - 1;
   if (input_ != Input::kNone) {
@@ -1148,6 +1154,7 @@ void View::draw_help(Screen& sc) const {
       "  f               follow: select the newest session as sessions arrive, and read a",
       "                  growing capture file on (like tail -f)",
       "  s               save the selected session's packets to a pcapng file",
+      "  p               pause: freeze the screen (events wait, none is lost); p resumes",
       "  ?               this help (any key closes it);  q  quit",
       "",
       "Verdicts at the top are per federation direction (from -> to), failed first, with",

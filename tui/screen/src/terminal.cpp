@@ -61,8 +61,21 @@ constexpr int kStyles = static_cast<int>(Style::kInput) + 1;
 
 }  // namespace
 
-std::unique_ptr<Terminal> Terminal::open(std::string& error) {
-  if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+std::unique_ptr<Terminal> Terminal::open(std::string& error, bool keys_from_tty) {
+  std::FILE* in = stdin;
+  std::FILE* tty = nullptr;
+  if (keys_from_tty && isatty(STDOUT_FILENO)) {
+    tty = std::fopen("/dev/tty", "r");
+    if (!tty) {
+      error =
+          "fedscope tui: standard input is the capture, and /dev/tty cannot be opened "
+          "for the keys";
+      return nullptr;
+    }
+    in = tty;
+  }
+  if (!isatty(fileno(in)) || !isatty(STDOUT_FILENO)) {
+    if (tty) std::fclose(tty);
     error =
         "fedscope tui needs a terminal (standard input and output are not one); for a report "
         "in a pipe or a file use `fedscope report`";
@@ -70,17 +83,20 @@ std::unique_ptr<Terminal> Terminal::open(std::string& error) {
   }
   const char* term = std::getenv("TERM");
   if (!term || !*term || std::strcmp(term, "dumb") == 0) {
+    if (tty) std::fclose(tty);
     error = std::string("fedscope tui needs a terminal that can address the screen (TERM is ") +
             (term && *term ? "'dumb'" : "not set") + "); for a report use `fedscope report`";
     return nullptr;
   }
-  g_screen = newterm(nullptr, stdout, stdin);
+  g_screen = newterm(nullptr, stdout, in);
   if (!g_screen) {
+    if (tty) std::fclose(tty);
     error = std::string("fedscope tui: the terminal type '") + term +
             "' is unknown to ncurses (is the terminfo entry installed?)";
     return nullptr;
   }
   std::unique_ptr<Terminal> t(new Terminal());
+  t->tty_ = tty;
   const char* cs = nl_langinfo(CODESET);
   t->utf8_ = cs && (std::strcmp(cs, "UTF-8") == 0 || std::strcmp(cs, "utf8") == 0);
   const char* no_color = std::getenv("NO_COLOR");
@@ -108,6 +124,7 @@ Terminal::~Terminal() {
     delscreen(g_screen);
     g_screen = nullptr;
   }
+  if (tty_) std::fclose(tty_);
 }
 
 void Terminal::restore() {

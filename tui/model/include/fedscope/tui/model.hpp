@@ -275,6 +275,9 @@ class View {
   std::uint32_t selected_flow() const;
   const std::string& filter() const { return filter_; }
   bool following() const { return follow_; }
+  /// `p` freezes the display: the UI stops taking events (they wait in the queue, merged per
+  /// session, none lost) until `p` again.
+  bool paused() const { return paused_; }
   /// Sessions shown in the list (after the filter), in order.
   const std::vector<std::uint32_t>& visible_sessions();
   /// Finding keys shown in the findings pane (after the filter), in order.
@@ -309,7 +312,7 @@ class View {
   const Model& model_;
   ViewOptions options_;
   Pane pane_ = Pane::kSessions;
-  bool detail_ = false, help_ = false, follow_ = false;
+  bool detail_ = false, help_ = false, follow_ = false, paused_ = false;
   SortBy sort_ = SortBy::kArrival;
   bool reverse_ = false;
   std::string filter_;

@@ -6,6 +6,7 @@
 /// at the end the queue holds exactly what `fedscope report` says of the same files.
 
 #include <atomic>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,8 +25,11 @@ namespace fedscope::tui {
 /// whenever the reader waits for data, what was read is judged and the status says
 /// kFollowing; packet time moves with the packets only (a replayed old file is not expired
 /// by the wall clock). follow->request_stop() makes the data end there; the rest is as above.
+/// @p on_frame, when set, sees every frame first (the TUI keeps frames of inputs it cannot
+/// read again, such as standard input, in a ring for saving).
 bool read_saved(const std::vector<std::string>& inputs, capture::MergedReader& reader,
                 report::LiveConfig config, EventQueue& queue, const std::atomic<bool>& stop,
-                capture::FollowControl* follow = nullptr);
+                capture::FollowControl* follow = nullptr,
+                const std::function<void(const Frame&)>& on_frame = {});
 
 }  // namespace fedscope::tui

@@ -8,6 +8,7 @@
 /// locale's character set is UTF-8 (setlocale(LC_ALL, "") must have run), else the view is
 /// made with its ASCII fallback.
 
+#include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,9 +20,10 @@ namespace fedscope::tui {
 
 class Terminal {
  public:
-  /// Takes over the terminal (stdin and stdout must be terminals). nullptr with @p error when
-  /// they are not, or when TERM names a terminal ncurses does not know.
-  static std::unique_ptr<Terminal> open(std::string& error);
+  /// Takes over the terminal (stdin and stdout must be terminals; with @p keys_from_tty the
+  /// keys are read from /dev/tty instead, because standard input is the capture). nullptr
+  /// with @p error when they are not, or when TERM names a terminal ncurses does not know.
+  static std::unique_ptr<Terminal> open(std::string& error, bool keys_from_tty = false);
   /// Gives the terminal back as it was (also on the way out of a signal: see restore()).
   ~Terminal();
   Terminal(const Terminal&) = delete;
@@ -44,6 +46,7 @@ class Terminal {
  private:
   Terminal() = default;
   bool utf8_ = false, color_ = false;
+  std::FILE* tty_ = nullptr;  // /dev/tty when standard input is the capture
 };
 
 }  // namespace fedscope::tui
