@@ -192,7 +192,7 @@ struct LiveAnalysis::Impl : engine::Observer, EventSink {
     std::size_t from = sent == steps_sent.end() ? 0 : sent->second;
     for (std::size_t i = from; i < x.ladder.size(); ++i) {
       const auto& s = x.ladder[i];
-      e.steps.push_back(SessionStep{s.ref.time, s.from_orig, s.text, s.repeat});
+      e.steps.push_back(SessionStep{s.ref.time, s.from_orig, s.text, s.repeat, s.ref});
     }
     e.steps_dropped = x.ladder_dropped;
     if (closing) {

@@ -34,7 +34,7 @@ report::SessionEvent session(std::uint32_t flow, SessionPhase phase, std::int64_
   e.from_domain = "a.example";
   e.to_domain = "b.example";
   for (auto& s : steps)
-    e.steps.push_back({e.time, true, s, 1});
+    e.steps.push_back({e.time, true, s, 1, EvidenceRef::packet(0, 40, e.time)});
   report::SessionLeg leg;
   leg.vantage = "outside";
   leg.client = Endpoint{*IpAddress::parse("198.51.100.7"), 40000};

@@ -942,6 +942,7 @@ std::vector<Line> View::detail_lines(const Session& s) const {
     std::string t = " XMPP " + rel_text(st.time, base) + "  " + (st.from_client ? to_srv : to_cli) +
                     " " + show(st.text);
     if (st.repeat > 1) t += "  (x" + std::to_string(st.repeat) + ")";
+    if (st.ref.is_packet() && st.ref.number) t += "  #" + std::to_string(st.ref.number);
     out.push_back(line_of(t));
   }
   if (s.steps_dropped)

@@ -35,6 +35,9 @@ struct SessionStep {
   bool from_client = false;
   std::string text;
   std::uint32_t repeat = 1;
+  /// Where it was seen (a frame number in its file, or a relay byte offset); for a viewer,
+  /// not in the JSON form.
+  EvidenceRef ref;
 };
 
 /// One leg of a session: the connection as one capture point saw it (NAT legs differ in
