@@ -920,9 +920,9 @@ std::vector<Line> View::detail_lines(const Session& s) const {
   if (s.legs.empty()) out.push_back(line_of("   (not known yet)", Style::kDim));
 
   // The ladder: DNS, then TCP, then the stream's steps, times relative to the first packet.
-  out.push_back(
-      line_of(" Ladder (seconds from the first packet; " + arrow().substr(1) + "client to server):",
-              Style::kHeader));
+  out.push_back(line_of(" Ladder (seconds from the first packet; " + arrow().substr(1) +
+                            "client to server; #frame as Wireshark counts):",
+                        Style::kHeader));
   const Timestamp base = s.first;
   if (att)
     for (auto id : att->dns)
