@@ -407,7 +407,8 @@ def live(fedscope):
 
 DUMPS = (("fault-main", FAULT, FAULT_OPTS, []),
          ("fault-session", FAULT, FAULT_OPTS, ["Down", "Enter"]),
-         ("healthy-main", HEALTHY, [], []))
+         ("healthy-main", HEALTHY, [], []),
+         ("healthy-session", HEALTHY, [], ["Enter"]))
 
 
 def docs(fedscope, write):

@@ -892,7 +892,9 @@ std::vector<Line> View::detail_lines(const Session& s) const {
     if (auto it = model_.fold().attempts().find(akey); it != model_.fold().attempts().end())
       att = &it->second;
   if (att && !att->auth_method.empty())
-    stream += dot + "authentication " + att->auth_method + ": " + att->auth_result;
+    stream += dot + (att->auth_result == "not-observable"
+                         ? std::string("authentication not observable (inside TLS)")
+                         : "authentication " + att->auth_method + ": " + att->auth_result);
   out.push_back(line_of(stream));
   if (att) {
     std::string a = " Attempt " + show(att->target) + ": " + att->outcome;
@@ -988,11 +990,22 @@ void View::draw_detail(Screen& sc, int top, int height) {
       wrapped.push_back(std::move(l));
       continue;
     }
+    // Cut at the last space that fits, keeping the line's own spacing; continuations are
+    // indented by 16 (under the ladder's text).
+    std::string rest = l.spans[0].text;
+    const auto w = static_cast<std::size_t>(sc.width);
     bool first = true;
-    for (auto& part : wrap(l.spans[0].text, static_cast<std::size_t>(sc.width), 8)) {
-      wrapped.push_back(line_of((first ? "" : "        ") + part, l.spans[0].style));
+    for (int guard = 0; columns(rest) > w && guard < 1000; ++guard) {
+      std::size_t cut = offset_of_column(rest, w);
+      const auto space = rest.rfind(' ', cut);
+      const auto indent_end = rest.find_first_not_of(' ');
+      if (space != std::string::npos && space > indent_end && space > cut / 2) cut = space;
+      wrapped.push_back(line_of(rest.substr(0, cut), l.spans[0].style));
+      const auto next = rest.find_first_not_of(' ', cut);
+      rest = std::string(16, ' ') + (next == std::string::npos ? "" : rest.substr(next));
       first = false;
     }
+    if (!first || !rest.empty()) wrapped.push_back(line_of(rest, l.spans[0].style));
   }
   detail_lines_count_ = wrapped.size();
   const auto max_top = wrapped.size() > static_cast<std::size_t>(height)
