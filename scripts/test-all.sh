@@ -27,4 +27,7 @@ for set in "pcaps/lab/fw-drop-5269/fw-outside.pcap pcaps/lab/fw-drop-5269/fw-ins
   # shellcheck disable=SC2086
   TSAN_OPTIONS=halt_on_error=1:exitcode=66 build-tsan/app/fedscope tui --dump 100x30 $set >/dev/null
 done
+# The interactive TUI with its saver threads, the ring and follow mode, driven in tmux.
+TSAN_OPTIONS=halt_on_error=1:exitcode=66 \
+  /usr/bin/python3 tests/tui/check_tui.py build-tsan/app/fedscope --no-live
 echo "tsan tui: ok"
