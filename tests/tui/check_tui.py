@@ -92,6 +92,17 @@ class Pane:
             time.sleep(0.1)
         return None
 
+    def save_as(self, path):
+        """'s' on the selected session, the offered name replaced by @path, Enter; True when
+        the status bar says how many packets were saved."""
+        self.keys("s")
+        self.keys("C-u")
+        for _ in range(40):
+            tmux("send-keys", "-t", self.name, "BSpace")
+        self.type(str(path))
+        self.keys("Enter", pause=0.5)
+        return self.wait(r"saved \d+ packets", 15) is not None
+
     def resize(self, w, h):
         tmux("resize-window", "-t", self.name, "-x", str(w), "-y", str(h))
         time.sleep(0.5)
@@ -164,13 +175,8 @@ def saved_capture(fedscope, tmp):
         out = tmp / "flow2.pcapng"
         p.keys("s")
         check("save packets to" in p.text(), "fault: 's' asks where to save")
-        p.keys("C-u")
-        for _ in range(40):
-            tmux("send-keys", "-t", p.name, "BSpace")
-        p.type(str(out))
-        p.keys("Enter", pause=0.5)
-        t = p.wait(r"saved \d+ packets", 15)
-        check(t is not None, f"fault: saving says how many packets ({p.text()[-300:]!r})")
+        p.keys("Escape")
+        check(p.save_as(out), f"fault: saving says how many packets ({p.text()[-300:]!r})")
         if out.exists():
             saved = report_json(fedscope, [out], FAULT_OPTS)
             orig = {f["id"]: f for f in rep["flows"]}
@@ -318,14 +324,7 @@ def stdin_save(fedscope, tmp):
         t = p.wait(r"done \|")
         check(t is not None and "FAILED" in t, f"stdin: read and judged ({p.text()[-300:]!r})")
         p.keys("End")
-        p.keys("s")
-        p.keys("C-u")
-        for _ in range(40):
-            tmux("send-keys", "-t", p.name, "BSpace")
-        p.type(str(out))
-        p.keys("Enter", pause=0.5)
-        check(p.wait(r"saved \d+ packets", 15) is not None,
-              f"stdin: saved from the ring ({p.text()[-300:]!r})")
+        check(p.save_as(out), f"stdin: saved from the ring ({p.text()[-300:]!r})")
         saved = report_json(fedscope, [out]) if out.exists() else None
         check(saved is not None and len(saved["flows"]) == 1, "stdin: the saved file has the session")
         p.keys("q")
@@ -384,13 +383,7 @@ def live(fedscope):
             p.type("5269")
             p.keys("Enter")
             out = Path(tempfile.mkdtemp()) / "live-flow.pcapng"
-            p.keys("s")
-            p.keys("C-u")
-            for _ in range(40):
-                tmux("send-keys", "-t", p.name, "BSpace")
-            p.type(str(out))
-            p.keys("Enter", pause=0.5)
-            check(p.wait(r"saved \d+ packets", 15) is not None,
+            check(p.save_as(out),
                   f"live: the session's packets saved from the ring ({p.text()[-300:]!r})")
             saved = report_json(fedscope, [out]) if out.exists() else None
             check(saved is not None and len(saved["flows"]) == 1 and
