@@ -455,7 +455,10 @@ def main():
             if "--no-live" not in sys.argv:
                 live(fedscope)
     finally:
+        # The server goes, and its socket file with it (tmux leaves it behind).
         tmux("kill-server")
+        (Path(os.environ.get("TMUX_TMPDIR", "/tmp")) / f"tmux-{os.getuid()}" / SOCK).unlink(
+            missing_ok=True)
     finish("tui")
 
 
