@@ -55,8 +55,7 @@ void EventQueue::on_stats(const report::CaptureStatsEvent& e) {
   std::uint64_t dropped = 0;
   for (const auto& i : e.interfaces)
     dropped += i.dropped + i.if_dropped;
-  status_.dropped = dropped;
-  if (status_.packets && (status_.first.ns == 0 || e.time < status_.first)) status_.first = e.time;
+  status_.dropped = dropped;  // the time span is the source's to say (it knows the start)
   status_changed_ = true;
 }
 

@@ -230,7 +230,7 @@ Line fit_line(Line l, int width, bool utf8, Style pad = Style::kNormal) {
     used += n;
     out.spans.push_back(std::move(s));
   }
-  if (used < w) out.spans.push_back({std::string(w - used, ' '), out.spans.empty() ? pad : pad});
+  if (used < w) out.spans.push_back({std::string(w - used, ' '), pad});
   return out;
 }
 
@@ -263,9 +263,8 @@ std::string View::show(const std::string& text) const {
   return out;
 }
 
-bool View::session_matches(const Session& s) const {
-  if (filter_.empty()) return true;
-  const auto f = lower(filter_);
+bool View::session_matches(const Session& s, const std::string& f) const {
+  if (f.empty()) return true;
   if (contains_ci(s.from_domain, f) || contains_ci(s.to_domain, f) || contains_ci(s.client, f) ||
       contains_ci(s.server, f) || contains_ci(s.state, f) || contains_ci(s.stream, f) ||
       contains_ci(std::to_string(s.flow), f))
@@ -298,6 +297,7 @@ void View::refresh() {
   seen_sort_ = sort_;
   seen_reverse_ = reverse_;
 
+  const auto fl = lower(filter_);
   // Sessions.
   struct Row {
     const Session* s;
@@ -307,14 +307,8 @@ void View::refresh() {
   std::vector<Row> rows;
   rows.reserve(model_.sessions().size());
   for (const auto& [flow, s] : model_.sessions()) {
-    if (!session_matches(s)) continue;
-    int worst = -1;
-    std::size_t n = 0;
-    for (const auto& k : model_.findings_of(flow))
-      if (auto it = model_.fold().findings().find(k); it != model_.fold().findings().end()) {
-        worst = std::max(worst, static_cast<int>(it->second.finding.severity));
-        ++n;
-      }
+    if (!session_matches(s, fl)) continue;
+    const auto [worst, n] = severity_of(flow);
     rows.push_back({&s, worst, n});
   }
   auto peers = [](const Session& s) {
@@ -353,7 +347,6 @@ void View::refresh() {
   findings_.clear();
   std::vector<std::pair<std::tuple<int, std::uint64_t>, std::string>> roots;
   std::map<std::string, std::vector<std::pair<std::uint64_t, std::string>>> folded;
-  const auto fl = lower(filter_);
   for (const auto& [key, e] : model_.fold().findings()) {
     if (!filter_.empty() && !contains_ci(key, fl) && !contains_ci(e.finding.summary, fl) &&
         !contains_ci(e.finding.domain, fl))
@@ -424,6 +417,17 @@ std::pair<std::size_t, std::size_t> View::scroll_into_view(int pane) {
   if (list_height_ > 0 && sel >= first + static_cast<std::size_t>(list_height_))
     first = sel - static_cast<std::size_t>(list_height_) + 1;
   return {sel, first};
+}
+
+std::pair<int, std::size_t> View::severity_of(std::uint32_t flow) const {
+  int worst = -1;
+  std::size_t n = 0;
+  for (const auto& k : model_.findings_of(flow))
+    if (auto it = model_.fold().findings().find(k); it != model_.fold().findings().end()) {
+      worst = std::max(worst, static_cast<int>(it->second.finding.severity));
+      ++n;
+    }
+  return {worst, n};
 }
 
 std::size_t View::rows() const {
@@ -794,13 +798,7 @@ void View::draw_sessions(Screen& sc, int top, int height) {
     if (auto a = model_.attempt_of(s->flow); !a.empty())
       if (auto it = model_.fold().attempts().find(a); it != model_.fold().attempts().end())
         auth = auth_text(it->second);
-    int worst = -1;
-    std::size_t n = 0;
-    for (const auto& k : model_.findings_of(s->flow))
-      if (auto it = model_.fold().findings().find(k); it != model_.fold().findings().end()) {
-        worst = std::max(worst, static_cast<int>(it->second.finding.severity));
-        ++n;
-      }
+    const auto [worst, n] = severity_of(s->flow);
     std::string find = n ? std::to_string(n) + (worst == 2 ? " E" : worst == 1 ? " W" : " i") : "";
     std::string tls = s->tls.rfind("TLS ", 0) == 0 ? s->tls.substr(4) : s->tls;
     if (!tls.empty() && tls != "started") tls = "TLS " + tls;
@@ -866,8 +864,6 @@ std::vector<Line> View::finding_lines(const std::string& key, int width) const {
 
 std::vector<Line> View::detail_lines(const Session& s) const {
   std::vector<Line> out;
-  const auto w = model_.status().name.size();  // unused
-  (void)w;
   const std::string dot = options_.utf8 ? " \xC2\xB7 " : " | ";
   Line h;
   h.spans.push_back({" Session " + std::to_string(s.flow), Style::kHeader});
@@ -1018,7 +1014,6 @@ void View::draw_detail(Screen& sc, int top, int height) {
         idx < wrapped.size() ? fit_line(wrapped[idx], sc.width, options_.utf8)
                              : fit_line({}, sc.width, options_.utf8);
   }
-  detail_flow_ = flow;
 }
 
 void View::draw_findings(Screen& sc, int top, int height) {
@@ -1179,8 +1174,6 @@ void View::draw_help(Screen& sc) const {
   const int top = std::max(1, (sc.height - n) / 2 - 1);
   for (int i = 0; i < n && top + i < sc.height - 1; ++i) {
     std::string t = kHelp[i];
-    if (!options_.utf8) {
-    }
     sc.lines[static_cast<std::size_t>(top + i)] =
         fit_line(line_of("  " + t, i == 0 ? Style::kHeader : Style::kInput), sc.width,
                  options_.utf8, Style::kInput);

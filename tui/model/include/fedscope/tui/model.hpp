@@ -287,8 +287,12 @@ class View {
   enum class Input : std::uint8_t { kNone, kFilter, kSavePath };
 
   void refresh();
-  bool session_matches(const Session& s) const;
+  /// @p filter_lower: the filter in lower case (made once per refresh, not per session).
+  bool session_matches(const Session& s, const std::string& filter_lower) const;
   std::size_t rows() const;
+  /// The worst severity of @p flow's findings (-1 for none, else Severity as int) and their
+  /// number.
+  std::pair<int, std::size_t> severity_of(std::uint32_t flow) const;
   void move(long delta);
   /// The selected row of @p pane and the first row shown, scrolled so the selection shows.
   std::pair<std::size_t, std::size_t> scroll_into_view(int pane);
@@ -324,7 +328,6 @@ class View {
   std::size_t selected_[3] = {0, 0, 0};
   std::size_t top_[3] = {0, 0, 0};
   std::size_t detail_top_ = 0;
-  std::uint32_t detail_flow_ = 0;
   int list_height_ = 10, detail_height_ = 10, width_ = 80;
   std::uint64_t seen_version_ = ~0ull;
   std::string seen_filter_;
